@@ -1,0 +1,49 @@
+# Retail inventory lambda platform. `make help` lists the targets.
+SHELL := /bin/bash
+PY := .venv/bin/python
+RETAIL := $(PY) -m retail_platform
+
+.PHONY: help setup up down status demo test test-unit test-integration lint format bench reset
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup:  ## Python environment and JVM artifacts (idempotent)
+	@infra/setup.sh
+
+up: setup  ## start the local stack: Kafka, warehouse, lake, Airflow
+	@$(RETAIL) up
+
+down:  ## stop what `make up` started (data is kept)
+	@$(RETAIL) down
+
+status:  ## show each service and its health
+	@$(RETAIL) status
+
+demo: setup  ## bring the stack up and run the platform's main job
+	@$(RETAIL) demo
+
+test: setup  ## unit tests, then integration tests against real services
+	@$(PY) -m pytest tests/unit -q
+	@$(PY) -m pytest tests/integration -q
+
+test-unit: setup
+	@$(PY) -m pytest tests/unit -q
+
+test-integration: setup
+	@$(PY) -m pytest tests/integration -q
+
+lint: setup  ## ruff
+	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
+
+format:
+	@.venv/bin/ruff format .
+	@.venv/bin/ruff check --fix .
+
+bench: setup  ## benchmarks; JSON results land in bench/results/
+	@$(PY) -m bench.warehouse_endpoint
+
+reset: down  ## delete all local state (data, logs) after stopping
+	@rm -rf .state
+	@echo "local state removed"

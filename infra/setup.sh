@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# `make setup`: the Python virtual environment and the JVM artifacts, idempotent and quick when
+# nothing changed (each step keeps a stamp with the hash of the files it was built from).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+VENV="$REPO/.venv"
+DEPS="${RETAIL_DEPS_DIR:-$REPO/.deps}"
+PYTHON="${PYTHON:-python3}"
+mkdir -p "$DEPS/stamps"
+
+fail() { echo "setup: $*" >&2; exit 1; }
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# --- prerequisites -----------------------------------------------------------------------------
+command -v java >/dev/null || fail "Java is missing: install a JDK 17 or newer (Debian: apt-get install openjdk-17-jdk-headless)."
+java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+[ "${java_major:-0}" -ge 17 ] || fail "Java ${java_major:-unknown} found; Kafka 4 and Spark 4 need Java 17 or newer."
+command -v mvn >/dev/null || fail "Maven is missing: install it (Debian: apt-get install maven); it resolves the Kafka and Spark jars."
+command -v "$PYTHON" >/dev/null || fail "$PYTHON is missing: install Python 3.10-3.12 or set PYTHON=/path/to/python3."
+"$PYTHON" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 12) else 1)' \
+  || fail "$("$PYTHON" -V 2>&1) found; the platform needs Python 3.10, 3.11 or 3.12 (set PYTHON=...)."
+
+# --- Python environment ------------------------------------------------------------------------
+py_stamp="$DEPS/stamps/python-$(hash_of requirements.txt requirements-dev.txt pyproject.toml)"
+if [ ! -f "$py_stamp" ] || [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating the Python environment in .venv (about a minute the first time)"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip uv
+  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r requirements.txt -r requirements-dev.txt
+  # chdb and chdb-core both write chdb/__init__.py; chdb's own copy must win.
+  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --reinstall --no-deps "$(grep '^chdb==' requirements.txt)"
+  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e .
+  rm -f "$DEPS"/stamps/python-*
+  touch "$py_stamp"
+else
+  echo "setup: Python environment up to date"
+fi
+
+# --- JVM artifacts -----------------------------------------------------------------------------
+for module in kafka-broker spark-connectors; do
+  pom="infra/maven/$module/pom.xml"
+  stamp="$DEPS/stamps/$module-$(hash_of "$pom")"
+  if [ ! -f "$stamp" ]; then
+    echo "setup: resolving $module jars with Maven"
+    rm -rf "$DEPS/jars/$module"
+    mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory="$DEPS/jars/$module" \
+      || fail "Maven could not resolve $pom; check that Maven Central is reachable."
+    rm -f "$DEPS"/stamps/"$module"-*
+    touch "$stamp"
+  else
+    echo "setup: $module jars up to date"
+  fi
+done
+echo "setup: done"

@@ -1,0 +1,3 @@
+"""Retail inventory lambda platform: shared code for DAGs, Spark jobs, simulators and tools."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,219 @@
+"""The platform's settings: the only module that reads the environment.
+
+Every process (CLI, warehouse endpoint, Spark jobs, Airflow tasks, simulators, tests) calls
+``get_settings()``. Defaults describe the ``local`` profile; the ``compose`` and cluster profiles
+override them with the same variable names (see docker-compose.yml). ``RETAIL_SETTINGS=test`` applies
+the test overlay: other ports and another state folder, so tests never touch a running demo stack.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import urlparse
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+PROFILES = ("local", "compose", "cluster")
+
+
+class SettingsError(ValueError):
+    """Raised when a setting is missing or malformed; the message says which and how to fix it."""
+
+
+# Variables the code reads, with the local profile's defaults. ``{state}`` and ``{repo}`` are
+# substituted after the state folder is known. docker-compose.yml must provide every one of these
+# that has no usable default in a container (checked by tests/unit/test_compose.py).
+DEFAULTS: dict[str, str] = {
+    "RETAIL_PROFILE": "local",
+    "RETAIL_STATE_DIR": "{repo}/.state",
+    "RETAIL_DEPS_DIR": "{repo}/.deps",
+    "RETAIL_KAFKA_BOOTSTRAP": "127.0.0.1:9092",
+    "RETAIL_KAFKA_CONTROLLER_PORT": "9093",
+    "RETAIL_CLICKHOUSE_URL": "http://127.0.0.1:8123",
+    "RETAIL_CLICKHOUSE_USER": "retail",
+    "RETAIL_CLICKHOUSE_PASSWORD": "retail",
+    "RETAIL_CLICKHOUSE_DATABASE": "retail",
+    "RETAIL_CLICKHOUSE_DATA_DIR": "{state}/warehouse",
+    "RETAIL_CLICKHOUSE_POOL_SIZE": "4",
+    "RETAIL_LAKE_URI": "file://{state}/lake",
+    "RETAIL_S3_ENDPOINT": "",
+    "RETAIL_S3_ACCESS_KEY": "",
+    "RETAIL_S3_SECRET_KEY": "",
+    "RETAIL_SPARK_MASTER": "local[2]",
+    "RETAIL_AIRFLOW_URL": "http://127.0.0.1:8080",
+    "RETAIL_AIRFLOW_USER": "admin",
+    "RETAIL_AIRFLOW_PASSWORD": "admin",
+    "RETAIL_AIRFLOW_PARALLELISM": "4",
+}
+
+# The test overlay: its own ports and state folder, so `make test` can run beside `make up`.
+TEST_OVERLAY: dict[str, str] = {
+    "RETAIL_STATE_DIR": "{repo}/.state/test",
+    "RETAIL_KAFKA_BOOTSTRAP": "127.0.0.1:19092",
+    "RETAIL_KAFKA_CONTROLLER_PORT": "19093",
+    "RETAIL_CLICKHOUSE_URL": "http://127.0.0.1:18123",
+    "RETAIL_AIRFLOW_URL": "http://127.0.0.1:18080",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: str
+    state_dir: Path
+    deps_dir: Path
+    kafka_bootstrap: str
+    kafka_controller_port: int
+    clickhouse_url: str
+    clickhouse_user: str
+    clickhouse_password: str
+    clickhouse_database: str
+    clickhouse_data_dir: Path
+    clickhouse_pool_size: int
+    lake_uri: str
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+    spark_master: str
+    airflow_url: str
+    airflow_user: str
+    airflow_password: str
+    airflow_parallelism: int
+    source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    # Derived values: computed, never configured separately, so they cannot disagree.
+    @property
+    def clickhouse_host(self) -> str:
+        return urlparse(self.clickhouse_url).hostname or "127.0.0.1"
+
+    @property
+    def clickhouse_port(self) -> int:
+        return urlparse(self.clickhouse_url).port or 8123
+
+    @property
+    def kafka_host(self) -> str:
+        return self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[0]
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def airflow_host(self) -> str:
+        return urlparse(self.airflow_url).hostname or "127.0.0.1"
+
+    @property
+    def airflow_port(self) -> int:
+        return urlparse(self.airflow_url).port or 8080
+
+    @property
+    def lake_is_local(self) -> bool:
+        return self.lake_uri.startswith("file://")
+
+    @property
+    def lake_path(self) -> Path:
+        """The lake root as a local path (local profile only)."""
+        if not self.lake_is_local:
+            raise SettingsError(f"RETAIL_LAKE_URI={self.lake_uri} is not a file:// URI; use the S3 client instead")
+        return Path(urlparse(self.lake_uri).path)
+
+    @property
+    def venv_bin(self) -> Path:
+        return REPO_ROOT / ".venv" / "bin"
+
+    @property
+    def kafka_jars(self) -> Path:
+        return self.deps_dir / "jars" / "kafka-broker"
+
+    @property
+    def spark_jars(self) -> Path:
+        return self.deps_dir / "jars" / "spark-connectors"
+
+
+def _int(env: Mapping[str, str], name: str) -> int:
+    raw = env[name]
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer; set it to a whole number or unset it") from None
+
+
+def _host_port(env: Mapping[str, str], name: str) -> None:
+    for part in env[name].split(","):
+        host, sep, port = part.strip().rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise SettingsError(f"{name}={env[name]!r}: expected host:port[,host:port...]")
+
+
+def _url(env: Mapping[str, str], name: str) -> None:
+    parsed = urlparse(env[name])
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise SettingsError(f"{name}={env[name]!r}: expected an http(s)://host:port URL")
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from an environment mapping (``os.environ`` by default) and validate them."""
+    source = dict(os.environ if environ is None else environ)
+    merged = dict(DEFAULTS)
+    if source.get("RETAIL_SETTINGS", "") == "test":
+        merged.update(TEST_OVERLAY)
+    elif source.get("RETAIL_SETTINGS", "") not in ("", "default"):
+        raise SettingsError(f"RETAIL_SETTINGS={source['RETAIL_SETTINGS']!r}: expected 'test' or nothing")
+    merged.update({k: v for k, v in source.items() if k in DEFAULTS})
+
+    if merged["RETAIL_PROFILE"] not in PROFILES:
+        raise SettingsError(f"RETAIL_PROFILE={merged['RETAIL_PROFILE']!r}: expected one of {', '.join(PROFILES)}")
+    state = merged["RETAIL_STATE_DIR"].replace("{repo}", str(REPO_ROOT))
+    values = {k: v.replace("{repo}", str(REPO_ROOT)).replace("{state}", state) for k, v in merged.items()}
+
+    _host_port(values, "RETAIL_KAFKA_BOOTSTRAP")
+    _url(values, "RETAIL_CLICKHOUSE_URL")
+    _url(values, "RETAIL_AIRFLOW_URL")
+    if not values["RETAIL_CLICKHOUSE_USER"]:
+        raise SettingsError("RETAIL_CLICKHOUSE_USER is empty; set the warehouse user name")
+    lake = values["RETAIL_LAKE_URI"]
+    if not lake.startswith(("file://", "s3a://", "s3://")):
+        raise SettingsError(f"RETAIL_LAKE_URI={lake!r}: expected file:///path or s3a://bucket")
+    if lake.startswith(("s3a://", "s3://")) and not values["RETAIL_S3_ENDPOINT"]:
+        raise SettingsError("RETAIL_LAKE_URI is an S3 URI but RETAIL_S3_ENDPOINT is empty; set the S3 endpoint URL")
+
+    return Settings(
+        profile=values["RETAIL_PROFILE"],
+        state_dir=Path(state),
+        deps_dir=Path(values["RETAIL_DEPS_DIR"]),
+        kafka_bootstrap=values["RETAIL_KAFKA_BOOTSTRAP"],
+        kafka_controller_port=_int(values, "RETAIL_KAFKA_CONTROLLER_PORT"),
+        clickhouse_url=values["RETAIL_CLICKHOUSE_URL"].rstrip("/"),
+        clickhouse_user=values["RETAIL_CLICKHOUSE_USER"],
+        clickhouse_password=values["RETAIL_CLICKHOUSE_PASSWORD"],
+        clickhouse_database=values["RETAIL_CLICKHOUSE_DATABASE"],
+        clickhouse_data_dir=Path(values["RETAIL_CLICKHOUSE_DATA_DIR"]),
+        clickhouse_pool_size=_int(values, "RETAIL_CLICKHOUSE_POOL_SIZE"),
+        lake_uri=lake.rstrip("/"),
+        s3_endpoint=values["RETAIL_S3_ENDPOINT"],
+        s3_access_key=values["RETAIL_S3_ACCESS_KEY"],
+        s3_secret_key=values["RETAIL_S3_SECRET_KEY"],
+        spark_master=values["RETAIL_SPARK_MASTER"],
+        airflow_url=values["RETAIL_AIRFLOW_URL"].rstrip("/"),
+        airflow_user=values["RETAIL_AIRFLOW_USER"],
+        airflow_password=values["RETAIL_AIRFLOW_PASSWORD"],
+        airflow_parallelism=_int(values, "RETAIL_AIRFLOW_PARALLELISM"),
+        source={k: values[k] for k in DEFAULTS},
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once, on first use, never at import time)."""
+    return load_settings()
+
+
+def setting_names() -> list[str]:
+    """Every environment variable the platform reads."""
+    return sorted(DEFAULTS) + ["RETAIL_SETTINGS"]
+
+
+__all__ = ["Settings", "SettingsError", "get_settings", "load_settings", "setting_names"]
