@@ -1,0 +1,1 @@
+"""The warehouse: ClickHouse (a server, or the local endpoint over the embedded engine)."""

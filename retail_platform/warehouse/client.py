@@ -1,0 +1,22 @@
+"""clickhouse-connect clients built from settings: the one way the platform reaches the warehouse."""
+
+from __future__ import annotations
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from retail_platform.settings import Settings, get_settings
+
+
+def connect(settings: Settings | None = None, *, database: str | None = None, **kwargs: object) -> Client:
+    """A client for the configured warehouse; ``database=""`` connects without selecting one."""
+    s = settings or get_settings()
+    return clickhouse_connect.get_client(
+        host=s.clickhouse_host,
+        port=s.clickhouse_port,
+        interface="https" if s.clickhouse_url.startswith("https") else "http",
+        username=s.clickhouse_user,
+        password=s.clickhouse_password,
+        database=s.clickhouse_database if database is None else database,
+        **kwargs,
+    )
