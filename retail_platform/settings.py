@@ -9,10 +9,10 @@ the test overlay: other ports and another state folder, so tests never touch a r
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlparse
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,86 @@
+"""A small client for Airflow 3's REST API (v2): token, unpause, trigger, await a run."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from retail_platform.settings import Settings, get_settings
+
+TERMINAL_STATES = {"success", "failed"}
+
+
+class AirflowApiError(RuntimeError):
+    pass
+
+
+class AirflowApi:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.s = settings or get_settings()
+        self._token: str | None = None
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None, auth: bool = True) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.s.airflow_url}{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if auth:
+            request.add_header("Authorization", f"Bearer {self.token()}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return json.load(reply)
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:500]
+            raise AirflowApiError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+
+    def token(self) -> str:
+        if self._token is None:
+            reply = self._call(
+                "POST",
+                "/auth/token",
+                {"username": self.s.airflow_user, "password": self.s.airflow_password},
+                auth=False,
+            )
+            self._token = reply["access_token"]
+        return self._token
+
+    def dag(self, dag_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/v2/dags/{dag_id}")
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
+        """Wait until the dag-processor has parsed the DAG (a new DAG is unknown for a few seconds)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return self.dag(dag_id)
+            except AirflowApiError as exc:
+                if "HTTP 404" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(2)
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        reply = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
+        return reply["dag_run_id"]
+
+    def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.request.quote(run_id, safe='')}")
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
+        quoted = urllib.request.quote(run_id, safe="")
+        reply = self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances")
+        return {ti["task_id"]: ti["state"] for ti in reply["task_instances"]}
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.run(dag_id, run_id)["state"]
+            if state in TERMINAL_STATES:
+                return state
+            if time.monotonic() > deadline:
+                raise AirflowApiError(f"{dag_id} run {run_id} still {state} after {timeout:.0f}s")
+            time.sleep(2)

@@ -1,0 +1,77 @@
+"""The platform's command line: `python -m retail_platform {up,down,status,demo,migrate}`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from retail_platform.runtime.errors import RuntimeStartError
+from retail_platform.settings import SettingsError, get_settings
+
+
+def _only(value: str | None) -> tuple[str, ...]:
+    from retail_platform.runtime.stack import SERVICE_NAMES
+
+    return tuple(v.strip() for v in value.split(",")) if value else SERVICE_NAMES
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from retail_platform.runtime import stack
+
+    settings = get_settings()
+    print(f"starting the local stack (state in {settings.state_dir})")
+    stack.up(settings, _only(args.only))
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from retail_platform.runtime import stack
+
+    stack.down(get_settings(), _only(args.only))
+    print("stopped; data is kept (`make reset` deletes it)")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from retail_platform.runtime import stack
+
+    report = stack.status(get_settings())
+    for item in report:
+        procs = ", ".join(f"{name}={'pid ' + str(pid) if pid else 'stopped'}" for name, pid in item.processes.items())
+        print(f"{item.name:<10} {'healthy' if item.healthy else 'DOWN':<8} {item.detail}\n           {procs}")
+    return 0 if all(item.healthy for item in report) else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from retail_platform import demo
+
+    return demo.main(get_settings())
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from retail_platform.warehouse import migrations
+
+    return migrations.main(args.rest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="retail", description="Retail inventory lambda platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, helptext in (
+        ("up", cmd_up, "start the local stack"),
+        ("down", cmd_down, "stop what `up` started; data is kept"),
+        ("status", cmd_status, "each service and its health"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--only", help="comma-separated services: warehouse,kafka,airflow")
+        p.set_defaults(func=func)
+    sub.add_parser("demo", help="bring the stack up and run the platform's main job").set_defaults(func=cmd_demo)
+    p = sub.add_parser("migrate", help="warehouse migrations: status | up | down --to N")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_migrate)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (SettingsError, RuntimeStartError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,34 @@
+"""The lake's layout (one root URI: file:// locally, s3a:// on MinIO)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from retail_platform.settings import Settings
+
+# Zones of the contract; raw-data is partitioned by event date below each source.
+RAW_SOURCES = ("sales", "inventory", "prices", "events")
+ZONES = (
+    *(f"raw-data/{source}" for source in RAW_SOURCES),
+    "silver",
+    "features/training",
+    "features/inference",
+    "models/demand-forecast",
+    "models/stock-optimization",
+    "quarantine",
+    "checkpoints",
+    "landing",
+)
+
+
+def uri(settings: Settings, *parts: str) -> str:
+    """A URI below the lake root, e.g. uri(s, "raw-data", "sales")."""
+    return "/".join([settings.lake_uri, *(p.strip("/") for p in parts)])
+
+
+def ensure_local_layout(settings: Settings) -> Path:
+    """Create the zone folders of a file:// lake; returns the root."""
+    root = settings.lake_path
+    for zone in ZONES:
+        (root / zone).mkdir(parents=True, exist_ok=True)
+    return root

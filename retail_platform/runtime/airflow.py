@@ -1,0 +1,124 @@
+"""The local profile's Airflow 3: api-server, scheduler, dag-processor and triggerer on SQLite
+with the LocalExecutor. All configuration is environment (AIRFLOW__*, AIRFLOW_CONN_*), derived
+from the platform settings, so nothing is clicked in the UI and every process agrees."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import urllib.request
+from pathlib import Path
+
+from retail_platform.runtime.errors import RuntimeStartError
+from retail_platform.runtime.process import ProcessSpec
+from retail_platform.settings import REPO_ROOT, Settings
+
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+
+
+class Airflow:
+    name = "airflow"
+
+    def __init__(self, settings: Settings) -> None:
+        self.s = settings
+        self.home = settings.state_dir / "airflow"
+
+    def ports(self) -> list[int]:
+        return [self.s.airflow_port]
+
+    def _secrets(self) -> dict[str, str]:
+        # Every component must share the JWT secret or tasks cannot talk to the execution API.
+        # Created by prepare(); stop and status need no secrets and must not create state.
+        path = self.home / "secrets.json"
+        return json.loads(path.read_text()) if path.exists() else {"jwt": "", "api": ""}
+
+    def _create_secrets(self) -> None:
+        path = self.home / "secrets.json"
+        if not path.exists():
+            path.write_text(json.dumps({"jwt": secrets.token_urlsafe(32), "api": secrets.token_urlsafe(32)}))
+            path.chmod(0o600)
+
+    def environment(self) -> dict[str, str]:
+        s = self.s
+        keys = self._secrets()
+        connections = {
+            "AIRFLOW_CONN_SPARK_DEFAULT": {"conn_type": "spark", "host": s.spark_master},
+            "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": {
+                "conn_type": "generic",
+                "host": s.clickhouse_host,
+                "port": s.clickhouse_port,
+                "login": s.clickhouse_user,
+                "password": s.clickhouse_password,
+                "schema": s.clickhouse_database,
+            },
+            "AIRFLOW_CONN_KAFKA_DEFAULT": {"conn_type": "generic", "extra": {"bootstrap.servers": s.kafka_bootstrap}},
+        }
+        return {
+            **s.source,
+            "PATH": f"{s.venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "PYTHONPATH": str(REPO_ROOT),
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            # Two cores: the default parallelism (32) would pre-fork 32 worker processes.
+            "AIRFLOW__CORE__PARALLELISM": str(s.airflow_parallelism),
+            "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(s.airflow_parallelism),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.home / 'airflow.db'}",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{s.airflow_user}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "passwords.json"),
+            "AIRFLOW__API__HOST": s.airflow_host,
+            "AIRFLOW__API__PORT": str(s.airflow_port),
+            "AIRFLOW__API__WORKERS": "1",
+            "AIRFLOW__API__BASE_URL": s.airflow_url,
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{s.airflow_url}/execution/",
+            "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt"],
+            "AIRFLOW__API__SECRET_KEY": keys["api"],
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            **{name: json.dumps(value) for name, value in connections.items()},
+        }
+
+    def prepare(self) -> None:
+        airflow_bin = self.s.venv_bin / "airflow"
+        if not airflow_bin.exists():
+            raise RuntimeStartError(f"{airflow_bin} is missing; run `make setup`")
+        self.home.mkdir(parents=True, exist_ok=True)
+        self._create_secrets()
+        passwords = self.home / "passwords.json"
+        passwords.write_text(json.dumps({self.s.airflow_user: self.s.airflow_password}))
+        passwords.chmod(0o600)
+        # `db migrate` is idempotent and quick when the schema is current.
+        result = subprocess.run(
+            [str(airflow_bin), "db", "migrate"],
+            env={**os.environ, **self.environment()},
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeStartError(f"`airflow db migrate` failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+
+    def processes(self, run_dir: Path) -> list[ProcessSpec]:
+        env = self.environment()
+        airflow_bin = str(self.s.venv_bin / "airflow")
+        return [
+            ProcessSpec(f"airflow-{component}", [airflow_bin, component], run_dir, env=env, stop_timeout=45)
+            for component in COMPONENTS
+        ]
+
+    def healthy(self) -> bool:
+        with urllib.request.urlopen(f"{self.s.airflow_url}/api/v2/monitor/health", timeout=3) as reply:
+            health = json.load(reply)
+        return all(
+            health.get(part, {}).get("status") == "healthy"
+            for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+        )
+
+    def after_start(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return f"Airflow UI {self.s.airflow_url} (login {self.s.airflow_user} / {self.s.airflow_password})"

@@ -1,0 +1,143 @@
+"""`up`, `down` and `status` for the local profile.
+
+All state (data, logs, pids) lives under the settings' state folder. Services are prepared, then
+all started at once (so their start-up overlaps on two cores), then awaited and finished
+(topics created, migrations applied)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from retail_platform import lake
+from retail_platform.runtime import process
+from retail_platform.runtime.airflow import Airflow
+from retail_platform.runtime.errors import RuntimeStartError
+from retail_platform.runtime.kafka_broker import KafkaBroker
+from retail_platform.runtime.process import ProcessSpec
+from retail_platform.runtime.warehouse import Warehouse
+from retail_platform.settings import Settings
+
+STATE_MARKER = "retail-platform-state"
+START_TIMEOUT = {"warehouse": 60.0, "kafka": 90.0, "airflow": 240.0}
+SERVICE_NAMES = ("warehouse", "kafka", "airflow")
+
+
+class Service(Protocol):
+    name: str
+
+    def ports(self) -> list[int]: ...
+    def prepare(self) -> None: ...
+    def processes(self, run_dir: Path) -> list[ProcessSpec]: ...
+    def healthy(self) -> bool: ...
+    def after_start(self) -> None: ...
+    def describe(self) -> str: ...
+
+
+def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES) -> list[Service]:
+    known: dict[str, Service] = {
+        "warehouse": Warehouse(settings),
+        "kafka": KafkaBroker(settings),
+        "airflow": Airflow(settings),
+    }
+    unknown = set(only) - set(known)
+    if unknown:
+        raise RuntimeStartError(f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
+    return [known[name] for name in only]
+
+
+def _check_state_folder(settings: Settings) -> None:
+    state = settings.state_dir
+    marker = state / STATE_MARKER
+    if state.exists() and any(p.name != "test" for p in state.iterdir()) and not marker.exists():
+        raise RuntimeStartError(
+            f"the state folder {state} has files but no {STATE_MARKER} marker: it was not written by this "
+            "platform or is half-written; move it away or run `make reset`"
+        )
+    state.mkdir(parents=True, exist_ok=True)
+    marker.write_text("1\n")
+
+
+def run_dir(settings: Settings) -> Path:
+    return settings.state_dir / "run"
+
+
+def up(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, log: Callable[[str], None] = print) -> None:
+    if settings.profile != "local":
+        raise RuntimeStartError(
+            f"RETAIL_PROFILE={settings.profile}: `up` manages the local profile only; "
+            "use `docker compose up -d` for the compose profile"
+        )
+    _check_state_folder(settings)
+    lake.ensure_local_layout(settings)
+    chosen = services(settings, only)
+    runs = run_dir(settings)
+
+    # A port answered by something that is not our process is someone else's program.
+    for svc in chosen:
+        specs = svc.processes(runs)
+        ours = all(process.running_pid(spec) is not None for spec in specs)
+        for port in svc.ports():
+            if not ours and process.port_open("127.0.0.1", port):
+                raise RuntimeStartError(
+                    f"port {port} needed by {svc.name} is in use by another program; stop it, "
+                    "or choose other ports through the RETAIL_* settings (see README)"
+                )
+
+    started: list[tuple[Service, list[ProcessSpec]]] = []
+    for svc in chosen:
+        svc.prepare()
+        specs = svc.processes(runs)
+        for spec in specs:
+            process.start(spec)
+        started.append((svc, specs))
+
+    for svc, specs in started:
+        t0 = time.monotonic()
+        process.wait_until(specs[0], svc.healthy, timeout=START_TIMEOUT[svc.name], what="healthy")
+        for spec in specs[1:]:
+            if process.running_pid(spec) is None:
+                raise RuntimeStartError(f"{spec.name} exited; see {spec.log_file}:\n{process.log_tail(spec)}")
+        svc.after_start()
+        log(f"  up  {svc.name:<10} {svc.describe()}  ({time.monotonic() - t0:.1f}s)")
+
+
+def down(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, log: Callable[[str], None] = print) -> None:
+    runs = run_dir(settings)
+    # Reverse order: Airflow first (its tasks use the others), the warehouse last.
+    for svc in reversed(services(settings, only)):
+        for spec in reversed(_specs(svc, runs)):
+            if process.stop(spec):
+                log(f"  stopped {spec.name}")
+
+
+def _specs(svc: Service, runs: Path) -> list[ProcessSpec]:
+    try:
+        return svc.processes(runs)
+    except RuntimeStartError:
+        return []
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    processes: dict[str, int | None]
+    healthy: bool
+    detail: str
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    runs = run_dir(settings)
+    report = []
+    for svc in services(settings):
+        specs = _specs(svc, runs)
+        pids = {spec.name: process.running_pid(spec) for spec in specs}
+        try:
+            healthy = bool(svc.healthy())
+        except Exception:  # any failure to answer is "unhealthy"
+            healthy = False
+        report.append(ServiceStatus(svc.name, pids, healthy, svc.describe()))
+    return report

@@ -1,0 +1,39 @@
+"""Spark sessions built from settings: master, connector jars and lake credentials in one place."""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+
+from retail_platform.settings import Settings, get_settings
+
+
+def connector_jars(settings: Settings) -> list[str]:
+    jars = sorted(str(p) for p in settings.spark_jars.glob("*.jar"))
+    if not jars:
+        raise RuntimeError(f"no Spark connector jars in {settings.spark_jars}; run `make setup`")
+    return jars
+
+
+def session(app_name: str, settings: Settings | None = None, **conf: str) -> SparkSession:
+    s = settings or get_settings()
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(s.spark_master)
+        .config("spark.jars", ",".join(connector_jars(s)))
+        .config("spark.sql.session.timeZone", "UTC")
+        # Two cores: the default 200 shuffle partitions would mean 200 tiny tasks per stage.
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    if s.s3_endpoint:
+        builder = (
+            builder.config("spark.hadoop.fs.s3a.endpoint", s.s3_endpoint)
+            .config("spark.hadoop.fs.s3a.access.key", s.s3_access_key)
+            .config("spark.hadoop.fs.s3a.secret.key", s.s3_secret_key)
+            .config("spark.hadoop.fs.s3a.path.style.access", "true")
+        )
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

@@ -1,0 +1,30 @@
+"""The Kafka topic contract: names, partition counts and retention.
+
+Events are keyed by store_id so one store's events stay ordered within a partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SEVEN_DAYS_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    partitions: int
+    retention_ms: int = SEVEN_DAYS_MS
+
+    @property
+    def configs(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms)}
+
+
+SALES = Topic("retail-sales-transactions", 3)
+INVENTORY = Topic("retail-inventory-updates", 3)
+PRICES = Topic("retail-price-changes", 2)
+RESTOCK_ALERTS = Topic("retail-restock-alerts", 1)
+DEAD_LETTER = Topic("retail-dead-letter", 1)
+
+ALL_TOPICS: tuple[Topic, ...] = (SALES, INVENTORY, PRICES, RESTOCK_ALERTS, DEAD_LETTER)
