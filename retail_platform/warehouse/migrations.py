@@ -144,7 +144,9 @@ def split_sections(text: str, source: str = "<sql>") -> tuple[str, str]:
 def parse_migration(path: Path) -> Migration:
     match = _FILE_NAME.match(path.name)
     if not match:
-        raise MigrationError(f"{path.name}: migration files are named NNNN_lowercase_name.sql (e.g. 0004_rt_tables.sql)")
+        raise MigrationError(
+            f"{path.name}: migration files are named NNNN_lowercase_name.sql (e.g. 0004_rt_tables.sql)"
+        )
     text = path.read_text(encoding="utf-8")
     up_sql, down_sql = split_sections(text, path.name)
     try:
@@ -208,7 +210,7 @@ def verify(migrations: Sequence[Migration], applied: Sequence[AppliedMigration])
         elif migration.checksum != record.checksum or migration.name != record.name:
             problems.append(
                 f"{migration.path.name} changed after it was applied as {label} (checksum {record.checksum[:12]}, "
-                f"file now {migration.checksum[:12]}); restore the applied version and put the change in a new migration"
+                f"file now {migration.checksum[:12]}); restore the applied version, put the change in a new migration"
             )
     applied_versions = {r.version for r in applied}
     if applied_versions:
@@ -232,7 +234,9 @@ def status_of(migrations: Sequence[Migration], applied: Sequence[AppliedMigratio
             rows.append(MigrationStatus(migration.version, migration.name, "pending"))
         else:
             same = record.checksum == migration.checksum and record.name == migration.name
-            rows.append(MigrationStatus(migration.version, migration.name, "applied" if same else "changed", record.applied_at))
+            rows.append(
+                MigrationStatus(migration.version, migration.name, "applied" if same else "changed", record.applied_at)
+            )
     rows += [MigrationStatus(r.version, r.name, "missing", r.applied_at) for r in records.values()]
     return sorted(rows, key=lambda row: row.version)
 
@@ -328,7 +332,9 @@ def _checked(client: Client, database: str, directory: Path) -> tuple[list[Migra
     return migrations, applied
 
 
-def pending(client: Client | None = None, *, database: str | None = None, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def pending(
+    client: Client | None = None, *, database: str | None = None, directory: Path = MIGRATIONS_DIR
+) -> list[Migration]:
     """Migrations not applied yet, in the order they would run."""
     db = _database(database)
     with _client(client) as c:
@@ -337,14 +343,18 @@ def pending(client: Client | None = None, *, database: str | None = None, direct
     return [m for m in migrations if m.version not in done]
 
 
-def status(client: Client | None = None, *, database: str | None = None, directory: Path = MIGRATIONS_DIR) -> list[MigrationStatus]:
+def status(
+    client: Client | None = None, *, database: str | None = None, directory: Path = MIGRATIONS_DIR
+) -> list[MigrationStatus]:
     """Every migration with its state; reports (rather than refuses) changed and missing files."""
     db = _database(database)
     with _client(client) as c:
         return status_of(load_migrations(directory), applied_migrations(c, db))
 
 
-def apply_all(client: Client | None = None, *, database: str | None = None, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def apply_all(
+    client: Client | None = None, *, database: str | None = None, directory: Path = MIGRATIONS_DIR
+) -> list[Migration]:
     """Apply every pending migration in order; returns what was applied (empty when up to date)."""
     db = _database(database)
     done: list[Migration] = []
@@ -385,7 +395,9 @@ def rollback(
     return done
 
 
-def rollback_all(client: Client | None = None, *, database: str | None = None, directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def rollback_all(
+    client: Client | None = None, *, database: str | None = None, directory: Path = MIGRATIONS_DIR
+) -> list[Migration]:
     return rollback(0, client, database=database, directory=directory)
 
 
@@ -450,7 +462,9 @@ def _print_status(rows: Sequence[MigrationStatus]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m retail_platform.warehouse.migrations", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m retail_platform.warehouse.migrations", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--database", help="target database (default: RETAIL_CLICKHOUSE_DATABASE)")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("status", help="list migrations and whether each is applied (default)")
