@@ -142,7 +142,7 @@ def ensure_topics(bootstrap: str) -> None:
                 pass
         present = [t for t in ALL_TOPICS if t.name in existing]
         if present:
-            described = {d["topic"]: len(d["partitions"]) for d in admin.describe_topics([t.name for t in present])}
+            described = {d["name"]: len(d["partitions"]) for d in admin.describe_topics([t.name for t in present])}
             grow = {t.name: NewPartitions(t.partitions) for t in present if described.get(t.name, 0) < t.partitions}
             if grow:
                 admin.create_partitions(grow)

@@ -1,7 +1,9 @@
 """Managed background processes: a pid file and a log file per process under the state folder.
 
-A process is only ever signalled when its pid file names it *and* its command line still carries
-our marker, so a reused pid or a foreign program on the same port is never touched.
+A process is only ever signalled when its pid file names it *and* its start time still matches
+the one recorded, so a reused pid or a foreign program on the same port is never touched.
+(Airflow rewrites its process title, which clobbers /proc/<pid>/environ and cmdline, so those
+cannot identify it.)
 """
 
 from __future__ import annotations
@@ -35,38 +37,26 @@ class ProcessSpec:
     def log_file(self) -> Path:
         return self.run_dir.parent / "logs" / f"{self.name}.log"
 
-    @property
-    def marker(self) -> str:
-        # Put into the environment of the child; /proc/<pid>/environ proves the pid is ours.
-        return f"RETAIL_MANAGED={self.run_dir}/{self.name}"
 
-
-def _read_pid(path: Path) -> int | None:
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat)."""
     try:
-        return int(path.read_text().strip())
-    except (FileNotFoundError, ValueError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
         return None
-
-
-def _is_ours(pid: int, marker: str) -> bool:
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
-    except (FileNotFoundError, PermissionError, ProcessLookupError):
-        return False
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-    except (FileNotFoundError, IndexError):
-        return False
-    return marker.encode() in environ.split(b"\0")
+    if fields[0] == "Z":  # a zombie has exited already
+        return None
+    return fields[19]
 
 
 def running_pid(spec: ProcessSpec) -> int | None:
-    pid = _read_pid(spec.pid_file)
-    if pid is not None and _is_ours(pid, spec.marker):
-        return pid
-    return None
+    """The pid from the pid file if that very process (same pid and start time) still runs."""
+    try:
+        pid_text, ticks = spec.pid_file.read_text().split()
+        pid = int(pid_text)
+    except (FileNotFoundError, ValueError):
+        return None
+    return pid if _start_ticks(pid) == ticks else None
 
 
 def start(spec: ProcessSpec) -> int:
@@ -77,8 +67,6 @@ def start(spec: ProcessSpec) -> int:
     spec.run_dir.mkdir(parents=True, exist_ok=True)
     spec.log_file.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **spec.env}
-    name, _, value = spec.marker.partition("=")
-    env[name] = value
     with open(spec.log_file, "ab") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} starting {' '.join(spec.argv)}\n".encode())
         log.flush()
@@ -94,7 +82,7 @@ def start(spec: ProcessSpec) -> int:
             )
         except FileNotFoundError as exc:
             raise RuntimeStartError(f"{spec.name}: cannot run {spec.argv[0]!r} ({exc}); run `make setup`") from exc
-    spec.pid_file.write_text(str(proc.pid))
+    spec.pid_file.write_text(f"{proc.pid} {_start_ticks(proc.pid)}")
     return proc.pid
 
 
@@ -106,9 +94,9 @@ def stop(spec: ProcessSpec) -> bool:
         return False
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + spec.stop_timeout
-    while time.monotonic() < deadline and _is_ours(pid, spec.marker):
+    while time.monotonic() < deadline and running_pid(spec) == pid:
         time.sleep(0.2)
-    if _is_ours(pid, spec.marker):
+    if running_pid(spec) == pid:
         _signal_group(pid, signal.SIGKILL)
         time.sleep(0.5)
     # Children the leader left behind in its group (e.g. executor workers) go too.

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from retail_platform.settings import DEFAULTS, REPO_ROOT, SettingsError, load_settings, setting_names
+
+
+def test_local_defaults():
+    s = load_settings({})
+    assert s.profile == "local"
+    assert s.state_dir == REPO_ROOT / ".state"
+    assert s.clickhouse_port == 8123 and s.clickhouse_host == "127.0.0.1"
+    assert (s.kafka_host, s.kafka_port) == ("127.0.0.1", 9092)
+    assert s.lake_path == REPO_ROOT / ".state" / "lake"
+    assert s.clickhouse_data_dir == REPO_ROOT / ".state" / "warehouse"
+
+
+def test_test_overlay_moves_ports_and_state():
+    s = load_settings({"RETAIL_SETTINGS": "test"})
+    assert s.state_dir == REPO_ROOT / ".state" / "test"
+    assert s.clickhouse_data_dir == REPO_ROOT / ".state" / "test" / "warehouse"
+    assert {s.kafka_port, s.clickhouse_port, s.airflow_port}.isdisjoint({9092, 8123, 8080})
+
+
+def test_environment_overrides_overlay_and_derived_paths_follow_state():
+    s = load_settings({"RETAIL_SETTINGS": "test", "RETAIL_STATE_DIR": "/tmp/x", "RETAIL_CLICKHOUSE_URL": "http://h:1"})
+    assert s.state_dir == Path("/tmp/x")
+    assert s.lake_uri == "file:///tmp/x/lake"
+    assert (s.clickhouse_host, s.clickhouse_port) == ("h", 1)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RETAIL_PROFILE": "prod"}, "RETAIL_PROFILE"),
+        ({"RETAIL_KAFKA_BOOTSTRAP": "localhost"}, "host:port"),
+        ({"RETAIL_CLICKHOUSE_URL": "clickhouse:8123"}, "RETAIL_CLICKHOUSE_URL"),
+        ({"RETAIL_CLICKHOUSE_POOL_SIZE": "four"}, "RETAIL_CLICKHOUSE_POOL_SIZE"),
+        ({"RETAIL_CLICKHOUSE_USER": ""}, "RETAIL_CLICKHOUSE_USER"),
+        ({"RETAIL_LAKE_URI": "/data/lake"}, "RETAIL_LAKE_URI"),
+        ({"RETAIL_LAKE_URI": "s3a://lake"}, "RETAIL_S3_ENDPOINT"),
+        ({"RETAIL_SETTINGS": "prod"}, "RETAIL_SETTINGS"),
+    ],
+)
+def test_bad_configuration_names_the_setting(env, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env)
+
+
+def test_unrelated_environment_is_ignored():
+    assert load_settings({"HOME": "/nowhere"}).source == load_settings({}).source
+
+
+def test_setting_names_cover_defaults():
+    assert set(DEFAULTS) < set(setting_names())
