@@ -11,7 +11,7 @@ def main(settings: Settings) -> int:
     print(f"== starting the local stack (state in {settings.state_dir})")
     stack.up(settings)
     print("== smoke scenario")
-    results = smoke.run(settings)
+    report = smoke.run(settings)
     print("== where to look")
     print(f"  Airflow UI   {settings.airflow_url}  (login {settings.airflow_user} / {settings.airflow_password})")
     print(
@@ -22,9 +22,8 @@ def main(settings: Settings) -> int:
     print(f"  Kafka        {settings.kafka_bootstrap}")
     print(f"  Lake         {settings.lake_uri}")
     print("  Stop with `make down`; the stack keeps running until then.")
-    failed = [r.component for r in results if not r.ok]
-    if failed:
-        print(f"== FAILED: {', '.join(failed)}")
+    if report.failed:
+        print(f"== FAILED: {', '.join(report.failed)}")
         return 1
     print("== all services answered")
     return 0

@@ -132,7 +132,17 @@ def airflow_dag(settings: Settings, run_id: str) -> CheckResult:
     return CheckResult("airflow", ok, f"DAG {SMOKE_DAG} run {dag_run}: {state}; its task wrote {recorded} row(s)")
 
 
-def run(settings: Settings, log: Callable[[str], None] = print) -> list[CheckResult]:
+@dataclass
+class SmokeReport:
+    run_id: str
+    results: list[CheckResult]
+
+    @property
+    def failed(self) -> list[str]:
+        return [r.component for r in self.results if not r.ok]
+
+
+def run(settings: Settings, log: Callable[[str], None] = print) -> SmokeReport:
     run_id = f"smoke-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     log(f"smoke run {run_id}")
     results = [warehouse_roundtrip(settings, run_id)]
@@ -143,7 +153,7 @@ def run(settings: Settings, log: Callable[[str], None] = print) -> list[CheckRes
     log(_line(results[-1]))
     results.append(airflow_dag(settings, run_id))
     log(_line(results[-1]))
-    return results
+    return SmokeReport(run_id, results)
 
 
 def _line(result: CheckResult) -> str:
