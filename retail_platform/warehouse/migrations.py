@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 
 from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import Error as DriverError
 
 from retail_platform.settings import REPO_ROOT, get_settings
 
@@ -408,15 +409,15 @@ def rollback_all(
 def dump_schema(client: Client, database: str) -> str:
     """SHOW CREATE of the database and each of its objects, by name, with the database name as ``{database}``."""
     _check_identifier(database)
-    names = [
-        str(row[0])
-        for row in client.query(
-            "SELECT name FROM system.tables WHERE database = %(db)s AND NOT is_temporary ORDER BY name",
-            parameters={"db": database},
-        ).result_rows
-    ]
+    # Inner tables of materialized views are implementation details of their view's CREATE.
+    objects = client.query(
+        "SELECT name, engine FROM system.tables WHERE database = %(db)s AND NOT is_temporary "
+        "AND NOT startsWith(name, '.inner') ORDER BY name",
+        parameters={"db": database},
+    ).result_rows
     creates = [str(client.query(f"SHOW CREATE DATABASE {database}").result_rows[0][0])]
-    creates += [str(client.query(f"SHOW CREATE TABLE {database}.{name}").result_rows[0][0]) for name in names]
+    # SHOW CREATE TABLE also answers for views and dictionaries.
+    creates += [str(client.query(f"SHOW CREATE TABLE {database}.{name}").result_rows[0][0]) for name, _ in objects]
     applied = applied_migrations(client, database)
     latest = f"{applied[-1].version:04d}_{applied[-1].name}" if applied else "none"
     header = [
@@ -432,7 +433,8 @@ def dump_schema(client: Client, database: str) -> str:
 
 def _normalise(create: str, database: str) -> str:
     name = re.escape(database)
-    text = re.sub(rf"(?<![\w`]){name}(?=\.)|`{name}`(?=\.)", PLACEHOLDER, create.strip())
+    # Qualified names (db.table, `db`.table) and quoted references such as a dictionary's DB 'db'.
+    text = re.sub(rf"(?<![\w`]){name}(?=\.)|`{name}`(?=\.)|(?<=')({name})(?=')", PLACEHOLDER, create.strip())
     text = re.sub(rf"^CREATE DATABASE (?:{name}|`{name}`)(?=\s)", f"CREATE DATABASE {PLACEHOLDER}", text)
     return "\n".join(line.rstrip() for line in text.splitlines())
 
@@ -503,6 +505,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except MigrationError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except DriverError as exc:
+        url = get_settings().clickhouse_url
+        print(f"error: the warehouse at {url} failed or is unreachable (is it running?): {exc}", file=sys.stderr)
         return 1
 
 

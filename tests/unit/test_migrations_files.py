@@ -279,3 +279,13 @@ def test_cli_down_requires_a_target():
     with pytest.raises(SystemExit) as exit_info:
         m.main(["down"])
     assert exit_info.value.code == 2
+
+
+def test_dumped_schema_names_the_database_by_placeholder():
+    create = "CREATE VIEW scratch_7.v\nAS SELECT k FROM scratch_7.t JOIN `scratch_7`.u USING k WHERE s = 'scratch_7x'"
+    assert m._normalise(create, "scratch_7") == (
+        "CREATE VIEW {database}.v\nAS SELECT k FROM {database}.t JOIN {database}.u USING k WHERE s = 'scratch_7x'"
+    )
+    assert m._normalise("CREATE DATABASE scratch_7\nENGINE = Atomic  ", "scratch_7") == (
+        "CREATE DATABASE {database}\nENGINE = Atomic"
+    )
