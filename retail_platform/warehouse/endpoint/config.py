@@ -1,0 +1,81 @@
+"""The endpoint's configuration: defaults from the platform settings, checked before anything starts."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from retail_platform.settings import Settings, get_settings
+
+
+class ConfigError(ValueError):
+    """The configuration cannot work; the message says which option and why."""
+
+
+@dataclass(frozen=True)
+class EndpointConfig:
+    host: str
+    port: int
+    data_dir: Path
+    user: str
+    password: str
+    pool_size: int = 4
+    listen_any: bool = False
+    database: str = "default"
+    keep_alive_timeout: int = 10
+    receive_timeout: float = 300.0
+    shutdown_grace: float = 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **overrides: object) -> EndpointConfig:
+        s = settings or get_settings()
+        base = cls(
+            host=s.clickhouse_host,
+            port=s.clickhouse_port,
+            data_dir=s.clickhouse_data_dir,
+            user=s.clickhouse_user,
+            password=s.clickhouse_password,
+            pool_size=s.clickhouse_pool_size,
+        )
+        return replace(base, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+    @property
+    def bind_host(self) -> str:
+        return "0.0.0.0" if self.listen_any else self.host
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.listen_any else self.host
+        return f"http://{host}:{self.port}"
+
+    def validate(self) -> None:
+        if not self.user:
+            raise ConfigError("the warehouse user is empty: pass --user or set RETAIL_CLICKHOUSE_USER")
+        if any(ch in self.user for ch in ":\r\n\t ") or any(ch in self.password for ch in "\r\n"):
+            raise ConfigError(
+                "the warehouse user may not contain ':' or whitespace, nor the password a line break "
+                "(they travel in HTTP headers)"
+            )
+        if not 1 <= self.pool_size <= 256:
+            raise ConfigError(f"--pool-size {self.pool_size}: expected 1 to 256 engine handles")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"--port {self.port}: expected 0 to 65535")
+        if not self.listen_any and not _is_loopback(self.host):
+            raise ConfigError(
+                f"--host {self.host} is not a loopback address; "
+                "pass --listen-any to accept connections from other machines"
+            )
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0]).is_loopback for info in infos)

@@ -1,0 +1,292 @@
+"""Running one request's statement on the engine and writing its result.
+
+Routing: statements the engine classifies as read-only, and writes outside read-only mode, run on
+a pooled handle. SET/USE (and anything else that would change a handle's state), and every
+non-read statement in read-only mode, run on a fresh scratch handle that is closed afterwards,
+with ``readonly`` set on it so the engine itself refuses what GET (or readonly=1) must not do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from retail_platform.warehouse.endpoint.body import RequestBody, Statement, read_statement
+from retail_platform.warehouse.endpoint.compression import Encoder, choose_encoder
+from retail_platform.warehouse.endpoint.engine import CONTROL, READ_ONLY, Engine, Handle
+from retail_platform.warehouse.endpoint.errors import EndpointError
+from retail_platform.warehouse.endpoint.formats import ArrowStreamJoiner, StreamMode, content_type, stream_mode
+from retail_platform.warehouse.endpoint.pool import HandlePool
+from retail_platform.warehouse.endpoint.request import QueryRequest
+from retail_platform.warehouse.endpoint.response import Response, Summary
+from retail_platform.warehouse.endpoint.sessions import Session, SessionStore
+from retail_platform.warehouse.endpoint.statements import output_format
+
+# Data is handed to the engine in pieces of at least this size: every append has a fixed cost.
+_INSERT_PIECE = 1 << 20
+_WHOLE_SLICE = 1 << 20
+
+
+@dataclass
+class Outcome:
+    """What the handler needs to know after a request, for logging and connection reuse."""
+
+    kind: str
+    summary: Summary
+
+
+class Executor:
+    def __init__(self, engine: Engine, pool: HandlePool, sessions: SessionStore, default_database: str) -> None:
+        self.engine = engine
+        self.pool = pool
+        self.sessions = sessions
+        self.default_database = default_database
+        self.acquire_timeout = 300.0
+        self._running: set[str] = set()
+        self._running_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _query_id(self, query_id: str) -> Iterator[None]:
+        with self._running_lock:
+            if query_id in self._running:
+                raise EndpointError.of(
+                    "QUERY_WITH_SAME_ID_IS_ALREADY_RUNNING", f"Query with id = {query_id} is already running"
+                )
+            self._running.add(query_id)
+        try:
+            yield
+        finally:
+            with self._running_lock:
+                self._running.discard(query_id)
+
+    def execute(
+        self, request: QueryRequest, body: RequestBody | None, headers: Mapping[str, str], out: Response
+    ) -> Outcome:
+        with self._query_id(request.query_id):
+            if request.session_id:
+                with self.sessions.use(request.session_id, request.session_timeout, request.session_check) as session:
+                    return self._execute(request, body, headers, out, session)
+            return self._execute(request, body, headers, out, None)
+
+    def _execute(
+        self,
+        request: QueryRequest,
+        body: RequestBody | None,
+        headers: Mapping[str, str],
+        out: Response,
+        session: Session | None,
+    ) -> Outcome:
+        statement = read_statement(request.query, body, headers.get("Content-Encoding", ""))
+        if not statement.sql.strip():
+            raise EndpointError.of("SYNTAX_ERROR", "Empty query")
+        settings = {**(session.settings if session else {}), **request.settings}
+        readonly = _readonly_level(settings.pop("readonly", "0"), request.method)
+        database = request.database or (session.database if session else None) or self.default_database
+        kind = self.engine.classify(statement.sql)
+        scratch = kind == CONTROL or (readonly > 0 and kind != READ_ONLY)
+        handle = self.engine.new_handle() if scratch else self.pool.acquire(self.acquire_timeout)
+        try:
+            handle.prepare(database, settings)
+            if scratch and readonly:
+                handle.conn.query(f"SET readonly = {readonly}", "TSV")
+            run = _Run(self.engine, handle, request, settings, out, headers.get("Accept-Encoding", ""))
+            summary = run.insert(statement) if statement.insert_format else run.query(statement.sql, kind)
+            if scratch and session is not None and kind == CONTROL:
+                _remember_session_state(session, handle, request.settings, database, readonly)
+            return Outcome(kind, summary)
+        except EndpointError:
+            raise
+        except Exception as exc:
+            raise EndpointError.from_engine(exc) from exc
+        finally:
+            if scratch:
+                handle.close()
+            else:
+                self.pool.release(handle)
+
+
+def _readonly_level(value: str, method: str) -> int:
+    try:
+        level = int(value or "0")
+    except ValueError:
+        raise EndpointError.of("BAD_ARGUMENTS", f"Invalid value for setting 'readonly': {value!r}") from None
+    # ClickHouse's rule: a GET request is readonly=2 (reads and settings changes) unless stricter.
+    return 2 if method == "GET" and level == 0 else level
+
+
+def _remember_session_state(
+    session: Session, handle: Handle, query_settings: Mapping[str, str], database: str, readonly: int
+) -> None:
+    """Read back what a SET/USE statement changed, so later queries of the session replay it."""
+    changed = {k: v for k, v in handle.changed_settings().items() if handle.baseline.get(k) != v}
+    if readonly and changed.get("readonly") == str(readonly):
+        del changed["readonly"]
+    for name, value in list(changed.items()):
+        # URL settings belong to that one query; keep the session's own value for them.
+        if query_settings.get(name) == value:
+            if name in session.settings:
+                changed[name] = session.settings[name]
+            else:
+                del changed[name]
+    session.settings = changed
+    current = handle.current_database()
+    if current != database:
+        session.database = current
+
+
+class _Run:
+    """One statement on one handle."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        handle: Handle,
+        request: QueryRequest,
+        settings: Mapping[str, str],
+        out: Response,
+        accept_encoding: str,
+    ) -> None:
+        self.engine = engine
+        self.accept_encoding = accept_encoding
+        self.handle = handle
+        self.request = request
+        self.settings = settings
+        self.out = out
+        self.started = time.perf_counter_ns()
+        self.summary = Summary()
+        self.format = request.default_format or settings.get("default_format") or "TabSeparated"
+
+    def headers(self, fmt: str) -> dict[str, str]:
+        self.summary.elapsed_ns = time.perf_counter_ns() - self.started
+        return {
+            "Content-Type": content_type(fmt),
+            "X-ClickHouse-Query-Id": self.request.query_id,
+            "X-ClickHouse-Format": fmt,
+            "X-ClickHouse-Timezone": self.settings.get("session_timezone") or self.engine.timezone,
+            "X-ClickHouse-Summary": self.summary.header(),
+        }
+
+    def _count(self, result: Any) -> None:
+        self.summary.read_rows += result.storage_rows_read()
+        self.summary.read_bytes += result.storage_bytes_read()
+        self.summary.result_rows += result.rows_read()
+        self.summary.result_bytes += result.bytes_read()
+        self.summary.written_rows += result.rows_written()
+        self.summary.written_bytes += result.bytes_written()
+
+    def insert(self, statement: Statement) -> Summary:
+        """Stream the data into the engine; answer only once the engine has committed it."""
+        assert statement.insert_format is not None and statement.data is not None
+        inserter = self.handle.conn.send_insert(statement.sql, statement.insert_format)
+        try:
+            piece = bytearray()
+            for chunk in statement.data:
+                piece += chunk
+                if len(piece) >= _INSERT_PIECE:
+                    inserter.append(bytes(piece))
+                    piece.clear()
+            if piece:
+                inserter.append(bytes(piece))
+            result = inserter.finish()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                inserter.cancel()
+            raise
+        self.summary.written_rows = result.rows_written
+        self.summary.written_bytes = result.bytes_written
+        self.out.send_whole(200, self.headers(self.format))
+        return self.summary
+
+    def query(self, sql: str, kind: str) -> Summary:
+        fmt = output_format(sql) or self.format
+        mode = stream_mode(fmt) if kind == READ_ONLY else StreamMode.WHOLE
+        chunks = self._produce(sql, fmt, mode, kind)
+        try:
+            self._send(chunks, fmt)
+        finally:
+            chunks.close()
+        return self.summary
+
+    def _produce(self, sql: str, fmt: str, mode: StreamMode, kind: str) -> Iterator[bytes | memoryview]:
+        params = self.request.params
+        if mode is StreamMode.WHOLE:
+            result = self.handle.conn.query(sql, fmt, params=params)
+            self._count(result)
+            view = result.get_memview().view() if result.size() else memoryview(b"")
+            for offset in range(0, len(view), _WHOLE_SLICE):
+                yield view[offset : offset + _WHOLE_SLICE]
+            return
+        stream = self.handle.conn.send_query(sql, fmt, params=params)
+        joiner = ArrowStreamJoiner() if mode is StreamMode.ARROW_STREAM else None
+        try:
+            empty = True
+            while (chunk := stream.fetch()) is not None:
+                self._count(chunk)
+                empty = False
+                if joiner is None:
+                    yield chunk.bytes()
+                else:
+                    yield from joiner.feed(chunk.bytes())
+            if joiner is not None:
+                if empty:
+                    # An empty result streams no chunk at all, yet an Arrow stream needs its schema.
+                    yield self.handle.conn.query(sql, fmt, params=params).bytes()
+                else:
+                    yield joiner.finish()
+        finally:
+            try:
+                stream.cancel()  # no-op once exhausted; stops the engine if the client went away
+            except Exception:
+                self.handle.broken = True
+
+    def _send(self, chunks: Iterator[bytes | memoryview], fmt: str) -> None:
+        """Hold back the first ``buffer_size`` bytes (all of them with wait_end_of_query) so that an
+        error within them is still a proper HTTP error, then stream the rest."""
+        request = self.request
+        encoder = self._encoder()
+        if request.wait_end_of_query:
+            with tempfile.SpooledTemporaryFile(max_size=max(request.buffer_size, 1 << 16)) as spool:
+                for chunk in chunks:
+                    spool.write(chunk)
+                spool.seek(0)
+                self.out.start(self.headers(fmt), encoder)
+                while piece := spool.read(_WHOLE_SLICE):
+                    self.out.write(piece)
+                self.out.finish()
+            return
+        held: list[bytes | memoryview] = []
+        size = 0
+        for chunk in chunks:
+            held.append(chunk)
+            size += len(chunk)
+            if size >= request.buffer_size:
+                break
+        self.out.start(self.headers(fmt), encoder)
+        for chunk in held:
+            self.out.write(chunk)
+        try:
+            for chunk in chunks:
+                self.out.write(chunk)
+        except EndpointError as error:
+            self.out.fail(error, self.engine.version)
+            return
+        except (ConnectionError, TimeoutError):
+            raise
+        except Exception as exc:
+            self.out.fail(EndpointError.from_engine(exc), self.engine.version)
+            return
+        self.out.finish()
+
+    def _encoder(self) -> Encoder | None:
+        if self.settings.get("enable_http_compression", "0").strip().lower() not in ("1", "true"):
+            return None
+        try:
+            level = int(self.settings.get("http_zlib_compression_level", "3"))
+        except ValueError:
+            level = 3
+        return choose_encoder(self.accept_encoding, level)
