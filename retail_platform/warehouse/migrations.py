@@ -291,7 +291,7 @@ def _run(client: Client, migration: Migration, direction: str, database: str) ->
             first_line = statement.strip().splitlines()[0] if statement.strip() else ""
             raise MigrationError(
                 f"{migration.path.name} ({direction}) failed at {first_line!r}: {exc}\n"
-                f"Nothing was recorded; fix the cause and run the command again (statements are idempotent)."
+                f"Its record is unchanged; fix the cause and run the command again (statements are idempotent)."
             ) from exc
 
 
