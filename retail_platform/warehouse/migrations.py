@@ -300,6 +300,8 @@ def _record(client: Client, migration: Migration, database: str) -> None:
         BOOKKEEPING_TABLE,
         [[migration.version, migration.name, migration.checksum]],
         column_names=["version", "name", "checksum"],
+        # Known types: no DESCRIBE round trip before the insert.
+        column_type_names=["UInt32", "String", "String"],
         database=database,
     )
 
