@@ -26,7 +26,7 @@ class EndpointConfig:
     database: str = "default"
     keep_alive_timeout: int = 10
     receive_timeout: float = 300.0
-    shutdown_grace: float = 60.0
+    shutdown_grace: float = 25.0  # the platform's process manager waits 30 s before SIGKILL
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: object) -> EndpointConfig:

@@ -30,6 +30,7 @@ from retail_platform.warehouse.endpoint.statements import output_format
 # Data is handed to the engine in pieces of at least this size: every append has a fixed cost.
 _INSERT_PIECE = 1 << 20
 _WHOLE_SLICE = 1 << 20
+_STREAMING_UNSUPPORTED = "Streaming query is not supported"
 
 
 @dataclass
@@ -161,15 +162,17 @@ class _Run:
         self.summary = Summary()
         self.format = request.default_format or settings.get("default_format") or "TabSeparated"
 
-    def headers(self, fmt: str) -> dict[str, str]:
+    def headers(self, fmt: str | None) -> dict[str, str]:
+        """Response headers; ``fmt`` is None for statements without a result (clients tell them apart by
+        the absence of X-ClickHouse-Format)."""
         self.summary.elapsed_ns = time.perf_counter_ns() - self.started
-        return {
-            "Content-Type": content_type(fmt),
-            "X-ClickHouse-Query-Id": self.request.query_id,
-            "X-ClickHouse-Format": fmt,
-            "X-ClickHouse-Timezone": self.settings.get("session_timezone") or self.engine.timezone,
-            "X-ClickHouse-Summary": self.summary.header(),
-        }
+        headers = {"Content-Type": content_type(fmt) if fmt else "text/plain; charset=UTF-8"}
+        if fmt:
+            headers["X-ClickHouse-Format"] = fmt
+        headers["X-ClickHouse-Query-Id"] = self.request.query_id
+        headers["X-ClickHouse-Timezone"] = self.settings.get("session_timezone") or self.engine.timezone
+        headers["X-ClickHouse-Summary"] = self.summary.header()
+        return headers
 
     def _count(self, result: Any) -> None:
         self.summary.read_rows += result.storage_rows_read()
@@ -199,7 +202,7 @@ class _Run:
             raise
         self.summary.written_rows = result.rows_written
         self.summary.written_bytes = result.bytes_written
-        self.out.send_whole(200, self.headers(self.format))
+        self.out.send_whole(200, self.headers(None))
         return self.summary
 
     def query(self, sql: str, kind: str) -> Summary:
@@ -207,21 +210,28 @@ class _Run:
         mode = stream_mode(fmt) if kind == READ_ONLY else StreamMode.WHOLE
         chunks = self._produce(sql, fmt, mode, kind)
         try:
-            self._send(chunks, fmt)
+            self._send(chunks, fmt if kind == READ_ONLY else None)
         finally:
             chunks.close()
         return self.summary
 
     def _produce(self, sql: str, fmt: str, mode: StreamMode, kind: str) -> Iterator[bytes | memoryview]:
         params = self.request.params
-        if mode is StreamMode.WHOLE:
+        stream = None
+        if mode is not StreamMode.WHOLE:
+            try:
+                stream = self.handle.conn.send_query(sql, fmt, params=params)
+            except Exception as exc:
+                # The engine streams SELECTs only; DESCRIBE, SHOW, EXPLAIN... are answered whole.
+                if _STREAMING_UNSUPPORTED not in str(exc):
+                    raise
+        if stream is None:
             result = self.handle.conn.query(sql, fmt, params=params)
             self._count(result)
             view = result.get_memview().view() if result.size() else memoryview(b"")
             for offset in range(0, len(view), _WHOLE_SLICE):
                 yield view[offset : offset + _WHOLE_SLICE]
             return
-        stream = self.handle.conn.send_query(sql, fmt, params=params)
         joiner = ArrowStreamJoiner() if mode is StreamMode.ARROW_STREAM else None
         try:
             empty = True
@@ -244,7 +254,7 @@ class _Run:
             except Exception:
                 self.handle.broken = True
 
-    def _send(self, chunks: Iterator[bytes | memoryview], fmt: str) -> None:
+    def _send(self, chunks: Iterator[bytes | memoryview], fmt: str | None) -> None:
         """Hold back the first ``buffer_size`` bytes (all of them with wait_end_of_query) so that an
         error within them is still a proper HTTP error, then stream the rest."""
         request = self.request
