@@ -1,14 +1,16 @@
 """Running one request's statement on the engine and writing its result.
 
-Routing: statements the engine classifies as read-only, and writes outside read-only mode, run on
-a pooled handle. SET/USE (and anything else that would change a handle's state), and every
-non-read statement in read-only mode, run on a fresh scratch handle that is closed afterwards,
-with ``readonly`` set on it so the engine itself refuses what GET (or readonly=1) must not do.
+Routing: statements the engine classifies as reads or table writes run on a pooled handle.
+Statements classified as CONTROL (SET, USE, SYSTEM, ..., anything that could change a handle's own
+state) run on a fresh scratch handle that is closed afterwards; for a session, what a SET/USE
+changed is read back from it and replayed on later queries. In read-only mode (GET, readonly=1)
+only reads and SET/USE are accepted.
 """
 
 from __future__ import annotations
 
 import contextlib
+import re
 import tempfile
 import threading
 import time
@@ -31,6 +33,7 @@ from retail_platform.warehouse.endpoint.statements import output_format
 _INSERT_PIECE = 1 << 20
 _WHOLE_SLICE = 1 << 20
 _STREAMING_UNSUPPORTED = "Streaming query is not supported"
+_SESSION_STATEMENT = re.compile(r"\s*(SET|USE)\s", re.IGNORECASE)
 
 
 @dataclass
@@ -89,7 +92,11 @@ class Executor:
         readonly = _readonly_level(settings.pop("readonly", "0"), request.method)
         database = request.database or (session.database if session else None) or self.default_database
         kind = self.engine.classify(statement.sql)
-        scratch = kind == CONTROL or (readonly > 0 and kind != READ_ONLY)
+        if readonly and kind != READ_ONLY and not (kind == CONTROL and _SESSION_STATEMENT.match(statement.sql)):
+            # The engine's readonly mode lets some writes through (INSERT INTO FUNCTION, INTO OUTFILE),
+            # so only reads and SET/USE are let near it.
+            raise EndpointError.of("READONLY", _readonly_message(readonly, request.method))
+        scratch = kind == CONTROL
         handle = self.engine.new_handle() if scratch else self.pool.acquire(self.acquire_timeout)
         try:
             handle.prepare(database, settings)
@@ -109,6 +116,15 @@ class Executor:
                 handle.close()
             else:
                 self.pool.release(handle)
+
+
+def _readonly_message(level: int, method: str) -> str:
+    if method == "GET" and level == 2:
+        return (
+            "Cannot execute query in readonly mode. For queries over HTTP, method GET implies readonly. "
+            "You should use method POST for modifying queries"
+        )
+    return "Cannot execute query in readonly mode"
 
 
 def _readonly_level(value: str, method: str) -> int:

@@ -130,7 +130,7 @@ def test_insert_and_query_rows_round_trip(client: Client, database: str) -> None
     result = client.query("SELECT * FROM rows ORDER BY id")
     assert result.column_names == tuple(COLUMNS)
     assert len(result.result_rows) == len(rows)
-    for sent, received in zip(rows, result.result_rows):
+    for sent, received in zip(rows, result.result_rows, strict=True):
         assert [normalise(v) for v in received] == [normalise(v) for v in sent]
     # time zones come back as the column's zone, not just the same instant
     first = result.result_rows[0]
