@@ -18,6 +18,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
 from retail_platform.settings import REPO_ROOT, Settings
+from retail_platform.spark import submit_args, submit_env
 from retail_platform.warehouse.client import connect
 
 # Outside the event contract on purpose: smoke messages never reach the speed layer.
@@ -105,10 +106,17 @@ def warehouse_roundtrip(settings: Settings, run_id: str) -> CheckResult:
 def spark_kafka_job(settings: Settings, run_id: str, expected: int) -> CheckResult:
     spark_submit = settings.venv_bin / "spark-submit"
     result = subprocess.run(
-        [str(spark_submit), str(REPO_ROOT / "spark_jobs" / "kafka_smoke.py"), "--run-id", run_id],
+        [
+            str(spark_submit),
+            *submit_args(settings),
+            str(REPO_ROOT / "spark_jobs" / "kafka_smoke.py"),
+            "--run-id",
+            run_id,
+        ],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
+        env=submit_env(settings),
     )
     if result.returncode != 0:
         return CheckResult("spark", False, f"spark-submit failed:\n{result.stderr[-2000:]}")

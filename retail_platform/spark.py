@@ -37,3 +37,27 @@ def session(app_name: str, settings: Settings | None = None, **conf: str) -> Spa
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def submit_args(settings: Settings | None = None) -> list[str]:
+    """Options for `spark-submit`: connectors must be on the driver's classpath when the JVM
+    starts (setting spark.jars later in the session builder only ships them to executors)."""
+    s = settings or get_settings()
+    return ["--master", s.spark_master, "--jars", ",".join(connector_jars(s))]
+
+
+def submit_env(settings: Settings | None = None) -> dict[str, str]:
+    """Environment for pyspark's `spark-submit`: it locates Spark and Python through PATH, so the
+    virtual environment must come first (Airflow's processes get the same PATH)."""
+    import os
+    import sys
+
+    import pyspark
+
+    s = settings or get_settings()
+    return {
+        **os.environ,
+        "PATH": f"{s.venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "SPARK_HOME": os.path.dirname(pyspark.__file__),
+        "PYSPARK_PYTHON": sys.executable,
+    }
