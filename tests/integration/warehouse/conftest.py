@@ -4,6 +4,8 @@ directory, reached through clickhouse-connect's own client (and plain HTTP where
 from __future__ import annotations
 
 import base64
+import http.client
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,6 +22,7 @@ from retail_platform.warehouse.endpoint import EndpointConfig, EndpointProcess, 
 
 USER = "tester"
 PASSWORD = "s3cret:with:colons"
+AUTH = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
 
 
 def endpoint_config(data_dir: Path, **overrides: object) -> EndpointConfig:
@@ -122,3 +125,42 @@ def raw_request(
             return RawReply(reply.status, dict(reply.headers.items()), reply.read())
     except urllib.error.HTTPError as error:
         return RawReply(error.code, dict(error.headers.items()), error.read())
+
+
+class HeldInsert:
+    """An INSERT whose chunked body is sent piece by piece and stalls until released."""
+
+    def __init__(self, endpoint: EndpointProcess, table: str, batches: int, rows_per_batch: int) -> None:
+        self.released = threading.Event()
+        self.first_batch_sent = threading.Event()
+        self.status: int | None = None
+        self.reply = b""
+        self._endpoint, self._table = endpoint, table
+        self._batches, self._rows = batches, rows_per_batch
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _body(self) -> Iterator[bytes]:
+        for batch in range(self._batches):
+            start = batch * self._rows
+            yield "".join(f"{i},{i % 50}\n" for i in range(start, start + self._rows)).encode()
+            if batch == 0:
+                self.first_batch_sent.set()
+                self.released.wait(120)
+
+    def _run(self) -> None:
+        host, port = address(self._endpoint)
+        connection = http.client.HTTPConnection(host, port, timeout=180)
+        path = "/?query=" + f"INSERT INTO {self._table} FORMAT CSV".replace(" ", "%20")
+        connection.request("POST", path, body=self._body(), headers=AUTH, encode_chunked=True)
+        response = connection.getresponse()
+        self.status, self.reply = response.status, response.read()
+        connection.close()
+
+    def __enter__(self) -> HeldInsert:
+        self._thread.start()
+        assert self.first_batch_sent.wait(30)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.released.set()
+        self._thread.join(180)
