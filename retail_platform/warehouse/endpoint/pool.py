@@ -5,6 +5,8 @@ slow client, so a fixed pool lets a few long requests stall everyone (even ``SEL
 ``size`` handles are kept warm; a request that finds none free waits briefly in arrival order and
 then gets an overflow handle (handles cost a fraction of a millisecond), up to ``size + overflow``.
 Only beyond that does it queue. Overflow handles are closed when they come back to a full pool.
+The most recently returned handle is handed out first: it most likely has the settings the same
+client asks for again, so no SET is needed.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class HandlePool:
         event = threading.Event()
         with self._lock:
             if self._idle and not self._waiters:
-                return self._idle.popleft()
+                return self._idle.pop()
             create = self._total < self.size
             if create:
                 self._total += 1
@@ -63,8 +65,9 @@ class HandlePool:
                     # The first in line takes an idle handle; the others keep their place.
                     if self._idle and self._waiters[0] is event:
                         self._waiters.popleft()
+                        handle = self._idle.pop()
                         self._wake_next()
-                        return self._idle.popleft()
+                        return handle
                     now = time.monotonic()
                     if now >= grace_until and self._total < self.limit:
                         self._waiters.remove(event)
