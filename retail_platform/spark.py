@@ -24,7 +24,13 @@ def session(app_name: str, settings: Settings | None = None, **conf: str) -> Spa
         # Two cores: the default 200 shuffle partitions would mean 200 tiny tasks per stage.
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.showConsoleProgress", "false")
+        # Lake tables are Delta Lake tables (ACID appends, MERGE, time travel, OPTIMIZE).
+        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
+        .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
     )
+    if s.spark_master.startswith("local"):
+        # One machine: keep the driver on loopback rather than whatever the hostname resolves to.
+        builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
     if s.s3_endpoint:
         builder = (
             builder.config("spark.hadoop.fs.s3a.endpoint", s.s3_endpoint)
@@ -60,4 +66,5 @@ def submit_env(settings: Settings | None = None) -> dict[str, str]:
         "PATH": f"{s.venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
         "SPARK_HOME": os.path.dirname(pyspark.__file__),
         "PYSPARK_PYTHON": sys.executable,
+        **({"SPARK_LOCAL_IP": "127.0.0.1"} if s.spark_master.startswith("local") else {}),
     }
