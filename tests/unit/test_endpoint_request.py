@@ -103,3 +103,9 @@ def test_form_files_are_refused() -> None:
     with pytest.raises(EndpointError) as error:
         parse_form("multipart/form-data; boundary=XX", body)
     assert error.value.name == "NOT_IMPLEMENTED"
+
+
+def test_database_and_format_headers() -> None:
+    request = parse_request("GET", [], {"X-ClickHouse-Database": "retail", "X-ClickHouse-Format": "JSONEachRow"})
+    assert (request.database, request.default_format) == ("retail", "JSONEachRow")
+    assert parse_request("GET", [("database", "other")], {"X-ClickHouse-Database": "retail"}).database == "other"

@@ -15,7 +15,7 @@ from retail_platform.warehouse.endpoint.compression import decode_frames
 from retail_platform.warehouse.endpoint.errors import EndpointError
 from retail_platform.warehouse.endpoint.statements import may_be_insert, split_insert
 
-READ_SIZE = 1 << 20
+READ_SIZE = 4 << 20
 # ClickHouse's max_query_size: an INSERT statement must end within this many bytes of the text.
 MAX_STATEMENT_BYTES = 262144
 

@@ -22,7 +22,7 @@ from retail_platform.warehouse.endpoint.errors import EndpointError
 
 # MergeTree parts are fsynced before an insert returns, so an acknowledged insert survives a crash
 # of the machine, not only of the process.
-_SERVER_CONFIG = """<clickhouse>
+SERVER_CONFIG = """<clickhouse>
     <merge_tree>
         <fsync_after_insert>1</fsync_after_insert>
         <fsync_part_directory>1</fsync_part_directory>
@@ -30,7 +30,14 @@ _SERVER_CONFIG = """<clickhouse>
 </clickhouse>
 """
 # chdb defaults to asynchronous inserts; a ClickHouse server does not, and clients expect that.
-_SESSION_DEFAULTS = {"async_insert": "0"}
+SESSION_DEFAULTS = {"async_insert": "0"}
+
+
+def connection_string(data_dir: Path, config_file: Path) -> str:
+    """How every handle opens the engine (the first one starts it with this configuration)."""
+    options = {"config-file": str(config_file), **SESSION_DEFAULTS}
+    return f"{data_dir}?" + "&".join(f"{k}={v}" for k, v in options.items())
+
 
 _SETTING_NAME_RE = re.compile(r"\A[A-Za-z_][A-Za-z0-9_]*\Z")
 # Changed settings that describe the handle rather than a client's choice.
@@ -135,9 +142,8 @@ class Engine:
         data_dir.mkdir(parents=True, exist_ok=True)
         _check_data_dir_free(data_dir)
         self._config_dir = Path(tempfile.mkdtemp(prefix="warehouse-endpoint-"))
-        (self._config_dir / "config.xml").write_text(_SERVER_CONFIG)
-        options = {"config-file": str(self._config_dir / "config.xml"), **_SESSION_DEFAULTS}
-        self._conn_str = f"{data_dir}?" + "&".join(f"{k}={v}" for k, v in options.items())
+        (self._config_dir / "config.xml").write_text(SERVER_CONFIG)
+        self._conn_str = connection_string(data_dir, self._config_dir / "config.xml")
         try:
             anchor = chdb.connect(self._conn_str)
         except Exception as exc:

@@ -203,14 +203,19 @@ class _Run:
         assert statement.insert_format is not None and statement.data is not None
         inserter = self.handle.conn.send_insert(statement.sql, statement.insert_format)
         try:
-            piece = bytearray()
+            pending: list[bytes] = []
+            size = 0
             for chunk in statement.data:
-                piece += chunk
-                if len(piece) >= _INSERT_PIECE:
-                    inserter.append(bytes(piece))
-                    piece.clear()
-            if piece:
-                inserter.append(bytes(piece))
+                if not pending and len(chunk) >= _INSERT_PIECE:
+                    inserter.append(chunk)  # already big enough: no copy
+                    continue
+                pending.append(chunk)
+                size += len(chunk)
+                if size >= _INSERT_PIECE:
+                    inserter.append(b"".join(pending))
+                    pending, size = [], 0
+            if pending:
+                inserter.append(b"".join(pending))
             result = inserter.finish()
         except BaseException:
             with contextlib.suppress(Exception):

@@ -21,6 +21,8 @@ log = logging.getLogger("retail_platform.warehouse.endpoint")
 # After a failed request the rest of its body is read and dropped so the client, still sending,
 # gets the error reply instead of a reset connection; beyond this much the connection is closed.
 _DRAIN_LIMIT = 256 << 20
+# ClickHouse accepts URLs up to http_max_uri_size (1 MiB); GET queries travel in them.
+_MAX_REQUEST_LINE = 1 << 20
 _OK = b"Ok.\n"
 
 
@@ -48,7 +50,7 @@ class EndpointHandler(BaseHTTPRequestHandler):
         self.idle = True
         self.connection.settimeout(self.server.config.keep_alive_timeout)
         try:
-            self.raw_requestline = self.rfile.readline(65537)
+            self.raw_requestline = self.rfile.readline(_MAX_REQUEST_LINE + 1)
         except OSError:  # keep-alive timeout, or the server closing idle connections to stop
             self.close_connection = True
             return
@@ -57,7 +59,7 @@ class EndpointHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         self.connection.settimeout(self.server.config.receive_timeout)
-        if len(self.raw_requestline) > 65536:
+        if len(self.raw_requestline) > _MAX_REQUEST_LINE:
             self.requestline, self.request_version, self.command = "", "", ""
             self.send_error(414)
             return

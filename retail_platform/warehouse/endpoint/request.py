@@ -89,8 +89,8 @@ def parse_request(method: str, pairs: Iterable[tuple[str, str]], headers: Mappin
             "ClickHouse's native HTTP compression (compress/decompress) is not supported; use Content-Encoding",
         )
     request.query = params.get("query", "")
-    request.database = params.get("database") or None
-    request.default_format = params.get("default_format") or None
+    request.database = params.get("database") or headers.get("X-ClickHouse-Database") or None
+    request.default_format = params.get("default_format") or headers.get("X-ClickHouse-Format") or None
     request.session_id = params.get("session_id") or None
     request.session_check = _flag(params.get("session_check"))
     request.query_id = params.get("query_id") or str(uuid.uuid4())

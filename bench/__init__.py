@@ -1,0 +1,1 @@
+"""Benchmarks; each writes its JSON results to bench/results/."""
