@@ -15,7 +15,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from retail_platform.warehouse.endpoint.body import RequestBody, Statement, read_statement
@@ -32,16 +31,9 @@ from retail_platform.warehouse.endpoint.statements import output_format
 # Data is handed to the engine in pieces of at least this size: every append has a fixed cost.
 _INSERT_PIECE = 1 << 20
 _WHOLE_SLICE = 1 << 20
+_SPOOL_IN_MEMORY = 8 << 20
 _STREAMING_UNSUPPORTED = "Streaming query is not supported"
 _SESSION_STATEMENT = re.compile(r"\s*(SET|USE)\s", re.IGNORECASE)
-
-
-@dataclass
-class Outcome:
-    """What the handler needs to know after a request, for logging and connection reuse."""
-
-    kind: str
-    summary: Summary
 
 
 class Executor:
@@ -70,12 +62,13 @@ class Executor:
 
     def execute(
         self, request: QueryRequest, body: RequestBody | None, headers: Mapping[str, str], out: Response
-    ) -> Outcome:
+    ) -> None:
         with self._query_id(request.query_id):
             if request.session_id:
                 with self.sessions.use(request.session_id, request.session_timeout, request.session_check) as session:
-                    return self._execute(request, body, headers, out, session)
-            return self._execute(request, body, headers, out, None)
+                    self._execute(request, body, headers, out, session)
+            else:
+                self._execute(request, body, headers, out, None)
 
     def _execute(
         self,
@@ -84,7 +77,7 @@ class Executor:
         headers: Mapping[str, str],
         out: Response,
         session: Session | None,
-    ) -> Outcome:
+    ) -> None:
         statement = read_statement(request.query, body, headers.get("Content-Encoding", ""))
         if not statement.sql.strip():
             raise EndpointError.of("SYNTAX_ERROR", "Empty query")
@@ -103,11 +96,13 @@ class Executor:
             if scratch and readonly:
                 handle.conn.query(f"SET readonly = {readonly}", "TSV")
             run = _Run(self.engine, handle, request, settings, out, headers.get("Accept-Encoding", ""))
-            summary = run.insert(statement) if statement.insert_format else run.query(statement.sql, kind)
-            if scratch and session is not None and kind == CONTROL:
+            if statement.insert_format:
+                run.insert(statement)
+            else:
+                run.query(statement.sql, kind)
+            if scratch and session is not None:
                 _remember_session_state(session, handle, request.settings, database, readonly)
-            return Outcome(kind, summary)
-        except EndpointError:
+        except (EndpointError, ConnectionError, TimeoutError):
             raise
         except Exception as exc:
             raise EndpointError.from_engine(exc) from exc
@@ -198,7 +193,7 @@ class _Run:
         self.summary.written_rows += result.rows_written()
         self.summary.written_bytes += result.bytes_written()
 
-    def insert(self, statement: Statement) -> Summary:
+    def insert(self, statement: Statement) -> None:
         """Stream the data into the engine; answer only once the engine has committed it."""
         assert statement.insert_format is not None and statement.data is not None
         inserter = self.handle.conn.send_insert(statement.sql, statement.insert_format)
@@ -224,35 +219,34 @@ class _Run:
         self.summary.written_rows = result.rows_written
         self.summary.written_bytes = result.bytes_written
         self.out.send_whole(200, self.headers(None))
-        return self.summary
 
-    def query(self, sql: str, kind: str) -> Summary:
+    def query(self, sql: str, kind: str) -> None:
         fmt = output_format(sql) or self.format
         mode = stream_mode(fmt) if kind == READ_ONLY else StreamMode.WHOLE
-        chunks = self._produce(sql, fmt, mode, kind)
+        stream = self._open_stream(sql, fmt) if mode is not StreamMode.WHOLE else None
+        chunks = self._whole(sql, fmt) if stream is None else self._streamed(stream, sql, fmt, mode)
         try:
-            self._send(chunks, fmt if kind == READ_ONLY else None)
+            self._send(chunks, fmt if kind == READ_ONLY else None, spool=stream is not None)
         finally:
             chunks.close()
-        return self.summary
 
-    def _produce(self, sql: str, fmt: str, mode: StreamMode, kind: str) -> Iterator[bytes | memoryview]:
-        params = self.request.params
-        stream = None
-        if mode is not StreamMode.WHOLE:
-            try:
-                stream = self.handle.conn.send_query(sql, fmt, params=params)
-            except Exception as exc:
-                # The engine streams SELECTs only; DESCRIBE, SHOW, EXPLAIN... are answered whole.
-                if _STREAMING_UNSUPPORTED not in str(exc):
-                    raise
-        if stream is None:
-            result = self.handle.conn.query(sql, fmt, params=params)
-            self._count(result)
-            view = result.get_memview().view() if result.size() else memoryview(b"")
-            for offset in range(0, len(view), _WHOLE_SLICE):
-                yield view[offset : offset + _WHOLE_SLICE]
-            return
+    def _open_stream(self, sql: str, fmt: str) -> Any:
+        try:
+            return self.handle.conn.send_query(sql, fmt, params=self.request.params)
+        except Exception as exc:
+            # The engine streams SELECTs only; DESCRIBE, SHOW, EXPLAIN... are answered whole.
+            if _STREAMING_UNSUPPORTED in str(exc):
+                return None
+            raise
+
+    def _whole(self, sql: str, fmt: str) -> Iterator[bytes | memoryview]:
+        result = self.handle.conn.query(sql, fmt, params=self.request.params)
+        self._count(result)
+        view = result.get_memview().view() if result.size() else memoryview(b"")
+        for offset in range(0, len(view), _WHOLE_SLICE):
+            yield view[offset : offset + _WHOLE_SLICE]
+
+    def _streamed(self, stream: Any, sql: str, fmt: str, mode: StreamMode) -> Iterator[bytes | memoryview]:
         joiner = ArrowStreamJoiner() if mode is StreamMode.ARROW_STREAM else None
         try:
             empty = True
@@ -263,30 +257,30 @@ class _Run:
                     yield chunk.bytes()
                 else:
                     yield from joiner.feed(chunk.bytes())
-            if joiner is not None:
-                if empty:
-                    # An empty result streams no chunk at all, yet an Arrow stream needs its schema.
-                    yield self.handle.conn.query(sql, fmt, params=params).bytes()
-                else:
-                    yield joiner.finish()
+            if joiner is not None and empty:
+                # An empty result streams no chunk at all, yet an Arrow stream needs its schema.
+                yield self.handle.conn.query(sql, fmt, params=self.request.params).bytes()
+            elif joiner is not None:
+                yield joiner.finish()
         finally:
             try:
                 stream.cancel()  # no-op once exhausted; stops the engine if the client went away
             except Exception:
                 self.handle.broken = True
 
-    def _send(self, chunks: Iterator[bytes | memoryview], fmt: str | None) -> None:
-        """Hold back the first ``buffer_size`` bytes (all of them with wait_end_of_query) so that an
-        error within them is still a proper HTTP error, then stream the rest."""
+    def _send(self, chunks: Iterator[bytes | memoryview], fmt: str | None, spool: bool) -> None:
+        """Hold back the first ``buffer_size`` bytes (all of them with wait_end_of_query, in memory
+        and then a temporary file, as ClickHouse does) so that an error within them is still a proper
+        HTTP error, then stream the rest. A result the engine produced whole needs no holding back."""
         request = self.request
         encoder = self._encoder()
-        if request.wait_end_of_query:
-            with tempfile.SpooledTemporaryFile(max_size=max(request.buffer_size, 1 << 16)) as spool:
+        if request.wait_end_of_query and spool:
+            with tempfile.SpooledTemporaryFile(max_size=max(request.buffer_size, _SPOOL_IN_MEMORY)) as spool_file:
                 for chunk in chunks:
-                    spool.write(chunk)
-                spool.seek(0)
+                    spool_file.write(chunk)
+                spool_file.seek(0)
                 self.out.start(self.headers(fmt), encoder)
-                while piece := spool.read(_WHOLE_SLICE):
+                while piece := spool_file.read(_WHOLE_SLICE):
                     self.out.write(piece)
                 self.out.finish()
             return
