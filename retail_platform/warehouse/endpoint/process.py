@@ -28,7 +28,10 @@ EXIT_ENGINE = 5
 
 
 def run(config: EndpointConfig, announce: Callable[[str], None] | None = None) -> int:
-    """Serve until SIGTERM or SIGINT, then finish in-flight requests and stop. Returns the exit status."""
+    """Serve until SIGTERM or SIGINT, then finish in-flight requests and stop; returns the exit status.
+
+    Installs signal handlers, so it runs in the main thread (the CLI); elsewhere use ``Endpoint``.
+    """
     say = announce or (lambda line: print(line, flush=True))
     try:
         endpoint = Endpoint(config)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -107,3 +109,26 @@ def test_bad_configuration_is_reported(
         start_endpoint(**overrides)
     assert error.value.returncode == EXIT_CONFIG
     assert "configuration error" in str(error.value) and message in str(error.value)
+
+
+IN_PROCESS = """
+import sys, urllib.request
+from pathlib import Path
+from retail_platform.warehouse.endpoint import Endpoint, EndpointConfig
+
+endpoint = Endpoint(EndpointConfig("127.0.0.1", 0, Path(sys.argv[1]), "u", "p")).start()
+auth = {"X-ClickHouse-User": "u", "X-ClickHouse-Key": "p"}
+request = urllib.request.Request(endpoint.url + "/?query=SELECT%20version()", headers=auth)
+with urllib.request.urlopen(request) as reply:
+    print(reply.read().decode().strip() == endpoint.engine.version)
+print(endpoint.stop())
+"""
+
+
+def test_in_process_endpoint(tmp_path: Path) -> None:
+    """The API a process manager can use in its own process (here, a child, to keep the engine out of pytest)."""
+    done = subprocess.run(
+        [sys.executable, "-c", IN_PROCESS, str(tmp_path / "data")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
