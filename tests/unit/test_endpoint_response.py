@@ -101,3 +101,15 @@ def test_whole_response_and_error() -> None:
     assert headers["X-ClickHouse-Exception-Code"] == "62" and headers["X-ClickHouse-Query-Id"] == "q"
     assert body == b"Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR) (version 26.9)\n"
     assert headers["Content-Length"] == str(len(body))
+
+
+def test_http_10_gets_a_plain_body_and_a_closed_connection() -> None:
+    wfile = io.BytesIO()
+    response = Response(wfile, keep_alive=True, keep_alive_timeout=10, chunked=False)
+    response.start({}, None)
+    response.write(b"1\n")
+    response.write(b"2\n")
+    response.finish()
+    _, headers, body = split_response(wfile.getvalue())
+    assert "Transfer-Encoding" not in headers and headers["Connection"] == "Close" and not response.keep_alive
+    assert body == b"1\n2\n"

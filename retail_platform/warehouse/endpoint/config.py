@@ -24,7 +24,7 @@ class EndpointConfig:
     pool_size: int = 4
     listen_any: bool = False
     database: str = "default"
-    keep_alive_timeout: int = 10
+    keep_alive_timeout: int = 30
     receive_timeout: float = 300.0
     shutdown_grace: float = 25.0  # the platform's process manager waits 30 s before SIGKILL
 

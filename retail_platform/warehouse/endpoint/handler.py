@@ -84,7 +84,10 @@ class EndpointHandler(BaseHTTPRequestHandler):
         pairs = parse_qsl(url.query, keep_blank_values=True)
         body = RequestBody(self.rfile, self.headers.get("Content-Length"), self.headers.get("Transfer-Encoding"))
         out = Response(
-            self.wfile, keep_alive=not self.close_connection, keep_alive_timeout=self.server.config.keep_alive_timeout
+            self.wfile,
+            keep_alive=not self.close_connection,
+            keep_alive_timeout=self.server.config.keep_alive_timeout,
+            chunked=self.request_version != "HTTP/1.0",
         )
         request: QueryRequest | None = None
         try:
@@ -109,7 +112,7 @@ class EndpointHandler(BaseHTTPRequestHandler):
             log.exception("unexpected error serving %s", self.path[:200])
             self._reply_error(EndpointError.of("STD_EXCEPTION", f"{type(exc).__name__}: {exc}"), body, out, request)
         finally:
-            if out.broken or (not body.finished and not body.drain(_DRAIN_LIMIT)):
+            if out.broken or not out.keep_alive or (not body.finished and not body.drain(_DRAIN_LIMIT)):
                 self.close_connection = True
 
     def _reply_error(

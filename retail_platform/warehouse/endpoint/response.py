@@ -59,6 +59,7 @@ class Response:
     wfile: BinaryIO
     keep_alive: bool
     keep_alive_timeout: int
+    chunked: bool = True  # False for HTTP/1.0 clients: the body then ends when the connection closes
     tag: str = field(default_factory=exception_tag)
     started: bool = False
     broken: bool = False  # the body was cut short: the connection must close
@@ -87,8 +88,10 @@ class Response:
         self.send_whole(error.http_status, {**headers, **extra}, error.body(version))
 
     def start(self, headers: Mapping[str, str], encoder: Encoder | None) -> None:
-        """Begin a 200 response whose chunked body follows through ``write``."""
-        extra = {"Transfer-Encoding": "chunked"}
+        """Begin a 200 response whose (chunked) body follows through ``write``."""
+        if not self.chunked:
+            self.keep_alive = False
+        extra = {"Transfer-Encoding": "chunked"} if self.chunked else {}
         if encoder is not None:
             extra["Content-Encoding"] = encoder.name
         self._encoder = encoder
@@ -101,12 +104,16 @@ class Response:
             data = self._encoder.compress(bytes(data)) + self._encoder.flush_block()
         if not data:
             return
-        self._pending.append(b"%x\r\n" % len(data))
-        self._pending.append(data if isinstance(data, bytes) else bytes(data))
-        self._pending.append(b"\r\n")
+        self._frame(data if isinstance(data, bytes) else bytes(data))
         self._pending_size += len(data)
         if self._pending_size >= _COALESCE_BYTES:
             self.flush()
+
+    def _frame(self, data: bytes) -> None:
+        if self.chunked:
+            self._pending += [b"%x\r\n" % len(data), data, b"\r\n"]
+        else:
+            self._pending.append(data)
 
     def flush(self) -> None:
         if self._pending:
@@ -118,8 +125,9 @@ class Response:
         if self._encoder is not None:
             tail = self._encoder.finish()
             if tail:
-                self._pending += [b"%x\r\n" % len(tail), tail, b"\r\n"]
-        self._pending.append(b"0\r\n\r\n")
+                self._frame(tail)
+        if self.chunked:
+            self._pending.append(b"0\r\n\r\n")
         self.flush()
 
     def fail(self, error: EndpointError, version: str) -> None:
@@ -135,5 +143,5 @@ class Response:
         if self._encoder is not None:
             block = self._encoder.compress(block) + self._encoder.finish()
             self._encoder = None
-        self._pending += [b"%x\r\n" % len(block), block, b"\r\n"]
+        self._frame(block)
         self.flush()

@@ -7,6 +7,7 @@ import base64
 import gzip
 import http.client
 import json
+import socket
 from collections.abc import Callable
 
 import clickhouse_connect
@@ -262,3 +263,17 @@ def test_error_within_buffer_is_a_proper_http_error(client: Client, endpoint: En
     assert error.value.code == 395 and not isinstance(error.value, StreamFailureError)
     early = raw_request(endpoint, {"query": "SELECT throwIf(number = 5) FROM numbers(10)"})
     assert early.status == 500 and early.headers["X-ClickHouse-Exception-Code"] == "395"
+
+
+def test_http_10_client(endpoint: EndpointProcess) -> None:
+    """`echo -ne 'GET /?query=... HTTP/1.0\\r\\n\\r\\n' | nc host port`: no chunked encoding for HTTP/1.0."""
+    host, port = address(endpoint)
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    with socket.create_connection((host, port), timeout=30) as sock:
+        sock.sendall(f"GET /?query=SELECT%2042 HTTP/1.0\r\nAuthorization: Basic {auth}\r\n\r\n".encode())
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and b"Transfer-Encoding" not in head
+    assert body == b"42\n"
