@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import socket
+import time
 import zlib
 from collections.abc import Callable
 
@@ -15,7 +17,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from retail_platform.warehouse.endpoint import EndpointProcess
-from tests.integration.warehouse.conftest import raw_request
+from tests.integration.warehouse.conftest import PASSWORD, USER, address, raw_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.warehouse]
 
@@ -109,4 +111,58 @@ def test_type_mismatch_on_insert_is_a_database_error(client: Client, database: s
     assert text.value.code == 27 and "Code: 27" in str(text.value)
     assert client.command("SELECT count() FROM typed") == 0
     # the connection that carried the refused insert still works
+    assert client.command("SELECT 1") == 1
+
+
+FORMATS = ["Native", "RowBinary", "Arrow", "Parquet", "CSV", "TabSeparated", "JSONEachRow"]
+BODY_ENCODINGS: dict[str, Callable[[bytes], bytes] | None] = {
+    "none": None,
+    "lz4": lz4.frame.compress,
+    "zstd": zstandard.ZstdCompressor().compress,
+    "gzip": gzip.compress,
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_insert_formats_with_every_body_encoding(client: Client, database: str, fmt: str) -> None:
+    """Rows exported by the engine in a format, sent back in that format under each Content-Encoding."""
+    columns = "id UInt32, name String, day Date, amount Decimal(10, 2), tags Array(String), note Nullable(String)"
+    client.command(f"CREATE TABLE source ({columns}) ENGINE = MergeTree ORDER BY id")
+    client.command(
+        "INSERT INTO source SELECT number, concat('name ', toString(number)), toDate('2024-01-01') + number % 30, "
+        "number / 4, [toString(number % 3)], if(number % 5 = 0, NULL, 'note') FROM numbers(20000)"
+    )
+    data = client.raw_query("SELECT * FROM source ORDER BY id", fmt=fmt)
+    for encoding, encode in BODY_ENCODINGS.items():
+        table = f"copy_{encoding}"
+        client.command(f"CREATE TABLE {table} ({columns}) ENGINE = MergeTree ORDER BY id")
+        body = encode(data) if encode else data
+        summary = client.raw_insert(table, None, body, fmt=fmt, compression=None if encode is None else encoding)
+        assert summary.written_rows == 20000, (fmt, encoding)
+        differing = client.command(f"SELECT count() FROM (SELECT * FROM source EXCEPT SELECT * FROM {table})")
+        assert differing == 0, (fmt, encoding)
+
+
+def test_insert_cut_off_by_the_client_commits_nothing(endpoint: EndpointProcess, client: Client) -> None:
+    client.command("CREATE TABLE IF NOT EXISTS cut_off (id UInt32, s String) ENGINE = MergeTree ORDER BY id")
+    host, port = address(endpoint)
+    head = (
+        "POST /?query=INSERT%20INTO%20cut_off%20FORMAT%20CSV HTTP/1.1\r\n"
+        f"Host: {host}\r\nTransfer-Encoding: chunked\r\n"
+        f"X-ClickHouse-User: {USER}\r\nX-ClickHouse-Key: {PASSWORD}\r\n\r\n"
+    )
+    rows = csv_rows(0, 5000)
+    with socket.create_connection((host, port), timeout=30) as sock:
+        sock.sendall(head.encode() + b"%x\r\n%s\r\n" % (len(rows), rows))
+        running = "SELECT count() FROM system.processes WHERE query LIKE 'INSERT INTO cut_off%'"
+        deadline = time.monotonic() + 30
+        while client.command(running) == 0:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    # the connection is gone before the body's end: the insert is cancelled, not committed
+    deadline = time.monotonic() + 30
+    while client.command(running) != 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert client.command("SELECT count() FROM cut_off") == 0
     assert client.command("SELECT 1") == 1
