@@ -63,22 +63,27 @@ class EndpointServer(ThreadingHTTPServer):
             self._handlers.discard(handler)
             self._idle_handlers.notify_all()
 
-    def drain(self, grace: float) -> bool:
-        """Let in-flight requests finish, close idle keep-alive connections; True if all ended in time."""
+    def drain(self, grace: float, force_wait: float = 5.0) -> bool:
+        """Let in-flight requests finish, close idle keep-alive connections; True if all ended in time.
+
+        Past ``grace`` the remaining connections are cut (their queries cancelled, inserts not
+        committed) and their threads get ``force_wait`` more seconds to leave the engine.
+        """
         self.draining = True
-        deadline = time.monotonic() + grace
+        grace_end = time.monotonic() + grace
+        hard_end = grace_end + force_wait
+        clean = True
         with self._handlers_lock:
             while self._handlers:
-                for handler in self._handlers:
-                    if handler.idle:
-                        _shutdown_socket(handler.connection)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    for handler in self._handlers:
-                        _shutdown_socket(handler.connection)
+                now = time.monotonic()
+                if now >= hard_end:
                     return False
-                self._idle_handlers.wait(min(remaining, 0.1))
-        return True
+                for handler in self._handlers:
+                    if handler.idle or now >= grace_end:
+                        clean = clean and handler.idle
+                        _shutdown_socket(handler.connection)
+                self._idle_handlers.wait(0.1)
+        return clean
 
 
 def _shutdown_socket(sock: socket.socket) -> None:
