@@ -20,6 +20,7 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 
 class Airflow:
     name = "airflow"
+    needs: tuple[str, ...] = ()
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings

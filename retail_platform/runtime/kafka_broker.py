@@ -31,6 +31,7 @@ logger.server.level = INFO
 
 class KafkaBroker:
     name = "kafka"
+    needs: tuple[str, ...] = ()
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings

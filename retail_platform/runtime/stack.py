@@ -28,6 +28,7 @@ SERVICE_NAMES = ("warehouse", "kafka", "airflow")
 
 class Service(Protocol):
     name: str
+    needs: tuple[str, ...]
 
     def ports(self) -> list[int]: ...
     def prepare(self) -> None: ...
@@ -37,7 +38,7 @@ class Service(Protocol):
     def describe(self) -> str: ...
 
 
-def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES) -> list[Service]:
+def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_needs: bool = True) -> list[Service]:
     known: dict[str, Service] = {
         "warehouse": Warehouse(settings),
         "kafka": KafkaBroker(settings),
@@ -46,7 +47,20 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES) -> list[
     unknown = set(only) - set(known)
     if unknown:
         raise RuntimeStartError(f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
-    return [known[name] for name in only]
+    # A service brings what it needs along (`up --only stream` also starts Kafka and the warehouse).
+    wanted: list[str] = []
+
+    def add(name: str) -> None:
+        for need in known[name].needs:
+            add(need)
+        if name not in wanted:
+            wanted.append(name)
+
+    if not with_needs:
+        return [known[name] for name in known if name in only]
+    for name in only:
+        add(name)
+    return [known[name] for name in wanted]
 
 
 def _check_state_folder(settings: Settings) -> None:
@@ -87,28 +101,38 @@ def up(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, log: Callable[
                     "or choose other ports through the RETAIL_* settings (see README)"
                 )
 
-    started: list[tuple[Service, list[ProcessSpec]]] = []
-    for svc in chosen:
-        svc.prepare()
-        specs = svc.processes(runs)
-        for spec in specs:
-            process.start(spec)
-        started.append((svc, specs))
-
-    for svc, specs in started:
-        t0 = time.monotonic()
-        process.wait_until(specs[0], svc.healthy, timeout=START_TIMEOUT[svc.name], what="healthy")
-        for spec in specs[1:]:
-            if process.running_pid(spec) is None:
-                raise RuntimeStartError(f"{spec.name} exited; see {spec.log_file}:\n{process.log_tail(spec)}")
-        svc.after_start()
-        log(f"  up  {svc.name:<10} {svc.describe()}  ({time.monotonic() - t0:.1f}s)")
+    # Waves: every service whose dependencies are ready starts at once (their start-up overlaps
+    # on two cores); a service that needs others (the stream needs Kafka and the warehouse's
+    # tables) starts once they are healthy and finished.
+    ready: set[str] = set()
+    remaining = list(chosen)
+    while remaining:
+        wave = [svc for svc in remaining if set(svc.needs) <= ready]
+        if not wave:
+            raise RuntimeStartError(f"cannot order services {[svc.name for svc in remaining]}: circular needs")
+        started: list[tuple[Service, list[ProcessSpec]]] = []
+        for svc in wave:
+            svc.prepare()
+            specs = svc.processes(runs)
+            for spec in specs:
+                process.start(spec)
+            started.append((svc, specs))
+        for svc, specs in started:
+            t0 = time.monotonic()
+            process.wait_until(specs[0], svc.healthy, timeout=START_TIMEOUT[svc.name], what="healthy")
+            for spec in specs[1:]:
+                if process.running_pid(spec) is None:
+                    raise RuntimeStartError(f"{spec.name} exited; see {spec.log_file}:\n{process.log_tail(spec)}")
+            svc.after_start()
+            ready.add(svc.name)
+            remaining.remove(svc)
+            log(f"  up  {svc.name:<10} {svc.describe()}  ({time.monotonic() - t0:.1f}s)")
 
 
 def down(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, log: Callable[[str], None] = print) -> None:
     runs = run_dir(settings)
     # Reverse order: Airflow first (its tasks use the others), the warehouse last.
-    for svc in reversed(services(settings, only)):
+    for svc in reversed(services(settings, only, with_needs=False)):
         for spec in reversed(_specs(svc, runs)):
             if process.stop(spec):
                 log(f"  stopped {spec.name}")

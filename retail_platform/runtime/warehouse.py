@@ -13,6 +13,7 @@ from retail_platform.settings import Settings
 
 class Warehouse:
     name = "warehouse"
+    needs: tuple[str, ...] = ()
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
