@@ -166,3 +166,19 @@ def test_insert_cut_off_by_the_client_commits_nothing(endpoint: EndpointProcess,
         time.sleep(0.02)
     assert client.command("SELECT count() FROM cut_off") == 0
     assert client.command("SELECT 1") == 1
+
+
+def test_insert_deduplication_token(client: Client, database: str) -> None:
+    """A retried insert with the same token is written once (the platform's loaders rely on it)."""
+    client.command(
+        "CREATE TABLE dedup (id UInt32) ENGINE = MergeTree ORDER BY id "
+        "SETTINGS non_replicated_deduplication_window = 100"
+    )
+    rows = [[i] for i in range(10)]
+    for _ in range(3):
+        client.insert("dedup", rows, column_names=["id"], settings={"insert_deduplication_token": "batch-1"})
+    client.insert("dedup", rows, column_names=["id"], settings={"insert_deduplication_token": "batch-2"})
+    assert client.command("SELECT count() FROM dedup") == 20
+    # the token was a per-query setting: a later insert without one is not deduplicated against it
+    client.insert("dedup", rows, column_names=["id"])
+    assert client.command("SELECT count() FROM dedup") == 30
