@@ -37,12 +37,19 @@ _SESSION_STATEMENT = re.compile(r"\s*(SET|USE)\s", re.IGNORECASE)
 
 
 class Executor:
-    def __init__(self, engine: Engine, pool: HandlePool, sessions: SessionStore, default_database: str) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        pool: HandlePool,
+        sessions: SessionStore,
+        default_database: str,
+        acquire_timeout: float = 300.0,
+    ) -> None:
         self.engine = engine
         self.pool = pool
         self.sessions = sessions
         self.default_database = default_database
-        self.acquire_timeout = 300.0
+        self.acquire_timeout = acquire_timeout
         self._running: set[str] = set()
         self._running_lock = threading.Lock()
 

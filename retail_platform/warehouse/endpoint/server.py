@@ -108,7 +108,9 @@ class Endpoint:
         self.pool = HandlePool(self.engine.new_handle, config.pool_size, overflow=3 * config.pool_size)
         self.sessions = SessionStore()
         self.server.version = self.engine.version
-        self.server.executor = Executor(self.engine, self.pool, self.sessions, config.database)
+        self.server.executor = Executor(
+            self.engine, self.pool, self.sessions, config.database, acquire_timeout=config.receive_timeout
+        )
         self._thread: threading.Thread | None = None
         self._serving = threading.Event()
         self._stopped = False
