@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cached_property
@@ -239,7 +239,6 @@ class Catalog:
     reorder_point: np.ndarray
     order_quantity: np.ndarray
     initial_stock: np.ndarray
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # --- identities --------------------------------------------------------------------------
     @property

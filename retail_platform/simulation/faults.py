@@ -141,8 +141,8 @@ def _naive_time(value: str) -> str:
     return value.replace("T", " ").rstrip("Z")
 
 
-# (category, mutation) per event type; categories as the brief of faults: wrong types, out-of-range
-# values, missing fields, values outside an enum, and malformed formats.
+# (category, mutation) per event type: wrong types, out-of-range values, missing fields, values
+# outside an enum, malformed formats and unknown schema versions.
 MUTATIONS: dict[str, list[tuple[str, Mutation]]] = {
     "sales_transaction": [
         ("wrong_type", _set("quantity", str)),
@@ -167,10 +167,12 @@ MUTATIONS: dict[str, list[tuple[str, Mutation]]] = {
         ("wrong_type", _set("promotion", lambda v: "yes" if v else "no")),
         ("out_of_range", _set("new_price", lambda v: 0)),
         ("missing_field", _drop("old_price")),
-        ("bad_enum", _set("schema_version", lambda v: 99)),
+        ("bad_enum", _set("event_type", lambda v: "price_update")),  # not one of the event types
         ("bad_format", _set("product_id", lambda v: v.lower())),
     ],
 }
+for _options in MUTATIONS.values():  # a producer still on a schema version the platform does not know
+    _options.append(("bad_version", _set("schema_version", lambda v: v + 1)))
 
 
 class FaultInjector:
