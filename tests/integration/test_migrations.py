@@ -305,12 +305,6 @@ def test_fact_sales_row_round_trips_with_exact_money_and_event_time(client, migr
     assert total == {"total": Decimal("58.98"), "type": "Decimal(38, 2)"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="local endpoint: chdb 4.4's streaming insert (send_insert) reports success and drops the whole block "
-    "when a CHECK constraint fails, where a ClickHouse server raises VIOLATED_CONSTRAINT; "
-    "remove this mark once the endpoint reports the error.",
-)
 def test_constraints_reject_inconsistent_rows(client, migrated):
     when = datetime(2025, 1, 1, 23, 59, 59, tzinfo=UTC)
     with pytest.raises(Exception, match="profit_formula"):

@@ -10,6 +10,7 @@ only reads and SET/USE are accepted.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import tempfile
 import threading
@@ -28,8 +29,9 @@ from retail_platform.warehouse.endpoint.response import Response, Summary
 from retail_platform.warehouse.endpoint.sessions import Session, SessionStore
 from retail_platform.warehouse.endpoint.statements import output_format
 
-# Data is handed to the engine in pieces of at least this size: every append has a fixed cost.
-_INSERT_PIECE = 1 << 20
+# Insert bodies are spooled here before the engine reads them (memory-backed where possible).
+SPOOL_DIR = "/dev/shm" if os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+_INSERT_SETTINGS = re.compile(r"\s+SETTINGS\s+(?P<settings>(?:(?!\bSETTINGS\b).)*)\Z", re.IGNORECASE | re.DOTALL)
 _WHOLE_SLICE = 1 << 20
 _SPOOL_IN_MEMORY = 8 << 20
 _STREAMING_UNSUPPORTED = "Streaming query is not supported"
@@ -201,30 +203,22 @@ class _Run:
         self.summary.written_bytes += result.bytes_written()
 
     def insert(self, statement: Statement) -> None:
-        """Stream the data into the engine; answer only once the engine has committed it."""
+        """Spool the data to a file and insert it with ``FROM INFILE``; answer once it is committed.
+
+        Not chdb's streaming inserter: when the engine rejects a block after parsing it (a CHECK
+        constraint, a throwing DEFAULT, too many partitions, a failed write), ``send_insert`` reports
+        the rows as written and drops them. ``FROM INFILE`` runs the ordinary INSERT pipeline, which
+        raises those errors; the spool (in /dev/shm where available) costs about a third more than
+        streaming, measured on 1M rows.
+        """
         assert statement.insert_format is not None and statement.data is not None
-        inserter = self.handle.conn.send_insert(statement.sql, statement.insert_format)
-        try:
-            pending: list[bytes] = []
-            size = 0
+        with tempfile.NamedTemporaryFile(dir=SPOOL_DIR, prefix=spool_prefix(), suffix=".data") as spool:
             for chunk in statement.data:
-                if not pending and len(chunk) >= _INSERT_PIECE:
-                    inserter.append(chunk)  # already big enough: no copy
-                    continue
-                pending.append(chunk)
-                size += len(chunk)
-                if size >= _INSERT_PIECE:
-                    inserter.append(b"".join(pending))
-                    pending, size = [], 0
-            if pending:
-                inserter.append(b"".join(pending))
-            result = inserter.finish()
-        except BaseException:
-            with contextlib.suppress(Exception):
-                inserter.cancel()
-            raise
-        self.summary.written_rows = result.rows_written
-        self.summary.written_bytes = result.bytes_written
+                spool.write(chunk)
+            spool.flush()
+            result = self.handle.conn.query(infile_insert(statement.sql, spool.name, statement.insert_format), "CSV")
+        self.summary.written_rows = result.rows_written()
+        self.summary.written_bytes = result.bytes_written()
         self.out.send_whole(200, self.headers(None))
 
     def query(self, sql: str, kind: str) -> None:
@@ -322,3 +316,18 @@ class _Run:
         except ValueError:
             level = 3
         return choose_encoder(self.accept_encoding, level)
+
+
+def infile_insert(head: str, path: str, fmt: str) -> str:
+    """``INSERT INTO t (cols) [SETTINGS ...]`` becomes ``INSERT INTO t (cols) FROM INFILE 'path'
+    [SETTINGS ...] FORMAT fmt``: the grammar wants a SETTINGS clause after the file."""
+    match = _INSERT_SETTINGS.search(head)
+    settings = f" SETTINGS {match.group('settings')}" if match else ""
+    target = head[: match.start()] if match else head
+    quoted = path.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{target} FROM INFILE '{quoted}'{settings} FORMAT {fmt}"
+
+
+def spool_prefix(pid: int | None = None) -> str:
+    """Spool files are named by the endpoint's pid, so one endpoint's inserts in flight can be told apart."""
+    return f"retail-endpoint-{os.getpid() if pid is None else pid}-insert-"

@@ -7,6 +7,7 @@ import socket
 import time
 import zlib
 from collections.abc import Callable
+from pathlib import Path
 
 import lz4.frame
 import numpy as np
@@ -17,6 +18,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
 from retail_platform.warehouse.endpoint import EndpointProcess
+from retail_platform.warehouse.endpoint.execution import SPOOL_DIR, spool_prefix
 from tests.integration.warehouse.conftest import PASSWORD, USER, address, raw_request
 
 pytestmark = [pytest.mark.integration, pytest.mark.warehouse]
@@ -152,16 +154,17 @@ def test_insert_cut_off_by_the_client_commits_nothing(endpoint: EndpointProcess,
         f"X-ClickHouse-User: {USER}\r\nX-ClickHouse-Key: {PASSWORD}\r\n\r\n"
     )
     rows = csv_rows(0, 5000)
+    spooled = f"{spool_prefix(endpoint.pid)}*"
     with socket.create_connection((host, port), timeout=30) as sock:
         sock.sendall(head.encode() + b"%x\r\n%s\r\n" % (len(rows), rows))
-        running = "SELECT count() FROM system.processes WHERE query LIKE 'INSERT INTO cut_off%'"
+        # the insert has begun once its body is being spooled
         deadline = time.monotonic() + 30
-        while client.command(running) == 0:
+        while not list(Path(SPOOL_DIR).glob(spooled)):
             assert time.monotonic() < deadline
             time.sleep(0.02)
-    # the connection is gone before the body's end: the insert is cancelled, not committed
+    # the connection is gone before the body's end: the spool is dropped, nothing is committed
     deadline = time.monotonic() + 30
-    while client.command(running) != 0:
+    while list(Path(SPOOL_DIR).glob(spooled)):
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert client.command("SELECT count() FROM cut_off") == 0
@@ -182,3 +185,15 @@ def test_insert_deduplication_token(client: Client, database: str) -> None:
     # the token was a per-query setting: a later insert without one is not deduplicated against it
     client.insert("dedup", rows, column_names=["id"])
     assert client.command("SELECT count() FROM dedup") == 30
+
+
+def test_a_block_rejected_after_parsing_is_an_error_and_stores_nothing(client: Client) -> None:
+    # chdb's streaming inserter reports such blocks as written and drops them; the endpoint must not.
+    client.command("DROP TABLE IF EXISTS checked")
+    client.command("CREATE TABLE checked (a Int32, CONSTRAINT positive CHECK a > 0) ENGINE = MergeTree ORDER BY a")
+    with pytest.raises(DatabaseError) as caught:
+        client.insert("checked", [[5], [-1]], column_names=["a"])
+    assert "VIOLATED_CONSTRAINT" in str(caught.value) or "469" in str(caught.value)
+    assert client.command("SELECT count() FROM checked") == 0
+    client.insert("checked", [[5], [6]], column_names=["a"])
+    assert client.command("SELECT count() FROM checked") == 2

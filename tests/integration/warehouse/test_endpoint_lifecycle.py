@@ -15,6 +15,7 @@ import pytest
 from clickhouse_connect.driver.client import Client
 
 from retail_platform.warehouse.endpoint import EndpointProcess, EndpointStartError
+from retail_platform.warehouse.endpoint.execution import SPOOL_DIR, spool_prefix
 from retail_platform.warehouse.endpoint.process import EXIT_CONFIG, EXIT_DATA_DIR_LOCKED, EXIT_PORT_BUSY
 from tests.integration.warehouse.conftest import HeldInsert
 
@@ -39,8 +40,8 @@ def test_sigterm_during_insert_stream_stops_cleanly_and_keeps_acknowledged_rows(
 
     with HeldInsert(server, "kept", batches=5, rows_per_batch=20_000) as insert:
         wait_until(
-            lambda: client.command("SELECT count() FROM system.processes WHERE query LIKE 'INSERT INTO kept%'") == 1,
-            "the held insert runs in the engine",
+            lambda: bool(list(Path(SPOOL_DIR).glob(f"{spool_prefix(server.pid)}*"))),
+            "the held insert's body is being received",
         )
         server.popen.send_signal(signal.SIGTERM)
     # released only after the signal: the endpoint waited for the insert instead of cutting it
