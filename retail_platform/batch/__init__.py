@@ -1,0 +1,8 @@
+"""Batch layer: history for the lake, the daily recomputation of one day (bronze -> silver -> facts),
+data-quality checks and the batch watermark the lambda views switch on.
+
+Modules: history (simulated history into bronze), rows (bronze rows as contract events, dedup order),
+conform (re-validation and SCD2 conformance, the mapInArrow function), facts (pure fact-row builders:
+sales lines, end-of-day stock), warehouse_load (replace one day atomically, watermark), quality (DQ
+checks and thresholds), daily (the Spark job wiring), operators (the Airflow operator that submits it).
+"""
