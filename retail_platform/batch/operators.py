@@ -1,0 +1,25 @@
+"""Airflow operators of the batch layer.
+
+``PlatformSparkSubmitOperator`` is the provider's SparkSubmitOperator with the platform's connector
+jars and spark-submit environment filled in when the task *runs* (``execute``), never when the DAG
+file is parsed: the DAG processor must not read settings or touch the filesystem for them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
+
+
+class PlatformSparkSubmitOperator(SparkSubmitOperator):
+    def execute(self, context: Any) -> None:
+        from retail_platform.settings import get_settings
+        from retail_platform.spark import connector_jars, submit_env
+
+        settings = get_settings()
+        # Connectors (Delta, Kafka) must be on the driver's classpath when its JVM starts: --jars.
+        self.jars = ",".join(connector_jars(settings))
+        # PATH with the virtualenv first (pyspark's spark-submit, its Python), SPARK_HOME, loopback.
+        self.env_vars = {**submit_env(settings), **(self.env_vars or {})}
+        return super().execute(context)
