@@ -100,7 +100,8 @@ def end_of_day_stock(inventory: pd.DataFrame, previous: pd.DataFrame) -> pd.Data
         return today.sort_values(["store_id", "product_id"]).reset_index(drop=True)
     keys = set(zip(today["store_id"], today["product_id"], strict=True))
     carried = previous[[(s, p) not in keys for s, p in zip(previous["store_id"], previous["product_id"], strict=True)]]
-    both = pd.concat([today, carried[list(SNAPSHOT_COLUMNS)]], ignore_index=True)
+    parts = [f for f in (today, carried[list(SNAPSHOT_COLUMNS)]) if not f.empty]
+    both = pd.concat(parts, ignore_index=True) if parts else today
     return both.sort_values(["store_id", "product_id"]).reset_index(drop=True)
 
 

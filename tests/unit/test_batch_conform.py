@@ -1,0 +1,106 @@
+"""Re-validation with the contracts, SCD2 conformance and the dedup choice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pyarrow as pa
+
+from retail_platform.batch.conform import (
+    CONFORMED_FIELDS,
+    ProductVersions,
+    conform_batch,
+    dimensions_from_rows,
+    pick_first,
+    to_event,
+    verdict,
+)
+
+UTC = timezone.utc
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+FAR = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+VERSIONS = [
+    {"product_id": "SKU0001", "valid_from": T0, "valid_to": T0 + timedelta(days=10), "category": "Dairy",
+     "supplier_id": "SUP001", "unit_cost": Decimal("1.10")},
+    {"product_id": "SKU0001", "valid_from": T0 + timedelta(days=10), "valid_to": FAR, "category": "Bakery",
+     "supplier_id": "SUP002", "unit_cost": Decimal("1.25")},
+]  # fmt: skip
+DIMS = dimensions_from_rows(["store_001"], VERSIONS)
+
+
+def sale(**changes):
+    row = {
+        "event_id": "0b3c8a2e-1d4f-4c6a-9e8b-7a6f5e4d3c2b",
+        "event_type": "sales_transaction",
+        "schema_version": 1,
+        "event_time": T0 + timedelta(days=1, hours=3),
+        "store_id": "store_001",
+        "product_id": "SKU0001",
+        "transaction_id": "t-1",
+        "quantity": 2,
+        "unit_price": 2.5,
+        "customer_id": None,
+        "payment_method": "cash",
+        "kafka_topic": "retail-sales-transactions",
+        "kafka_partition": 0,
+        "kafka_offset": 7,
+        "kafka_timestamp": T0,
+    }
+    row.update(changes)
+    return row
+
+
+def test_a_bronze_row_becomes_its_contract_event():
+    event = to_event(sale(), "sales_transaction")
+    assert event["event_time"] == "2026-01-02T03:00:00Z"
+    assert "customer_id" not in event  # optional and null: omitted, as a producer may
+    assert "kafka_offset" not in event
+
+
+def test_valid_rows_conform_to_the_version_valid_at_event_time():
+    reason, version = verdict(sale(), "sales_transaction", DIMS)
+    assert reason is None and version.category == "Dairy" and version.unit_cost == Decimal("1.10")
+    reason, version = verdict(sale(event_time=T0 + timedelta(days=10)), "sales_transaction", DIMS)
+    assert reason is None and version.category == "Bakery"  # valid_from is inclusive
+
+
+def test_contract_reasons_are_the_streams():
+    assert verdict(sale(quantity=0), "sales_transaction", DIMS)[0] == "out_of_range:quantity"
+    assert verdict(sale(store_id=None), "sales_transaction", DIMS)[0] == "wrong_type:store_id"
+    assert verdict(sale(payment_method="iou"), "sales_transaction", DIMS)[0] == "not_allowed:payment_method"
+
+
+def test_conformance_reasons():
+    assert verdict(sale(store_id="store_999"), "sales_transaction", DIMS)[0] == "unknown_store:store_id"
+    assert verdict(sale(product_id="SKU0002"), "sales_transaction", DIMS)[0] == "unknown_product:product_id"
+    early = sale(event_time=T0 - timedelta(seconds=1))
+    assert verdict(early, "sales_transaction", DIMS)[0] == "no_product_version:product_id"
+
+
+def test_scd2_lookup_valid_to_is_exclusive():
+    versions = ProductVersions([{**VERSIONS[0]}])
+    assert versions.at("SKU0001", T0 + timedelta(days=10) - timedelta(milliseconds=1)) is not None
+    assert versions.at("SKU0001", T0 + timedelta(days=10)) is None
+    assert versions.at("SKU0001", datetime(2026, 1, 5)) is not None  # naive means UTC
+    assert versions.at("SKU9999", T0) is None
+
+
+def test_first_arrival_wins_among_duplicates():
+    copies = [
+        sale(kafka_timestamp=T0 + timedelta(seconds=5), kafka_offset=1),
+        sale(kafka_timestamp=T0, kafka_offset=9),
+        sale(kafka_timestamp=T0, kafka_offset=3),
+        sale(kafka_timestamp=None, kafka_offset=0),
+    ]
+    assert pick_first(copies)["kafka_offset"] == 3
+
+
+def test_conform_batch_appends_the_verdict_columns():
+    rows = [sale(), sale(event_id="x", quantity=-1)]
+    batch = pa.RecordBatch.from_pylist(rows)
+    out = conform_batch(batch, "sales_transaction", DIMS)
+    assert out.schema.names == batch.schema.names + [f.name for f in CONFORMED_FIELDS]
+    got = out.to_pylist()
+    assert got[0]["rejection_reason"] is None and got[0]["unit_cost"] == Decimal("1.10")
+    assert got[1]["rejection_reason"] == "bad_format:event_id" and got[1]["category"] is None

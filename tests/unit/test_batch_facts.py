@@ -1,0 +1,126 @@
+"""Fact rows of a day: sale lines, end-of-day stock with carry-forward, and the day's partition."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+
+import pandas as pd
+
+from retail_platform.batch.conform import ProductVersions
+from retail_platform.batch.facts import (
+    cents,
+    end_of_day_instant,
+    end_of_day_stock,
+    inventory_rows,
+    last_events,
+    sales_rows,
+)
+from retail_platform.batch.warehouse_load import month_partition
+
+UTC = timezone.utc
+DAY = date(2026, 2, 10)
+FAR = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+PRODUCTS = ProductVersions(
+    [
+        {"product_id": p, "valid_from": datetime(2020, 1, 1, tzinfo=UTC), "valid_to": FAR, "category": "Dairy",
+         "supplier_id": "SUP001", "unit_cost": Decimal("1.50")}
+        for p in ("SKU0001", "SKU0002", "SKU0003")
+    ]
+)  # fmt: skip
+
+
+def at(hour: int, minute: int = 0) -> pd.Timestamp:
+    return pd.Timestamp(datetime(2026, 2, 10, hour, minute, tzinfo=UTC))
+
+
+def inventory(rows):
+    columns = ["store_id", "product_id", "event_time", "event_id", "new_quantity", "quantity_change", "reason"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def test_last_event_by_time_then_event_id():
+    frame = inventory(
+        [
+            ("store_001", "SKU0001", at(9), "aaaa", 10, -1, "sale"),
+            ("store_001", "SKU0001", at(18), "bbbb", 7, -3, "sale"),
+            ("store_001", "SKU0001", at(18), "cccc", 40, 33, "delivery"),  # same instant: larger id is later
+            ("store_001", "SKU0001", at(12), "ffff", 11, 1, "adjustment"),
+        ]
+    )
+    last = last_events(frame)
+    assert last.to_dict("records") == [
+        {"store_id": "store_001", "product_id": "SKU0001", "quantity_on_hand": 40, "last_event_id": "cccc",
+         "last_event_time": at(18)}
+    ]  # fmt: skip
+
+
+def test_quiet_store_products_carry_the_previous_snapshot_forward():
+    today = inventory([("store_001", "SKU0001", at(9), "aaaa", 5, -1, "sale")])
+    previous = pd.DataFrame(
+        [
+            ("store_001", "SKU0001", 6, "old1", at(1)),
+            ("store_001", "SKU0002", 12, "old2", at(2)),
+        ],
+        columns=["store_id", "product_id", "quantity_on_hand", "last_event_id", "last_event_time"],
+    )
+    stock = end_of_day_stock(today, previous)
+    assert stock[["product_id", "quantity_on_hand", "last_event_id"]].values.tolist() == [
+        ["SKU0001", 5, "aaaa"],
+        ["SKU0002", 12, "old2"],
+    ]
+    assert end_of_day_stock(inventory([]), previous)["quantity_on_hand"].tolist() == [6, 12]
+
+
+def test_inventory_rows_sum_the_day_and_take_the_policy():
+    events = inventory(
+        [
+            ("store_001", "SKU0001", at(8), "a1", 100, 90, "delivery"),
+            ("store_001", "SKU0001", at(9), "a2", 98, -2, "sale"),
+        ]
+    )
+    sales = pd.DataFrame({"store_id": ["store_001"], "product_id": ["SKU0001"], "quantity": [2]})
+    table = inventory_rows(DAY, events, sales, pd.DataFrame(), {("store_001", "SKU0001"): (20, 5)}, PRODUCTS, "b1")
+    row = table.to_pylist()[0]
+    assert row["quantity_on_hand"] == 98 and row["quantity_received"] == 90 and row["quantity_sold"] == 2
+    assert row["reorder_point"] == 20 and row["safety_stock"] == 5 and row["unit_cost"] == Decimal("1.50")
+    assert row["date_key"] == DAY and row["last_event_id"] == "a2" and row["batch_id"] == "b1"
+
+
+def test_products_without_a_version_at_the_end_of_the_day_are_left_out():
+    events = inventory([("store_001", "SKU0404", at(9), "a", 3, -1, "sale")])
+    assert inventory_rows(DAY, events, pd.DataFrame(), pd.DataFrame(), {}, PRODUCTS, "b").num_rows == 0
+
+
+def test_prices_are_rounded_to_cents_as_the_speed_layer_does():
+    assert cents(29.99) == Decimal("29.99")
+    assert cents(1.005) == Decimal("1.01")  # the decimal text, half up; not the binary value 1.00499...
+    assert cents(0.1 + 0.2) == Decimal("0.30")
+
+
+def test_sales_rows_one_per_line():
+    silver = pd.DataFrame(
+        {
+            "event_id": ["e1", "e2"],
+            "transaction_id": ["t1", "t1"],
+            "event_time": [at(10), at(11)],
+            "store_id": ["store_001"] * 2,
+            "product_id": ["SKU0001", "SKU0002"],
+            "category": ["Dairy"] * 2,
+            "customer_id": [None, "cust_000001"],
+            "payment_method": ["cash", "mobile"],
+            "quantity": [1, 3],
+            "unit_price": [2.5, 1.99],
+            "unit_cost": [Decimal("1.50"), Decimal("1.50")],
+        }
+    )
+    rows = sales_rows(silver, DAY, "b1").to_pylist()
+    assert [r["sale_id"] for r in rows] == ["e1", "e2"]
+    assert rows[0]["customer_id"] == "" and rows[1]["unit_price"] == Decimal("1.99")
+    assert {r["date_key"] for r in rows} == {DAY}
+    assert sales_rows(silver.iloc[0:0], DAY, "b1").num_rows == 0
+
+
+def test_day_boundaries():
+    assert end_of_day_instant(DAY) == datetime(2026, 2, 10, 23, 59, 59, 999000, tzinfo=UTC)
+    assert month_partition(DAY) == 202602
