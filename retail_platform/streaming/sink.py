@@ -1,0 +1,189 @@
+"""Writing one micro-batch to ClickHouse idempotently, and the reads the batch needs.
+
+Every insert of batch N into table T carries ``insert_deduplication_token = "T:<query id>:N"``. The
+tables set ``non_replicated_deduplication_window``, so ClickHouse remembers the tokens of the last
+inserts and drops a repeated one: a replayed micro-batch (Spark re-runs the last batch after a crash)
+adds nothing. The token is per table and batch, and each table gets exactly one insert per batch, well
+below ``max_insert_block_size`` rows, so the insert is one block per partition and the replay splits
+identically (ClickHouse deduplicates per partition block: same rows, same partitions, same blocks).
+The query id (kept in the checkpoint) is part of the token so that a new checkpoint, whose batch ids
+start at 0 again, is never mistaken for a replay.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import OperationalError
+
+from retail_platform.streaming import tables
+from retail_platform.streaming.alerts import Alert, Key, KeyState, Policy, usable_policy
+
+log = logging.getLogger(__name__)
+
+# Keys per lookup query: keeps the statement far below ClickHouse's max_query_size (256 KiB).
+LOOKUP_CHUNK = 2000
+POLICY_TABLE = "rt_reorder_policy"
+
+
+def dedup_token(table: str, query_id: str, batch_id: int) -> str:
+    return f"{table}:{query_id}:{batch_id}"
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Warehouse:
+    """The stream's writes and reads for one query (checkpoint)."""
+
+    def __init__(self, client: Client, query_id: str, *, attempts: int = 4, backoff: float = 1.0) -> None:
+        self.client = client
+        self.query_id = query_id
+        self.attempts = attempts
+        self.backoff = backoff
+
+    def _retry(self, what: str, action: Any) -> Any:
+        # Connection trouble (OperationalError: no answer) is retried with the same token, which is
+        # safe since a repeat is dropped; an error the warehouse answered with fails the batch at once.
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return action()
+            except OperationalError as exc:
+                if attempt == self.attempts:
+                    raise
+                log.warning("%s failed (%s); retrying in %.1f s", what, exc, self.backoff * attempt)
+                time.sleep(self.backoff * attempt)
+        raise AssertionError("unreachable")
+
+    def insert(self, table: tables.Table, rows: Sequence[Sequence[Any]], batch_id: int) -> int:
+        """One insert of the batch's rows into ``table``; returns the number of rows sent."""
+        if not rows:
+            return 0
+        token = dedup_token(table.name, self.query_id, batch_id)
+        self._retry(
+            f"insert into {table.name}",
+            lambda: self.client.insert(
+                table.name,
+                rows,
+                column_names=table.column_names,
+                column_type_names=table.column_types,
+                settings={"insert_deduplication_token": token},
+            ),
+        )
+        return len(rows)
+
+    def _query(self, sql: str, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return self._retry("query", lambda: self.client.query(sql, parameters=dict(parameters)).result_rows)
+
+    # ---- restock alerts -------------------------------------------------------------------------
+
+    def restock_states(self, batch_id: int, keys: Sequence[Key]) -> dict[Key, KeyState]:
+        """The state of each key as batch ``batch_id - 1`` left it (what this batch must start from,
+        even on a replay, when the table may already hold this batch's own rows)."""
+        states: dict[Key, KeyState] = {}
+        for chunk in _chunks(sorted(keys), LOOKUP_CHUNK):
+            rows = self._query(
+                f"""
+                SELECT store_id, product_id,
+                       argMax(stock, batch_id), argMax(event_time, batch_id),
+                       argMax(event_id, batch_id), argMax(alerted, batch_id)
+                FROM {tables.RESTOCK_STATE.name}
+                WHERE query_id = %(query_id)s AND batch_id < %(batch_id)s
+                  AND (store_id, product_id) IN (SELECT arrayJoin(%(keys)s))
+                GROUP BY store_id, product_id
+                """,
+                {"query_id": self.query_id, "batch_id": batch_id, "keys": [tuple(k) for k in chunk]},
+            )
+            for store_id, product_id, stock, event_time, event_id, alerted in rows:
+                states[(store_id, product_id)] = KeyState(int(stock), _utc(event_time), event_id, bool(alerted))
+        return states
+
+    def policies(self, keys: Sequence[Key]) -> dict[Key, Policy]:
+        """Reorder policies of the keys (rt_reorder_policy, latest version per store/product)."""
+        policies: dict[Key, Policy] = {}
+        for chunk in _chunks(sorted(keys), LOOKUP_CHUNK):
+            rows = self._query(
+                f"""
+                SELECT store_id, product_id, reorder_point, order_quantity
+                FROM {POLICY_TABLE} FINAL
+                WHERE (store_id, product_id) IN (SELECT arrayJoin(%(keys)s))
+                """,
+                {"keys": [tuple(k) for k in chunk]},
+            )
+            for store_id, product_id, reorder_point, order_quantity in rows:
+                policy = usable_policy(
+                    None if reorder_point is None else int(reorder_point),
+                    None if order_quantity is None else int(order_quantity),
+                )
+                if policy is not None:
+                    policies[(store_id, product_id)] = policy
+        return policies
+
+    def alerts_of_batch(self, batch_id: int) -> list[Alert]:
+        """Alerts an earlier attempt of this batch already stored (empty on a first attempt)."""
+        rows = self._query(
+            f"""
+            SELECT DISTINCT event_id, event_time, store_id, product_id, current_stock, reorder_point,
+                   recommended_quantity, source_event_id
+            FROM {tables.RESTOCK_ALERTS.name}
+            WHERE query_id = %(query_id)s AND batch_id = %(batch_id)s
+            ORDER BY store_id, product_id, event_time, event_id
+            """,
+            {"query_id": self.query_id, "batch_id": batch_id},
+        )
+        return [
+            Alert(
+                event_id=event_id,
+                event_time=_utc(event_time),
+                store_id=store_id,
+                product_id=product_id,
+                current_stock=int(stock),
+                reorder_point=int(reorder_point),
+                recommended_quantity=None if quantity is None else int(quantity),
+                source_event_id=source,
+            )
+            for event_id, event_time, store_id, product_id, stock, reorder_point, quantity, source in rows
+        ]
+
+    # ---- outbox markers (outbox.MarkerStore) ----------------------------------------------------
+
+    def outbox_markers(self, batch_id: int, topic: str) -> dict[int, int]:
+        rows = self._query(
+            f"""
+            SELECT partition, min(start_offset) FROM {tables.STREAM_OUTBOX.name}
+            WHERE query_id = %(query_id)s AND batch_id = %(batch_id)s AND topic = %(topic)s
+            GROUP BY partition
+            """,
+            {"query_id": self.query_id, "batch_id": batch_id, "topic": topic},
+        )
+        return {int(partition): int(start) for partition, start in rows}
+
+    def record_outbox_markers(self, batch_id: int, topic: str, ends: Mapping[int, int]) -> None:
+        rows = [[self.query_id, batch_id, topic, int(p), int(offset)] for p, offset in sorted(ends.items())]
+        # A token per topic: the dead-letter and alert markers of one batch are separate inserts.
+        token = dedup_token(f"{tables.STREAM_OUTBOX.name}/{topic}", self.query_id, batch_id)
+        self._retry(
+            "insert outbox markers",
+            lambda: self.client.insert(
+                tables.STREAM_OUTBOX.name,
+                rows,
+                column_names=tables.STREAM_OUTBOX.column_names,
+                column_type_names=tables.STREAM_OUTBOX.column_types,
+                settings={"insert_deduplication_token": token},
+            ),
+        )
+
+
+def _utc(value: Any) -> Any:
+    """clickhouse-connect returns DateTime64('UTC') values as naive datetimes in UTC; make them aware."""
+    from datetime import timezone
+
+    if value is not None and getattr(value, "tzinfo", None) is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
