@@ -1,11 +1,11 @@
 -- Serving layer: the lambda views BI reads, and the dashboards' KPI views (seeds 000 and 004).
 --
--- The switch-over: the batch watermark W = max(day) of ops_batch_watermark (FINAL; 1970-01-01 while
--- nothing is loaded). Days <= W come from the facts (exact, recomputed daily); days > W from the
--- speed layer's rt_* tables. Each day comes from exactly one side, so no sale is counted twice or
--- missed at the switch: rt_sales_5min windows are 5 minutes aligned to the epoch, so every window lies
--- inside one UTC day. When the daily load of day D lands, D moves from the speed side to the batch
--- side in the same read (the watermark row is written after the facts are swapped in).
+-- The switch-over, per day: a day whose daily load has landed (a row in ops_batch_watermark) comes
+-- from the facts (exact, recomputed daily); any other day from the speed layer's rt_* tables. Each
+-- day comes from exactly one side, so no sale is counted twice or missed at the switch:
+-- rt_sales_5min windows are 5 minutes aligned to the epoch, so every window lies inside one UTC day.
+-- When the daily load of day D lands, D moves from the speed side to the batch side in the same read
+-- (the watermark row is written after the facts are swapped in).
 
 -- migrate:up
 
@@ -17,10 +17,12 @@ FROM {database}.ops_batch_watermark FINAL;
 
 -- Sales per store, product and UTC day across both layers.
 -- Grain: (store_id, product_id, date). Columns: units (net units sold), revenue (Decimal, sum of
--- quantity * unit_price), sale_lines (sales_transaction events), source ('batch' for days <= the
--- watermark, 'speed' after it).
+-- quantity * unit_price), sale_lines (sales_transaction events), source ('batch' for days whose
+-- daily load has landed (a row in ops_batch_watermark), 'speed' for the others).
 CREATE VIEW IF NOT EXISTS {database}.v_sales_daily AS
-WITH (SELECT max(day) FROM {database}.ops_batch_watermark FINAL) AS watermark
+-- Per day, not "everything up to max(day)": a backfill may load a later day before earlier ones,
+-- and a day without its load must still come from the speed layer rather than vanish.
+WITH (SELECT groupUniqArray(day) FROM {database}.ops_batch_watermark FINAL) AS closed_days
 SELECT store_id, product_id, date, sum(units) AS units, sum(revenue) AS revenue, sum(lines) AS sale_lines,
        any(source) AS source
 FROM
@@ -28,12 +30,12 @@ FROM
     SELECT store_id, product_id, date_key AS date, toInt64(quantity) AS units, revenue, toUInt64(1) AS lines,
            'batch' AS source
     FROM {database}.fact_sales FINAL
-    WHERE date_key <= watermark
+    WHERE has(closed_days, date_key)
     UNION ALL
     SELECT store_id, product_id, toDate(window_start) AS date, units, revenue, transactions AS lines,
            'speed' AS source
     FROM {database}.rt_sales_5min
-    WHERE toDate(window_start) > watermark
+    WHERE NOT has(closed_days, toDate(window_start))
 )
 GROUP BY store_id, product_id, date;
 

@@ -659,10 +659,10 @@ CREATE VIEW {database}.v_sales_daily
 )
 AS WITH
     (
-        SELECT max(day)
+        SELECT groupUniqArray(day)
         FROM {database}.ops_batch_watermark
         FINAL
-    ) AS watermark
+    ) AS closed_days
 SELECT
     store_id,
     product_id,
@@ -683,7 +683,7 @@ FROM
         'batch' AS source
     FROM {database}.fact_sales
     FINAL
-    WHERE date_key <= watermark
+    WHERE has(closed_days, date_key)
     UNION ALL
     SELECT
         store_id,
@@ -694,7 +694,7 @@ FROM
         transactions AS lines,
         'speed' AS source
     FROM {database}.rt_sales_5min
-    WHERE toDate(window_start) > watermark
+    WHERE NOT has(closed_days, toDate(window_start))
 )
 GROUP BY
     store_id,

@@ -128,7 +128,8 @@ def test_money_is_decimal_and_times_are_utc_datetime64():
                 assert column_type.startswith("Decimal("), f"{name}.{column} is money: use Decimal, not {column_type}"
                 checked += 1
             if _TIME.match(column):
-                assert column_type == "DateTime64(3, 'UTC')", f"{name}.{column}: use DateTime64(3, 'UTC')"
+                allowed = ("DateTime64(3, 'UTC')", "Nullable(DateTime64(3, 'UTC'))")
+                assert column_type in allowed, f"{name}.{column}: use DateTime64(3, 'UTC')"
                 checked += 1
     assert checked > 10
 
