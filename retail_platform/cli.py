@@ -45,7 +45,16 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from retail_platform import demo
 
-    return demo.main(get_settings())
+    return demo.main(get_settings(), seconds=args.seconds, stores=args.stores, products=args.products, rate=args.rate)
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from retail_platform import smoke
+    from retail_platform.runtime import stack
+
+    settings = get_settings()
+    stack.up(settings, ("warehouse", "kafka", "airflow"))
+    return 1 if smoke.run(settings).failed else 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -63,9 +72,17 @@ def main(argv: list[str] | None = None) -> int:
         ("status", cmd_status, "each service and its health"),
     ):
         p = sub.add_parser(name, help=helptext)
-        p.add_argument("--only", help="comma-separated services: warehouse,kafka,airflow")
+        p.add_argument("--only", help="comma-separated services: warehouse,kafka,airflow,stream")
         p.set_defaults(func=func)
-    sub.add_parser("demo", help="bring the stack up and run the platform's main job").set_defaults(func=cmd_demo)
+    p = sub.add_parser("demo", help="bring the stack up, run the simulators with the stream, reconcile")
+    p.add_argument("--seconds", type=float, default=120.0, help="how long the simulators run (default 120)")
+    p.add_argument("--stores", type=int, default=20)
+    p.add_argument("--products", type=int, default=50)
+    p.add_argument("--rate", type=float, default=300.0, help="events per minute per store (default 300)")
+    p.set_defaults(func=cmd_demo)
+    sub.add_parser("smoke", help="prove every service answers (Kafka, warehouse, Spark, Airflow)").set_defaults(
+        func=cmd_smoke
+    )
     p = sub.add_parser("migrate", help="warehouse migrations: status | up | down --to N")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_migrate)

@@ -18,12 +18,13 @@ from retail_platform.runtime.airflow import Airflow
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.kafka_broker import KafkaBroker
 from retail_platform.runtime.process import ProcessSpec
+from retail_platform.runtime.stream import StreamJob
 from retail_platform.runtime.warehouse import Warehouse
 from retail_platform.settings import Settings
 
 STATE_MARKER = "retail-platform-state"
-START_TIMEOUT = {"warehouse": 60.0, "kafka": 90.0, "airflow": 240.0}
-SERVICE_NAMES = ("warehouse", "kafka", "airflow")
+START_TIMEOUT = {"warehouse": 60.0, "kafka": 90.0, "airflow": 240.0, "stream": 180.0}
+SERVICE_NAMES = ("warehouse", "kafka", "airflow", "stream")
 
 
 class Service(Protocol):
@@ -43,6 +44,7 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
         "warehouse": Warehouse(settings),
         "kafka": KafkaBroker(settings),
         "airflow": Airflow(settings),
+        "stream": StreamJob(settings),
     }
     unknown = set(only) - set(known)
     if unknown:
