@@ -4,10 +4,12 @@ Spark runs ``foreachBatch`` at least once per batch: after a crash it replays th
 same id and the same records (offsets and dedup state come from the checkpoint). Every write below is
 idempotent for a repeated batch id, so any prefix of this function may have run before:
 
-1. bronze Delta appends (``txnAppId``/``txnVersion``: Delta skips a version it already committed);
-2. rt_quarantine, rt_sales_5min, rt_stock (deduplication token per table and batch);
-3. restock alerts: state as the previous batch left it, decided alerts (an earlier attempt's stored
-   alerts win), rt_restock_alerts, rt_restock_state, bronze alerts;
+1. restock alerts are decided first (reads only: the state as the previous batch left it, the reorder
+   policies; an earlier attempt's stored alerts win);
+2. bronze Delta appends of the events and the alerts (``txnAppId``/``txnVersion``: Delta skips a
+   version it already committed), all four tables at once;
+3. rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state (deduplication token
+   per table and batch);
 4. dead letters and alerts to Kafka (the outbox publishes each message once);
 5. the ops_stream_batches row, last: its presence means the batch is complete in every sink.
 """
@@ -106,10 +108,11 @@ class Publisher(Protocol):
 
 
 class Bronze(Protocol):
-    """The lake side (bronze.DeltaBronze bound to the batch's DataFrame)."""
+    """The lake side (bronze.BoundBronze: DeltaBronze bound to the batch's DataFrame)."""
 
-    def write_events(self) -> dict[str, int]: ...
-    def write_alerts(self, alerts: list[restock.Alert]) -> int: ...
+    def write(self, alerts: list[restock.Alert]) -> dict[str, int]:
+        """Append the batch's accepted events and these alerts; rows written per lake folder."""
+        ...
 
 
 def alert_message(alert: restock.Alert) -> OutMessage:
@@ -192,8 +195,11 @@ def process(
     batch_id = batch.batch_id
     written: dict[str, int] = {}
 
-    with _timed(timings, "bronze_events"):
-        written.update(bronze.write_events())
+    with _timed(timings, "alerts"):
+        decided, changed = decide_alerts(batch, warehouse)
+
+    with _timed(timings, "bronze"):
+        written.update(bronze.write(decided))
 
     with _timed(timings, "warehouse"):
         quarantine = [deadletter.quarantine_row(r, query_id, batch_id) for r in batch.rejected]
@@ -201,16 +207,10 @@ def process(
         sales = sales_window_rows(batch.sales)
         written[tables.SALES_5MIN.name] = warehouse.insert(tables.SALES_5MIN, sales, batch_id)
         written[tables.STOCK.name] = warehouse.insert(tables.STOCK, stock_rows(batch.inventory, batch_id), batch_id)
-
-    with _timed(timings, "alerts"):
-        decided, changed = decide_alerts(batch, warehouse)
-        written[tables.RESTOCK_ALERTS.name] = warehouse.insert(
-            tables.RESTOCK_ALERTS, [alert_row(a, query_id, batch_id) for a in decided], batch_id
-        )
+        alert_rows = [alert_row(a, query_id, batch_id) for a in decided]
+        written[tables.RESTOCK_ALERTS.name] = warehouse.insert(tables.RESTOCK_ALERTS, alert_rows, batch_id)
         states = [state_row(k, s, query_id, batch_id) for k, s in sorted(changed.items())]
         written[tables.RESTOCK_STATE.name] = warehouse.insert(tables.RESTOCK_STATE, states, batch_id)
-    with _timed(timings, "bronze_alerts"):
-        written["raw-data/events"] = bronze.write_alerts(decided)
 
     with _timed(timings, "kafka"):
         # Recorded: the batch's messages (all in the topic once publish returns), not how many this

@@ -6,8 +6,8 @@ event_time (a late event lands in its own, old day, where the batch layer recomp
 Exactly once: each append carries ``txnAppId`` = "<query name>:<query id>" and ``txnVersion`` = the
 batch id; Delta records the pair in the same commit and skips an append whose version it already
 has, so a replayed micro-batch writes nothing twice. Small files: each day of a micro-batch becomes
-exactly one file. The three event tables are appended concurrently (separate Delta logs; the commit
-latency of one overlaps the others' work).
+exactly one file. The tables are appended concurrently (separate Delta logs; one table's commit
+latency overlaps the others' work).
 """
 
 from __future__ import annotations
@@ -74,30 +74,18 @@ class DeltaBronze:
             .save(table_path(self.settings, event_type))
         )
 
-    def write_events(self, df: DataFrame, batch_id: int, counts: dict[str, int]) -> dict[str, int]:
-        """Append the batch's accepted events per type (``counts``: accepted per type, known already,
-        so empty types cost no Spark job)."""
-        accepted = df.where((F.col("row_kind") == "event") & F.col("rejection_reason").isNull())
-        todo = [t for t in ("sales_transaction", "inventory_update", "price_change") if counts.get(t)]
+    def _event_rows(self, df: DataFrame, event_type: str, batch_id: int) -> DataFrame:
+        rows = (
+            df.where((F.col("row_kind") == "event") & F.col("rejection_reason").isNull())
+            .where(F.col("event_type") == event_type)
+            .withColumnRenamed("topic", "kafka_topic")
+            .withColumnRenamed("partition", "kafka_partition")
+            .withColumnRenamed("offset", "kafka_offset")
+            .withColumn("batch_id", F.lit(batch_id).cast("long"))
+        )
+        return with_day(rows).select(*event_columns(event_type))
 
-        def append(event_type: str) -> None:
-            rows = (
-                accepted.where(F.col("event_type") == event_type)
-                .withColumnRenamed("topic", "kafka_topic")
-                .withColumnRenamed("partition", "kafka_partition")
-                .withColumnRenamed("offset", "kafka_offset")
-                .withColumn("batch_id", F.lit(batch_id).cast("long"))
-            )
-            self._append(with_day(rows).select(*event_columns(event_type)), event_type, batch_id)
-
-        with ThreadPoolExecutor(max_workers=len(todo) or 1, thread_name_prefix="bronze") as pool:
-            for future in [pool.submit(append, t) for t in todo]:
-                future.result()  # re-raises the first failure: the batch fails and is replayed
-        return {f"raw-data/{SOURCES[t]}": counts[t] for t in todo}
-
-    def write_alerts(self, spark: SparkSession, alerts: Sequence[Alert], batch_id: int) -> int:
-        if not alerts:
-            return 0
+    def _alert_rows(self, spark: SparkSession, alerts: Sequence[Alert], batch_id: int) -> DataFrame:
         from pyspark.sql import types as T
 
         fields = [T.StructField(c.name, spark_type(c.kind), True) for c in alert_fields()]
@@ -107,9 +95,25 @@ class DeltaBronze:
             event = alert.to_event()
             event["event_time"] = alert.event_time
             rows.append(tuple(event[c.name] for c in alert_fields()) + (alert.source_event_id, batch_id))
-        df = with_day(spark.createDataFrame(rows, T.StructType(fields)))
-        self._append(df, "restock_alert", batch_id)
-        return len(alerts)
+        return with_day(spark.createDataFrame(rows, T.StructType(fields)))
+
+    def write(self, df: DataFrame, batch_id: int, counts: dict[str, int], alerts: Sequence[Alert]) -> dict[str, int]:
+        """Append the batch's accepted events per type and its alerts, the tables concurrently.
+        ``counts`` (accepted per type) is known already, so empty types cost no Spark job."""
+        appends: dict[str, tuple[str, Any]] = {}
+        for event_type in ("sales_transaction", "inventory_update", "price_change"):
+            if counts.get(event_type):
+                appends[event_type] = (event_type, self._event_rows(df, event_type, batch_id))
+        if alerts:
+            appends["restock_alert"] = ("restock_alert", self._alert_rows(df.sparkSession, alerts, batch_id))
+        with ThreadPoolExecutor(max_workers=max(1, len(appends)), thread_name_prefix="bronze") as pool:
+            futures = [pool.submit(self._append, rows, event_type, batch_id) for event_type, rows in appends.values()]
+            for future in futures:
+                future.result()  # re-raises the first failure: the batch fails and is replayed
+        written = {f"raw-data/{SOURCES[t]}": counts[t] for t in appends if t != "restock_alert"}
+        if alerts:
+            written["raw-data/events"] = len(alerts)
+        return written
 
 
 class BoundBronze:
@@ -118,8 +122,5 @@ class BoundBronze:
     def __init__(self, bronze: DeltaBronze, df: DataFrame, batch_id: int, counts: dict[str, int]) -> None:
         self.bronze, self.df, self.batch_id, self.counts = bronze, df, batch_id, counts
 
-    def write_events(self) -> dict[str, int]:
-        return self.bronze.write_events(self.df, self.batch_id, self.counts)
-
-    def write_alerts(self, alerts: list[Alert]) -> int:
-        return self.bronze.write_alerts(self.df.sparkSession, alerts, self.batch_id)
+    def write(self, alerts: list[Alert]) -> dict[str, int]:
+        return self.bronze.write(self.df, self.batch_id, self.counts, alerts)

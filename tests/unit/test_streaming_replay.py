@@ -198,15 +198,14 @@ class FakeBronze:
             versions.append(self.batch.batch_id)
             self.lake.setdefault(table, []).extend(rows)
 
-    def write_events(self):
+    def write(self, alerts):
         self._append("raw-data/sales", [s["event_id"] for s in self.batch.sales])
         self._append("raw-data/inventory", [e["event_id"] for e in self.batch.inventory])
-        return {"raw-data/sales": len(self.batch.sales), "raw-data/inventory": len(self.batch.inventory)}
-
-    def write_alerts(self, alerts):
+        written = {"raw-data/sales": len(self.batch.sales), "raw-data/inventory": len(self.batch.inventory)}
         if alerts:
             self._append("raw-data/events", [a.event_id for a in alerts])
-        return len(alerts)
+            written["raw-data/events"] = len(alerts)
+        return written
 
 
 @dataclass
