@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS {database}.rt_stock
     updated_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree(version)
+-- One row per store/product once merged: small, so one partition (FINAL then never merges across).
+PARTITION BY tuple()
 ORDER BY (store_id, product_id)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'Real-time stock per store/product: newest inventory event wins (read with FINAL)';
@@ -127,6 +129,8 @@ CREATE TABLE IF NOT EXISTS {database}.rt_restock_state
     alerted UInt8 COMMENT '1 = an alert is outstanding (not restocked above the reorder point since)'
 )
 ENGINE = MergeTree
+-- Internal and small (one row per store/product a batch changed): one partition.
+PARTITION BY tuple()
 ORDER BY (query_id, store_id, product_id, batch_id)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'Restock-alert state per store/product and micro-batch (internal to the streaming job)';
@@ -156,6 +160,8 @@ CREATE TABLE IF NOT EXISTS {database}.ops_stream_batches
     max_offsets Map(String, Int64) COMMENT '"topic:partition" -> highest offset consumed in the batch'
 )
 ENGINE = ReplacingMergeTree
+-- By month so the 90-day TTL drops whole parts.
+PARTITION BY toYYYYMM(finished_at)
 ORDER BY (query_name, query_id, batch_id)
 TTL toDateTime(finished_at) + INTERVAL 90 DAY
 SETTINGS non_replicated_deduplication_window = 1000
@@ -174,6 +180,8 @@ CREATE TABLE IF NOT EXISTS {database}.ops_stream_outbox
     recorded_at DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = MergeTree
+-- A few rows per batch, kept 7 days: one partition.
+PARTITION BY tuple()
 ORDER BY (query_id, batch_id, topic, partition)
 TTL toDateTime(recorded_at) + INTERVAL 7 DAY
 SETTINGS non_replicated_deduplication_window = 1000

@@ -239,6 +239,7 @@ CREATE TABLE {database}.ops_stream_batches
     `max_offsets` Map(String, Int64) COMMENT '"topic:partition" -> highest offset consumed in the batch'
 )
 ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(finished_at)
 ORDER BY (query_name, query_id, batch_id)
 TTL toDateTime(finished_at) + toIntervalDay(90)
 SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 8192
@@ -254,6 +255,7 @@ CREATE TABLE {database}.ops_stream_outbox
     `recorded_at` DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = MergeTree
+PARTITION BY tuple()
 ORDER BY (query_id, batch_id, topic, partition)
 TTL toDateTime(recorded_at) + toIntervalDay(7)
 SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 8192
@@ -326,6 +328,7 @@ CREATE TABLE {database}.rt_restock_state
     `alerted` UInt8 COMMENT '1 = an alert is outstanding (not restocked above the reorder point since)'
 )
 ENGINE = MergeTree
+PARTITION BY tuple()
 ORDER BY (query_id, store_id, product_id, batch_id)
 SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 8192
 COMMENT 'Restock-alert state per store/product and micro-batch (internal to the streaming job)';
@@ -360,6 +363,7 @@ CREATE TABLE {database}.rt_stock
     `updated_at` DateTime64(3, 'UTC') DEFAULT now64(3)
 )
 ENGINE = ReplacingMergeTree(version)
+PARTITION BY tuple()
 ORDER BY (store_id, product_id)
 SETTINGS non_replicated_deduplication_window = 1000, index_granularity = 8192
 COMMENT 'Real-time stock per store/product: newest inventory event wins (read with FINAL)';
