@@ -446,6 +446,15 @@ def assert_exact(settings: Settings, database: str, s: Scenario, lake: Path) -> 
             "GROUP BY event_id, source_event_id",
             parameters=mine,
         ).result_rows
+        velocity = client.query(
+            "SELECT store_id, product_id, units_7d, revenue_7d FROM v_rt_sales_velocity WHERE store_id IN %(stores)s",
+            parameters=mine,
+        ).result_rows
+        risk = client.query(
+            "SELECT store_id, product_id, current_stock, reorder_point, demand_per_day, days_of_cover, risk_level "
+            "FROM v_rt_stock_risk WHERE store_id IN %(stores)s",
+            parameters=mine,
+        ).result_rows
         batches = client.query(
             "SELECT batch_id, input_total, accepted, quarantined, duplicates_dropped FROM ops_stream_batches FINAL "
             "WHERE query_name = %(q)s",
@@ -458,6 +467,21 @@ def assert_exact(settings: Settings, database: str, s: Scenario, lake: Path) -> 
     assert {(st, p): (int(u), Decimal(r)) for st, p, u, r in sales} == s.sales_totals()
     # stock: newest event by event_time, whatever the arrival order
     assert {(st, p): int(q) for st, p, q in stock} == s.current_stock()
+    # the views: every sale of this module is within the velocity window (late ones are days, not
+    # weeks, old); risk joins the current stock with the policy and the demand
+    assert {(st, p): (int(u), Decimal(r)) for st, p, u, r in velocity} == s.sales_totals()
+    expected_stock = s.current_stock()
+    assert {(st, p): int(q) for st, p, q, *_ in risk} == expected_stock
+    for store, product, current, reorder_point, demand, cover, level in risk:
+        assert reorder_point == REORDER_POINT
+        if current <= 0:
+            assert level == "out_of_stock"
+        elif current <= REORDER_POINT:
+            assert level == "below_reorder_point", (store, product)
+        if demand:
+            assert cover == pytest.approx(current / demand)
+        else:
+            assert cover is None
     # every rejected record once, with the contracts' reason, at its offset
     quarantined = {(t, int(p), int(o)): reason for t, p, o, reason, _ in quarantine}
     for coordinates, reason in s.rejected.items():
