@@ -138,8 +138,10 @@ COMMENT 'Restock-alert state per store/product and micro-batch (internal to the 
 -- One row per micro-batch that consumed input, written after every other sink: the evidence the batch
 -- is complete. input_total = accepted + quarantined + duplicates_dropped in every row. Lag: one past
 -- max(max_offsets[partition]) over the current query's rows is the stream's position in a partition.
--- ReplacingMergeTree on (query_name, query_id, batch_id), the batch's identity. Not partitioned:
--- started_at differs between attempts and must not send a replay's row to another partition.
+-- ReplacingMergeTree on (query_name, query_id, batch_id), the batch's identity. Partitioned by month
+-- of finished_at so the TTL drops whole parts. A replay's row repeats the token of a row already
+-- written and is dropped; only when two attempts of a batch finish in different months do both rows
+-- land, in different partitions, so readers use FINAL (which merges across partitions) or max().
 CREATE TABLE IF NOT EXISTS {database}.ops_stream_batches
 (
     query_name LowCardinality(String),
