@@ -76,7 +76,16 @@ class StreamJob:
         progress = read_progress(self.s)
         if progress.last_batch_at is not None and progress.last_batch_at >= started:
             return True
-        return progress.total_lag == 0 and (datetime.now(timezone.utc) - started).total_seconds() > 5
+        return progress.total_lag == 0 and self._query_started()
+
+    def _query_started(self) -> bool:
+        """The job logs "started query" once its streaming query runs; look after the last start."""
+        spec = self.processes(self.s.state_dir / "run")[0]
+        try:
+            log = spec.log_file.read_text(errors="replace")
+        except FileNotFoundError:
+            return False
+        return "started query" in log.rsplit("=== ", 1)[-1]
 
     def after_start(self) -> None:
         pass
