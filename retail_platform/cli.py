@@ -7,6 +7,7 @@ import sys
 
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.settings import SettingsError, get_settings
+from retail_platform.warehouse.migrations import MigrationError
 
 
 def _only(value: str | None) -> tuple[str, ...]:
@@ -89,6 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, RuntimeStartError) as exc:
+    except (SettingsError, RuntimeStartError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
