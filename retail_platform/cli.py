@@ -40,7 +40,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     for item in report:
         procs = ", ".join(f"{name}={'pid ' + str(pid) if pid else 'stopped'}" for name, pid in item.processes.items())
         print(f"{item.name:<10} {'healthy' if item.healthy else 'DOWN':<8} {item.detail}\n           {procs}")
-    return 0 if all(item.healthy for item in report) else 1
+    # Stopped services are reported, not failed; a service with a process that is not healthy fails.
+    running = [item for item in report if any(item.processes.values())]
+    return 0 if running and all(item.healthy for item in running) else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

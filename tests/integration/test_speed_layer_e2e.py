@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
@@ -24,6 +24,7 @@ from retail_platform.runtime.stream import StreamJob
 from retail_platform.simulation.faults import FaultRates
 from retail_platform.simulation.producer import SimulationConfig, run_simulation
 from retail_platform.topics import RESTOCK_ALERTS
+from retail_platform.warehouse.client import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.warehouse, pytest.mark.spark]
 
@@ -46,6 +47,16 @@ def _alert_ids(settings) -> Counter[str]:
     return ids
 
 
+def _run_start(settings) -> datetime:
+    client = connect(settings)
+    try:
+        newest = client.command("SELECT toUnixTimestamp(max(event_time)) FROM rt_stock")
+    finally:
+        client.close()
+    latest = max(datetime.now(timezone.utc), datetime.fromtimestamp(int(newest), timezone.utc))
+    return (latest + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
 @pytest.fixture
 def stream(warehouse, kafka):
     stack.up(warehouse, ("stream",), log=lambda _: None)
@@ -65,7 +76,9 @@ def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
         faults=FaultRates.parse(FAULTS),
         # Noon UTC today, whatever the clock says: most of the catalogue's stores are open then, so the
         # run has traffic in every store (at night only the 24-hour stores sell).
-        start=datetime.now(timezone.utc).replace(hour=12, minute=0, second=0, microsecond=0),
+        # And a day after any stock event already in the warehouse (other tests use the same store ids):
+        # the newest event wins in rt_stock, so the run's must be the newest.
+        start=_run_start(settings),
         load_catalog=True,
     )
     result: dict[str, object] = {}

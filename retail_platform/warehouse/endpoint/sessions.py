@@ -29,6 +29,9 @@ class Session:
     busy: bool = False
 
 
+LOCK_WAIT_STEPS = 200  # of 5 ms: a busy session is waited for up to about a second
+
+
 class SessionStore:
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
@@ -46,6 +49,15 @@ class SessionStore:
             raise EndpointError.of(
                 "BAD_ARGUMENTS", f"Session timeout '{timeout:g}' is larger than max_session_timeout: {MAX_TIMEOUT:g}"
             )
+        # A client's next query can arrive a moment before its previous request has released the
+        # session (the reply is sent before the handler's cleanup), so a busy session is waited for
+        # briefly before it counts as held by a concurrent client.
+        for _ in range(LOCK_WAIT_STEPS):
+            with self._lock:
+                existing = self._sessions.get(session_id)
+                if existing is None or not existing.busy:
+                    break
+            time.sleep(0.005)
         now = time.monotonic()
         with self._lock:
             self._sweep(now)
