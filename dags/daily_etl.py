@@ -15,6 +15,7 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task
 
 from retail_platform.batch.operators import PlatformSparkSubmitOperator
+from retail_platform.orchestration import DEFAULT_ARGS
 
 APPLICATION = str(Path(__file__).resolve().parent.parent / "spark_jobs" / "daily_etl.py")
 DAY = "{{ dag_run.conf.get('date') or data_interval_start | ds }}"
@@ -30,7 +31,7 @@ FACT_INVENTORY = Asset("clickhouse://retail/fact_inventory")
     catchup=True,
     max_active_runs=1,
     tags=["batch", "etl"],
-    default_args={"owner": "data-platform", "retries": 2, "retry_delay": pendulum.duration(minutes=2)},
+    default_args=DEFAULT_ARGS,
     dagrun_timeout=pendulum.duration(hours=3),
 )
 def daily_etl() -> None:

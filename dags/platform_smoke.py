@@ -9,6 +9,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
+from retail_platform.orchestration import DEFAULT_ARGS
+
 
 @dag(
     dag_id="platform_smoke",
@@ -16,7 +18,8 @@ from airflow.sdk import dag, get_current_context, task
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     tags=["platform", "smoke"],
-    default_args={"owner": "platform", "retries": 1, "retry_delay": pendulum.duration(seconds=5)},
+    # A smoke check answers quickly or not at all: one retry, soon.
+    default_args={**DEFAULT_ARGS, "retries": 1, "retry_delay": pendulum.duration(seconds=5)},
     dagrun_timeout=pendulum.duration(minutes=10),
 )
 def platform_smoke() -> None:
