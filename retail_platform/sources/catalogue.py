@@ -1,0 +1,219 @@
+"""Product catalogue files -> dim_product, as SCD type 2 history (sql/0002_dimensions.sql).
+
+Columns (names normalised, extra columns ignored): product_id, product_name, category, supplier_id,
+unit_cost, unit_price (required); sub_category, brand, unit_of_measure, shelf_life_days, is_active,
+effective_from (optional; the instant the row's values apply, ISO-8601, default: the load time).
+The simulator's ``products.jsonl`` has this shape.
+
+Against the current version of each product (dim_product FINAL, is_current):
+* a new product opens its first version (change_reason 'initial');
+* a product whose tracked attributes changed closes the current version at effective_from (the
+  version re-inserted with valid_to set and a later updated_at, which ReplacingMergeTree keeps) and
+  opens a new one from there (change_reason 'price_change', 'cost_change', 'category_change' or
+  'attribute_change', the first that applies);
+* an unchanged product writes nothing, so loading a catalogue twice changes nothing;
+* products absent from the file are left as they are (a catalogue file may be partial: discontinue
+  a product with is_active = false).
+Rejected: a product id that sales events could never carry (the contract's pattern), bad numbers,
+a product twice in one file (``duplicate:product_id``) and an effective_from not after the current
+version's start (``stale_version:effective_from``: history is not rewritten by a catalogue file).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+from retail_platform.events.contracts import EVENT_TYPES
+from retail_platform.sources import cleaning
+from retail_platform.sources.cleaning import BadValue
+from retail_platform.sources.readers import FileFormatError, ReadResult, read_file
+from retail_platform.sources.report import FileLoad, Reject
+
+OPEN_VALID_TO = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
+PRODUCT_ID = re.compile(EVENT_TYPES["sales_transaction"].schema["properties"]["product_id"]["pattern"])
+TRACKED = ("product_name", "category", "sub_category", "brand", "supplier_id", "unit_of_measure", "unit_cost",
+           "unit_price", "shelf_life_days", "is_active")  # fmt: skip
+DIM_COLUMNS = [
+    "product_id",
+    "valid_from",
+    "valid_to",
+    "is_current",
+    *TRACKED,
+    "change_reason",
+    "updated_at",
+    "batch_id",
+]
+
+
+def _product_id(value: Any) -> str:
+    product = cleaning.required_text(value).upper()
+    if not PRODUCT_ID.match(product):
+        raise BadValue("bad_format", f"{product!r} does not match {PRODUCT_ID.pattern}")
+    return product
+
+
+def _non_negative(parser: Any) -> Any:
+    def parse(value: Any) -> Any:
+        number = parser(value)
+        if number < 0:
+            raise BadValue("out_of_range", str(value))
+        return number
+
+    return parse
+
+
+SPEC: tuple[cleaning.Field, ...] = (
+    ("product_id", _product_id, True, None),
+    ("product_name", cleaning.required_text, True, None),
+    ("category", cleaning.required_text, True, None),
+    ("supplier_id", lambda v: cleaning.required_text(v).upper(), True, None),
+    ("unit_cost", _non_negative(cleaning.money), True, None),
+    ("unit_price", _non_negative(cleaning.money), True, None),
+    ("sub_category", cleaning.text, False, ""),
+    ("brand", cleaning.text, False, ""),
+    ("unit_of_measure", cleaning.text, False, "each"),
+    ("shelf_life_days", _non_negative(cleaning.integer), False, 0),
+    ("is_active", cleaning.boolean, False, True),
+    ("effective_from", cleaning.timestamp, False, None),
+)
+
+
+@dataclass(frozen=True)
+class ProductRow:
+    line: int
+    raw: str
+    values: dict[str, Any]  # the tracked attributes, product_id and effective_from (None: load time)
+
+
+def to_products(read: ReadResult) -> tuple[list[ProductRow], list[Reject]]:
+    products: list[ProductRow] = []
+    rejects: list[Reject] = []
+    seen: set[str] = set()
+    for record in read.records:
+        if record.error:
+            rejects.append(Reject(record.line, record.raw, record.error))
+            continue
+        try:
+            values = cleaning.parse_fields(record.values, SPEC)
+        except BadValue as exc:
+            rejects.append(Reject(record.line, record.raw, exc.code, exc.detail))
+            continue
+        values["sub_category"] = values["sub_category"] or ""
+        values["brand"] = values["brand"] or ""
+        values["unit_of_measure"] = values["unit_of_measure"] or "each"
+        if values["product_id"] in seen:
+            rejects.append(Reject(record.line, record.raw, "duplicate:product_id", "appears earlier in the file"))
+            continue
+        seen.add(values["product_id"])
+        products.append(ProductRow(record.line, record.raw, values))
+    return products, rejects
+
+
+def current_versions(client: Client, database: str) -> dict[str, dict[str, Any]]:
+    rows = client.query(
+        f"SELECT product_id, valid_from, change_reason, {', '.join(TRACKED)} "
+        f"FROM {database}.dim_product FINAL WHERE is_current"
+    ).named_results()
+    return {r["product_id"]: r for r in rows}
+
+
+def change_reason(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+    """Why a new version opens, or None when the tracked attributes are equal."""
+    changed = [c for c in TRACKED if _norm(old.get(c)) != _norm(new.get(c))]
+    if not changed:
+        return None
+    for column, reason in (
+        ("unit_price", "price_change"),
+        ("unit_cost", "cost_change"),
+        ("category", "category_change"),
+    ):
+        if column in changed:
+            return reason
+    return "attribute_change"
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, (Decimal, float)):
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    if isinstance(value, bool):
+        return value
+    return value if value is not None else ""
+
+
+@dataclass
+class Scd2Plan:
+    rows: list[list[Any]]
+    rejects: list[Reject]
+    opened: int = 0
+    closed: int = 0
+    unchanged: int = 0
+
+
+def plan_versions(
+    products: Sequence[ProductRow], current: dict[str, dict[str, Any]], now: datetime, batch_id: str, label: str = ""
+) -> Scd2Plan:
+    """The dim_product rows to insert: closing re-inserts and new versions (see the module docstring)."""
+    plan = Scd2Plan([], [])
+    for p in products:
+        values = p.values
+        effective = values["effective_from"] or now
+        old = current.get(values["product_id"])
+        attributes = [values[c] for c in TRACKED]
+        if old is None:
+            plan.rows.append(
+                [values["product_id"], effective, OPEN_VALID_TO, True, *attributes, "initial", now, batch_id]
+            )
+            plan.opened += 1
+            continue
+        reason = change_reason(old, values)
+        if reason is None:
+            plan.unchanged += 1
+            continue
+        old_from = cleaning.timestamp(old["valid_from"])
+        if effective <= old_from:
+            detail = f"effective_from {effective.isoformat()} is not after the current version's {old_from.isoformat()}"
+            plan.rejects.append(Reject(p.line, p.raw, "stale_version:effective_from", detail, label or None))
+            continue
+        closed = [old[c] for c in TRACKED]
+        plan.rows.append([values["product_id"], old_from, effective, False, *closed, old.get("change_reason", ""), now,
+                          batch_id])  # fmt: skip
+        plan.rows.append([values["product_id"], effective, OPEN_VALID_TO, True, *attributes, reason, now, batch_id])
+        plan.closed += 1
+        plan.opened += 1
+    return plan
+
+
+def load_products(
+    client: Client, database: str, products: Sequence[ProductRow], batch_id: str, label: str = ""
+) -> Scd2Plan:
+    plan = plan_versions(products, current_versions(client, database), datetime.now(timezone.utc), batch_id, label)
+    if plan.rows:
+        client.insert("dim_product", plan.rows, column_names=DIM_COLUMNS, database=database)
+    return plan
+
+
+def handle_file(client: Client, database: str) -> Any:
+    """The landing handler of catalogue files (``landing.ingest``)."""
+
+    def handle(path: Path, load: FileLoad) -> list[Reject]:
+        read = read_file(path)
+        missing = [name for name, _, required, _ in SPEC if required and name not in read.columns]
+        if missing:
+            raise FileFormatError(f"{path.name} has no column(s) {missing}; it has {read.columns}")
+        products, rejects = to_products(read)
+        plan = load_products(client, database, products, f"catalogue-{load.sha256[:16]}")
+        rejects += plan.rejects
+        load.rows_read, load.blank_lines, load.header_lines = read.rows_read, read.blank_lines, read.header_lines
+        load.rows_loaded = len(products) - len(plan.rejects)
+        load.details = {"versions_opened": plan.opened, "versions_closed": plan.closed, "unchanged": plan.unchanged}
+        return rejects
+
+    return handle

@@ -1,0 +1,148 @@
+"""Cleaning of single values from landing files: numbers with thousands separators or currency
+signs, timestamps in a declared format and zone, trimmed text.
+
+Each parser returns the clean value or raises ``BadValue`` with a reason code; the caller turns it
+into the row's quarantine reason ``<code>:<field>`` (``bad_number:quantity``, ``bad_date:timestamp``),
+the same ``<code>:<field>`` shape as the event contracts' reasons. Ambiguous input is refused rather
+than guessed: "1,5" (a decimal comma or a thousands separator?) is a bad number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfo
+
+# Thousands separators only in their proper places: 1,234 / 12,345,678.90 (not 1,5 or 12,34).
+_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_PLAIN = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
+_CURRENCY = "$€£¥"
+
+
+class BadValue(ValueError):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+def text(value: Any) -> str | None:
+    """Trimmed text with inner runs of whitespace collapsed; None when empty."""
+    if value is None:
+        return None
+    cleaned = " ".join(str(value).split())
+    return cleaned or None
+
+
+def decimal(value: Any) -> Decimal:
+    """A decimal number: 1234.5, "1,234.50", " $12.00 ", "-3"; raises BadValue("bad_number")."""
+    if isinstance(value, bool):
+        raise BadValue("bad_number", repr(value))
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise BadValue("bad_number", repr(value))
+        return Decimal(repr(value))  # repr: the shortest text that round-trips, "29.99" not 29.98999...
+    if isinstance(value, Decimal):
+        return value
+    raw = str(value)
+    cleaned = raw.strip().strip(_CURRENCY).replace(" ", "")
+    if _GROUPED.match(cleaned):
+        cleaned = cleaned.replace(",", "")
+    if not _PLAIN.match(cleaned):
+        raise BadValue("bad_number", raw)
+    try:
+        return Decimal(cleaned)
+    except InvalidOperation:
+        raise BadValue("bad_number", raw) from None
+
+
+def integer(value: Any) -> int:
+    """A whole number ("1,200", 3, "3.0"); a fraction is a bad number, not rounded."""
+    number = decimal(value)
+    if number != number.to_integral_value():
+        raise BadValue("bad_number", str(value))
+    return int(number)
+
+
+def money(value: Any) -> Decimal:
+    """A decimal amount rounded to cents (the warehouse's Decimal(18, 2))."""
+    return decimal(value).quantize(Decimal("0.01"))
+
+
+def timestamp(value: Any, formats: tuple[str, ...] = (), zone: str = "UTC") -> datetime:
+    """An aware UTC datetime from text in one of ``formats`` (strptime) or ISO-8601 when none is
+    given. A time without an offset is in ``zone``; a date alone is its midnight there."""
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        raw = text(value)
+        if raw is None:
+            raise BadValue("bad_date", "empty")
+        parsed = _parse(raw, formats)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=ZoneInfo(zone))
+    return parsed.astimezone(timezone.utc)
+
+
+def _parse(raw: str, formats: tuple[str, ...]) -> datetime:
+    for fmt in formats:
+        try:
+            return datetime.strptime(raw, fmt)
+        except ValueError:
+            continue
+    if not formats:
+        try:
+            return datetime.fromisoformat(raw)
+        except ValueError:
+            pass
+    expected = " or ".join(formats) if formats else "ISO-8601"
+    raise BadValue("bad_date", f"{raw!r} is not {expected}")
+
+
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+def boolean(value: Any) -> bool:
+    """true/false, yes/no, y/n, 1/0 (any case); raises BadValue("bad_boolean")."""
+    if isinstance(value, bool):
+        return value
+    word = (text(value) or "").lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise BadValue("bad_boolean", str(value))
+
+
+# A field of a record: (name, parser, required, default when empty and not required).
+Field = tuple[str, Callable[[Any], Any], bool, Any]
+
+
+def parse_fields(values: Mapping[str, Any], spec: Sequence[Field]) -> dict[str, Any]:
+    """Clean every field of a record; raises BadValue whose code is '<code>:<field>' for the first bad one."""
+    out: dict[str, Any] = {}
+    for name, parser, required, default in spec:
+        value = values.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise BadValue(f"missing_field:{name}", "empty")
+            out[name] = default
+            continue
+        try:
+            out[name] = parser(value)
+        except BadValue as exc:
+            raise BadValue(f"{exc.code}:{name}", exc.detail) from None
+    return out
+
+
+def required_text(value: Any) -> str:
+    cleaned = text(value)
+    if cleaned is None:
+        raise BadValue("missing_field", "empty")
+    return cleaned

@@ -1,0 +1,184 @@
+"""The column mapping of a historical sales file: which source column holds which field of a
+``sales_transaction``, how its timestamps are written, and where its sales happened.
+
+A mapping is JSON or YAML, found next to the data (``<file stem>.mapping.json|yaml|yml``, or
+``_mapping.json|yaml|yml`` for every file of the folder) or passed as the DAG's ``mapping`` param::
+
+    source: legacy-pos            # the system the file comes from; part of every event id (required)
+    columns:                      # canonical field -> source column (names compared normalised)
+      transaction_id: Receipt No
+      product_id: SKU
+      quantity: Qty
+      unit_price: Price
+      timestamp: Sold At
+      store: Location             # or a constant `store_id: store_001` for a one-store file
+      line: Line                  # optional: the line within the transaction (default: the product)
+      payment_method: Payment     # optional when defaults.payment_method is given
+      customer_id: Customer       # optional
+    timestamp_format: "%d/%m/%Y %H:%M"   # optional (strptime; a list tries each); default ISO-8601
+    timezone: Europe/Berlin              # zone of timestamps without an offset; default UTC
+    locations: {Berlin Mitte: store_001} # optional: store column value -> store_id
+    defaults: {payment_method: cash}     # optional: values for fields the file does not have
+    format: csv                          # optional: csv, json or parquet (default: by extension)
+    delimiter: ";"                       # optional for CSV (default: sniffed from the header)
+
+Everything is checked before a row is read; ``MappingError`` says what is wrong and what to change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from retail_platform.sources.readers import normalize_name
+
+REQUIRED_COLUMNS = ("transaction_id", "product_id", "quantity", "unit_price", "timestamp")
+OPTIONAL_COLUMNS = ("store", "line", "payment_method", "customer_id")
+KEYS = ("source", "columns", "timestamp_format", "timezone", "store_id", "locations", "defaults", "format", "delimiter")
+DEFAULTABLE = ("payment_method", "customer_id")
+MAPPING_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+class MappingError(ValueError):
+    """The mapping is unusable; the message names the key and the fix."""
+
+
+@dataclass(frozen=True)
+class SalesMapping:
+    source: str
+    columns: dict[str, str]  # canonical field -> normalised source column
+    timestamp_formats: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    store_id: str | None = None
+    locations: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    format: str | None = None
+    delimiter: str | None = None
+    origin: str = "mapping"  # where it came from, for messages
+
+    def column(self, canonical: str) -> str | None:
+        return self.columns.get(canonical)
+
+    def check_columns(self, available: Iterable[str], file: str) -> None:
+        """Every mapped column must exist in the file; the error lists what the file has."""
+        present = set(available)
+        missing = [(k, v) for k, v in self.columns.items() if v not in present]
+        if missing:
+            named = ", ".join(f"columns.{k} = '{v}'" for k, v in missing)
+            raise MappingError(
+                f"{self.origin}: {named} not found in {file}; the file has columns "
+                f"{sorted(present)}; change the mapping to one of them"
+            )
+
+
+def _fail(origin: str, message: str) -> MappingError:
+    return MappingError(f"{origin}: {message}")
+
+
+def _text(origin: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(origin, f"{key} must be a non-empty text, got {value!r}")
+    return value.strip()
+
+
+def _text_map(origin: str, key: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise _fail(origin, f"{key} must be a mapping of texts, got {type(value).__name__}")
+    return {_text(origin, f"{key} key", k): _text(origin, f"{key}.{k}", v) for k, v in value.items()}
+
+
+def parse_mapping(config: Any, origin: str = "mapping") -> SalesMapping:
+    if not isinstance(config, Mapping):
+        raise _fail(origin, f"must be an object with keys {', '.join(KEYS)}")
+    unknown = sorted(set(config) - set(KEYS))
+    if unknown:
+        raise _fail(origin, f"unknown key(s) {unknown}; known keys are {', '.join(KEYS)}")
+    if "source" not in config:
+        raise _fail(origin, "source is required: a stable name of the system the file comes from (e.g. legacy-pos)")
+    source = _text(origin, "source", config["source"])
+    raw_columns = _text_map(origin, "columns", config.get("columns", {}))
+    unknown = sorted(set(raw_columns) - set(REQUIRED_COLUMNS) - set(OPTIONAL_COLUMNS))
+    if unknown:
+        raise _fail(
+            origin, f"columns.{unknown[0]} is not a field; fields are {', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}"
+        )
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw_columns]
+    if missing:
+        raise _fail(origin, f"columns.{missing[0]} is required: name the source column that holds it")
+    columns = {k: normalize_name(v) for k, v in raw_columns.items()}
+    store_id = config.get("store_id")
+    if (store_id is None) == ("store" not in columns):
+        raise _fail(origin, "give either columns.store (a column naming the store) or store_id (one store), not both")
+    locations = _text_map(origin, "locations", config.get("locations", {}))
+    if locations and "store" not in columns:
+        raise _fail(origin, "locations maps values of columns.store, which is not set")
+    defaults = _text_map(origin, "defaults", config.get("defaults", {}))
+    bad_defaults = sorted(set(defaults) - set(DEFAULTABLE))
+    if bad_defaults:
+        raise _fail(origin, f"defaults.{bad_defaults[0]} cannot have a default; only {', '.join(DEFAULTABLE)} can")
+    if "payment_method" not in columns and "payment_method" not in defaults:
+        raise _fail(origin, "set columns.payment_method or defaults.payment_method (cash, credit_card, ...)")
+    formats = config.get("timestamp_format", ())
+    formats = (formats,) if isinstance(formats, str) else tuple(formats)
+    for f in formats:
+        _text(origin, "timestamp_format", f)
+    zone = _text(origin, "timezone", config.get("timezone", "UTC"))
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _fail(origin, f"timezone '{zone}' is not an IANA zone name (e.g. UTC, Europe/Berlin)") from None
+    fmt = config.get("format")
+    if fmt is not None and fmt not in ("csv", "json", "parquet"):
+        raise _fail(origin, f"format '{fmt}' is not one of csv, json, parquet")
+    delimiter = config.get("delimiter")
+    if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
+        raise _fail(origin, f"delimiter must be one character, got {delimiter!r}")
+    return SalesMapping(
+        source=source,
+        columns=columns,
+        timestamp_formats=formats,
+        timezone=zone,
+        store_id=_text(origin, "store_id", store_id) if store_id is not None else None,
+        locations=locations,
+        defaults=defaults,
+        format=fmt,
+        delimiter=delimiter,
+        origin=origin,
+    )
+
+
+def load_mapping_file(path: Path) -> SalesMapping:
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        # YAML is a superset of JSON, but JSON's parser gives the clearer message for a .json file.
+        config = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise _fail(path.name, f"cannot be parsed: {exc}") from None
+    return parse_mapping(config, origin=path.name)
+
+
+def is_mapping_file(path: Path) -> bool:
+    name = path.name
+    return any(name == f"_mapping{s}" or name.endswith(f".mapping{s}") for s in MAPPING_SUFFIXES)
+
+
+def find_mapping(data_file: Path, override: Any = None) -> SalesMapping:
+    """The mapping of a data file: the override (DAG param) first, then ``<stem>.mapping.*`` beside it,
+    then the folder's ``_mapping.*``."""
+    if override:
+        return parse_mapping(override, origin="the DAG's mapping param")
+    candidates = [data_file.with_name(f"{data_file.stem}.mapping{s}") for s in MAPPING_SUFFIXES]
+    candidates += [data_file.with_name(f"_mapping{s}") for s in MAPPING_SUFFIXES]
+    for candidate in candidates:
+        if candidate.is_file():
+            return load_mapping_file(candidate)
+    raise MappingError(
+        f"no column mapping for {data_file.name}: put {data_file.stem}.mapping.json (or .yaml) or _mapping.json "
+        "beside it, or pass the DAG param 'mapping' (see retail_platform/sources/mapping.py for the keys)"
+    )
