@@ -155,11 +155,12 @@ def to_events(read: ReadResult, mapping: SalesMapping) -> Converted:
     return out
 
 
-def bronze_table(events: Sequence[Mapping[str, Any]], topic: str, batch_id: int, loaded_at: datetime) -> pa.Table:
-    """Bronze rows of events of one type (all of the same type): contract columns, then lineage with
+def bronze_table(
+    events: Sequence[Mapping[str, Any]], topic: str, batch_id: int, loaded_at: datetime, event_type: str = EVENT_TYPE
+) -> pa.Table:
+    """Bronze rows of events of one type: contract columns, then lineage with
     ``kafka_topic`` = the source label, ``kafka_offset`` = the row's position, ``kafka_timestamp`` =
     the load time (the row's arrival), ``batch_id`` = the file's id. Partition columns come in Spark."""
-    event_type = events[0]["event_type"] if events else EVENT_TYPE
     columns: dict[str, pa.Array] = {}
     for column in fields_of(_event_type(event_type)):
         columns[column.name] = pa.array([e.get(column.name) for e in events], type=column.arrow_type)
