@@ -1,0 +1,123 @@
+"""batch_sources: load what was dropped into the lake's landing zone, every hour.
+
+    landing/suppliers, landing/catalogue  -> dim_supplier, dim_product (SCD2)     ingest_dimensions
+    landing/sales_history, landing/legacy -> bronze (MERGE on event_id)           import_sales_history (Spark)
+    the days bronze received               -> daily_etl, one run per day          recompute_day (mapped)
+    what loaded and what did not           -> task log; fails for failed files    report
+
+Content already loaded is skipped, so an hourly run with nothing new does nothing. Params:
+``mapping`` (a column mapping object overriding the sales files' own, see
+retail_platform/sources/mapping.py) and ``legacy_timezone`` (zone of the legacy database's times).
+daily_etl runs one day at a time (its max_active_runs=1), so the triggered days queue there. Thin on
+purpose: the logic lives in retail_platform.sources and spark_jobs/import_sales_history.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pendulum
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import Param, dag, get_current_context, task
+
+from retail_platform.batch.operators import PlatformSparkSubmitOperator
+from retail_platform.orchestration import DEFAULT_ARGS
+
+APPLICATION = str(Path(__file__).resolve().parent.parent / "spark_jobs" / "import_sales_history.py")
+
+
+@dag(
+    dag_id="batch_sources",
+    schedule="@hourly",
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # two runs would both see the same new file before either recorded it
+    tags=["batch", "sources"],
+    default_args=DEFAULT_ARGS,
+    dagrun_timeout=pendulum.duration(hours=3),
+    params={
+        "mapping": Param(None, type=["null", "object"], description="column mapping of the sales files"),
+        "legacy_timezone": Param("UTC", type="string", description="zone of the legacy database's times"),
+    },
+)
+def batch_sources() -> None:
+    @task(execution_timeout=pendulum.duration(minutes=20))
+    def ingest_dimensions() -> None:
+        """Suppliers, then catalogue files (products name their suppliers)."""
+        from retail_platform.settings import get_settings
+        from retail_platform.sources import report, runs
+        from retail_platform.warehouse.client import connect
+
+        context = get_current_context()
+        settings = get_settings()
+        client = connect(settings)
+        try:
+            loads = runs.ingest_dimensions(client, settings, context["run_id"])
+        finally:
+            client.close()
+        context["ti"].log.info("dimensions:\n%s", report.summary(loads))
+
+    import_bronze = PlatformSparkSubmitOperator(
+        task_id="import_sales_history",
+        conn_id="spark_default",
+        application=APPLICATION,
+        application_args=[
+            "--run-id",
+            "{{ run_id }}",
+            "--mapping",
+            "{{ params.mapping | tojson }}",
+            "--legacy-timezone",
+            "{{ params.legacy_timezone }}",
+        ],  # fmt: skip
+        name="import_sales_history",
+        execution_timeout=pendulum.duration(hours=2),
+        verbose=False,
+    )
+
+    @task(execution_timeout=pendulum.duration(minutes=5))
+    def days_to_recompute() -> list[dict[str, str]]:
+        """One daily_etl conf per bronze day this run wrote to."""
+        from retail_platform.settings import get_settings
+        from retail_platform.sources import runs
+        from retail_platform.warehouse.client import connect
+
+        settings = get_settings()
+        client = connect(settings)
+        try:
+            loads = runs.run_loads(client, settings.clickhouse_database, get_current_context()["run_id"])
+        finally:
+            client.close()
+        return [{"date": day.isoformat()} for day in runs.affected_days(loads)]
+
+    recompute = TriggerDagRunOperator.partial(
+        task_id="recompute_day",
+        trigger_dag_id="daily_etl",
+        execution_timeout=pendulum.duration(minutes=5),
+    ).expand(conf=days_to_recompute())
+
+    @task(trigger_rule="all_done", execution_timeout=pendulum.duration(minutes=5))
+    def report() -> None:
+        """The run's files with their verdicts; fails when any file failed, so it is noticed."""
+        from retail_platform.settings import get_settings
+        from retail_platform.sources import report as source_report
+        from retail_platform.sources import runs
+        from retail_platform.warehouse.client import connect
+
+        settings = get_settings()
+        client = connect(settings)
+        try:
+            loads = runs.run_loads(client, settings.clickhouse_database, get_current_context()["run_id"])
+        finally:
+            client.close()
+        get_current_context()["ti"].log.info("batch sources:\n%s", source_report.summary(loads))
+        failed = [f"{f.kind}/{f.file}: {f.message}" for f in loads if f.status == source_report.FAILED]
+        if failed:
+            raise RuntimeError("files failed to load:\n" + "\n".join(failed))
+
+    dimensions = ingest_dimensions()
+    dimensions >> import_bronze
+    import_bronze >> recompute
+    recompute >> report()
+
+
+batch_sources()
