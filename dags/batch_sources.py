@@ -89,11 +89,12 @@ def batch_sources() -> None:
             client.close()
         return [{"date": day.isoformat()} for day in runs.affected_days(loads)]
 
+    days = days_to_recompute()
     recompute = TriggerDagRunOperator.partial(
         task_id="recompute_day",
         trigger_dag_id="daily_etl",
         execution_timeout=pendulum.duration(minutes=5),
-    ).expand(conf=days_to_recompute())
+    ).expand(conf=days)
 
     @task(trigger_rule="all_done", execution_timeout=pendulum.duration(minutes=5))
     def report() -> None:
@@ -114,9 +115,7 @@ def batch_sources() -> None:
         if failed:
             raise RuntimeError("files failed to load:\n" + "\n".join(failed))
 
-    dimensions = ingest_dimensions()
-    dimensions >> import_bronze
-    import_bronze >> recompute
+    ingest_dimensions() >> import_bronze >> days
     recompute >> report()
 
 
