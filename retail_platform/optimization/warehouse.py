@@ -42,7 +42,12 @@ FORECASTS = "ml_demand_forecast"
 
 
 def _df(client: Client, sql: str, **parameters: Any) -> pd.DataFrame:
-    return client.query_df(sql, parameters=parameters)
+    frame = client.query_df(sql, parameters=parameters)
+    if frame.empty and len(frame.columns) == 0:
+        # No rows may also mean no columns: keep the query's column names so merges still work.
+        names = client.query(f"SELECT * FROM ({sql}) LIMIT 0", parameters=parameters).column_names
+        frame = pd.DataFrame(columns=list(names))
+    return frame
 
 
 def table_exists(client: Client, database: str, table: str) -> bool:
@@ -56,7 +61,7 @@ def table_exists(client: Client, database: str, table: str) -> bool:
 def stock_snapshot(client: Client, database: str, day: date) -> pd.DataFrame:
     """store_id, product_id, quantity_on_hand, quantity_on_order, quantity_received, quantity_sold of the
     newest fact_inventory day on or before ``day`` (empty when there is none)."""
-    return _df(
+    stock = _df(
         client,
         f"""
         SELECT store_id, product_id, quantity_on_hand, quantity_on_order, quantity_received, quantity_sold, date_key
@@ -65,6 +70,8 @@ def stock_snapshot(client: Client, database: str, day: date) -> pd.DataFrame:
         """,
         d=day,
     )
+    stock["date_key"] = pd.to_datetime(stock["date_key"]).dt.date  # pandas reads Date as a timestamp
+    return stock
 
 
 def read_inputs(client: Client, database: str, day: date, config: OptimizationConfig) -> tuple[Inputs, pd.DataFrame]:
@@ -173,7 +180,12 @@ def replace_day(client: Client, database: str, table: str, day_column: str, day:
         client.command(f"DELETE FROM {staged} WHERE {day_column} = '{day.isoformat()}'")
         if len(rows):
             client.insert_df(stage, rows, database=database)
-        client.command(f"ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staged}")
+        # The stage may hold nothing for the month (the day was its only content and found nothing):
+        # then the month must become empty, which ClickHouse refuses unless told it is intended.
+        client.command(
+            f"ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staged}",
+            settings={"allow_replace_partition_from_empty_source": 1},
+        )
     finally:
         client.command(f"DROP TABLE IF EXISTS {staged} SYNC")
     return len(rows)
