@@ -304,3 +304,12 @@ def test_anomaly_rows_from_frames():
     # SKU0001 sold 40 against 10 +- 3.16: z = 9.5, a spike; its stock 60 - 40 = 20 adds up.
     assert rows[["product_id", "anomaly_type"]].values.tolist() == [["SKU0001", "sales_spike"]]
     assert rows["model_version"].tolist() == ["gbt-v1"]
+
+
+def test_config_overrides_are_checked():
+    assert CONFIG.with_overrides({"service_level": 0.98}).service_level == 0.98
+    assert CONFIG.with_overrides(None) is CONFIG
+    with pytest.raises(ValueError, match="unknown"):
+        CONFIG.with_overrides({"servicelevel": 0.9})
+    with pytest.raises(ValueError, match="service_level"):
+        OptimizationConfig(service_level=1.0)
