@@ -121,3 +121,123 @@ def test_horizon_rows_use_the_targets_same_weekday_from_before_the_origin(spark)
         assert r.actual_units == sold[target]
         assert r.same_weekday_1w == sold[target - 7]  # always before the origin for horizons <= 7
         assert target - 7 < day
+
+
+# --- the full path against the warehouse -----------------------------------------------------------
+
+MODEL_CONFIG = synthetic.SyntheticConfig(
+    end_date=date(2026, 9, 30), days=420, stores=4, products=30, seed=5, lines_per_store_hour=30.0
+)
+
+
+@pytest.fixture(scope="module")
+def loaded(warehouse, spark):
+    """Simulated history in the facts, features computed from them, the true expected demand in the lake."""
+    from retail_platform import lake
+    from retail_platform.forecasting import feature_store
+    from retail_platform.warehouse.client import connect
+
+    history = synthetic.generate(MODEL_CONFIG)
+    client = connect(warehouse)
+    try:
+        counts = synthetic.load_warehouse(history, client)
+    finally:
+        client.close()
+    oracle_uri = lake.uri(warehouse, "features", "_test_oracle")
+    spark.createDataFrame(synthetic.oracle_table(history).to_pandas()).write.mode("overwrite").parquet(oracle_uri)
+    run = feature_store.run(spark, warehouse, MODEL_CONFIG.end_date, start=MODEL_CONFIG.first_day)
+    return {"history": history, "counts": counts, "oracle_uri": oracle_uri, "features": run}
+
+
+@pytest.fixture(scope="module")
+def trained(loaded, spark, warehouse):
+    from retail_platform.forecasting import training
+
+    config = training.TrainingConfig(max_iter=40, max_depth=5)
+    first = training.run(spark, warehouse, config=config, oracle_uri=loaded["oracle_uri"])
+    second = training.run(spark, warehouse, config=config, oracle_uri=loaded["oracle_uri"])
+    return {"config": config, "first": first, "second": second}
+
+
+def test_features_cover_every_series_and_day(loaded, warehouse_client_factory):
+    run = loaded["features"]
+    pairs = MODEL_CONFIG.stores * MODEL_CONFIG.products
+    assert run.inference_rows == pairs
+    assert run.training_rows == pairs * (MODEL_CONFIG.days - 6)
+    client = warehouse_client_factory()
+    rows = client.query(
+        "SELECT count(), max(feature_date), countIf(mean_30 > 0) FROM ml_demand_features FINAL"
+    ).result_rows[0]
+    assert rows[0] == pairs * 7 and rows[1] == MODEL_CONFIG.end_date + timedelta(days=1) and rows[2] == rows[0]
+
+
+def test_model_beats_seasonal_naive_by_20_percent_and_reports_the_irreducible_error(trained):
+    meta = trained["first"]
+    overall = {name: per["0"] for name, per in meta["metrics"].items()}
+    gbt, naive, moving, oracle = (overall[k] for k in ("gbt", "seasonal_naive", "moving_average_7", "oracle"))
+    print({k: round(v["wape"], 4) for k, v in overall.items()})
+    assert gbt["wape"] <= 0.8 * naive["wape"], overall
+    assert gbt["wape"] < moving["wape"]
+    # The irreducible error: no forecaster beats the true mean systematically; the model comes close.
+    assert oracle["rows"] == gbt["rows"] > 0
+    assert 0.97 * oracle["wape"] <= gbt["wape"] <= 1.25 * oracle["wape"]
+    assert meta["promoted"] is True and meta["previous_champion"] is None
+    assert set(meta["data_window"]) >= {"holdout_start", "holdout_end"}
+    assert date.fromisoformat(meta["data_window"]["holdout_end"]) == MODEL_CONFIG.end_date
+    coverage = meta["intervals"]["holdout_coverage"]
+    assert 0.7 <= coverage <= 0.9
+
+
+def test_training_is_reproducible_and_promotion_needs_a_better_model(trained, warehouse_client_factory):
+    first, second = trained["first"], trained["second"]
+    assert second["model_version"] == "v2" and first["model_version"] == "v1"
+    assert second["metrics"]["gbt"] == first["metrics"]["gbt"]  # same data + seed -> same metrics
+    # v1 re-scored on the same hold-out is exactly as good as v2, so v2 is not promoted.
+    assert second["metrics"]["champion"]["0"]["wape"] == second["metrics"]["gbt"]["0"]["wape"]
+    assert second["promoted"] is False and second["previous_champion"] == 1
+    client = warehouse_client_factory()
+    rows = client.query(
+        "SELECT model_version, evaluated, wape, is_champion FROM ml_model_performance FINAL WHERE horizon = 0 "
+        "ORDER BY model_version, evaluated"
+    ).result_rows
+    by_key = {(v, e): (w, c) for v, e, w, c in rows}
+    assert by_key[("v1", "gbt")] == (pytest.approx(first["metrics"]["gbt"]["0"]["wape"]), True)
+    assert by_key[("v2", "gbt")][1] is False and ("v2", "champion") in by_key and ("v1", "oracle") in by_key
+
+
+def test_batch_predictions_and_accuracy(trained, loaded, spark, warehouse, warehouse_client_factory):
+    from retail_platform.forecasting import feature_store, predictions
+
+    pairs = MODEL_CONFIG.stores * MODEL_CONFIG.products
+    # A forecast made a week before the end (daily-mode features), so its target days have closed.
+    made = MODEL_CONFIG.end_date - timedelta(days=7)
+    feature_store.run(spark, warehouse, made)
+    result = predictions.run(spark, warehouse, made)
+    assert result == {"forecast_date": made.isoformat(), "model_version": "v1", "rows": pairs * 7}
+    predictions.run(spark, warehouse, made)  # a re-run replaces, never duplicates
+    client = warehouse_client_factory()
+    rows = client.query(
+        "SELECT count(), uniqExact(store_id, product_id, target_date), min(horizon), max(horizon), "
+        "countIf(lower_units <= predicted_units AND predicted_units <= upper_units AND lower_units >= 0), "
+        "countIf(target_date != forecast_date + horizon) FROM ml_demand_forecast FINAL WHERE forecast_date = %(d)s",
+        parameters={"d": made},
+    ).result_rows[0]
+    assert rows == (pairs * 7, pairs * 7, 1, 7, pairs * 7, 0)
+
+    day = made + timedelta(days=3)
+    assert predictions.record_accuracy(warehouse, day) == pairs
+    history = loaded["history"]
+    sold = history.sold_units[:, :, (day - MODEL_CONFIG.first_day).days]
+    actual = client.query(
+        "SELECT store_id, product_id, actual_units, horizon, abs_error = abs(actual_units - predicted_units) "
+        "FROM ml_forecast_accuracy FINAL WHERE target_date = %(d)s",
+        parameters={"d": day},
+    ).result_rows
+    ids = {s: i for i, s in enumerate(history.catalog.store_ids)}
+    pids = {p: i for i, p in enumerate(history.catalog.product_ids)}
+    for store, product, units, horizon, consistent in actual:
+        assert units == sold[ids[store], pids[product]] and horizon == 3 and consistent
+    view = client.query(
+        "SELECT horizon, rows, wape FROM v_ml_forecast_accuracy_daily WHERE target_date = %(d)s", parameters={"d": day}
+    ).result_rows
+    assert len(view) == 1 and view[0][0] == 3 and 0 < view[0][2] < 1
