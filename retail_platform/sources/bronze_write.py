@@ -55,13 +55,11 @@ def merge_events(spark: Any, settings: Settings, event_type: str, rows: pa.Table
     if rows.num_rows == 0:
         return {"inserted": 0, "updated": 0}
     path = table_path(settings, event_type)
-    (
-        DeltaTable.createIfNotExists(spark)
-        .location(path)
-        .addColumns(bronze_schema(event_type))
-        .partitionedBy(*PARTITION_COLUMNS)
-        .execute()
-    )
+    if not DeltaTable.isDeltaTable(spark, path):
+        # First rows ever (the stream has not run yet): an empty append creates the table with the
+        # stream's schema and partitioning; appends commute, so a stream creating it too is harmless.
+        empty = spark.createDataFrame([], bronze_schema(event_type))
+        empty.write.format("delta").mode("append").partitionBy(*PARTITION_COLUMNS).save(path)
     days = sorted({t.date() for t in rows.column("event_time").to_pylist()})
     source = with_day(spark.createDataFrame(rows)).select(*event_columns(event_type)).coalesce(1)
     condition = f"t.event_id = s.event_id AND ({partition_predicate(days, 't')})"

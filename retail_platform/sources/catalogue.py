@@ -86,6 +86,10 @@ SPEC: tuple[cleaning.Field, ...] = (
 )
 
 
+REQUIRED = tuple(name for name, _, required, _ in SPEC if required)
+DEFAULTS = {name: default for name, _, required, default in SPEC if not required}
+
+
 @dataclass(frozen=True)
 class ProductRow:
     line: int
@@ -106,9 +110,9 @@ def to_products(read: ReadResult) -> tuple[list[ProductRow], list[Reject]]:
         except BadValue as exc:
             rejects.append(Reject(record.line, record.raw, exc.code, exc.detail))
             continue
-        values["sub_category"] = values["sub_category"] or ""
-        values["brand"] = values["brand"] or ""
-        values["unit_of_measure"] = values["unit_of_measure"] or "each"
+        # An optional column the file does not have at all keeps the current version's value (a partial
+        # catalogue, e.g. prices only); its default applies to new products only (plan_versions).
+        values = {k: v for k, v in values.items() if k in read.columns or k in REQUIRED or k == "effective_from"}
         if values["product_id"] in seen:
             rejects.append(Reject(record.line, record.raw, "duplicate:product_id", "appears earlier in the file"))
             continue
@@ -164,8 +168,10 @@ def plan_versions(
     plan = Scd2Plan([], [])
     for p in products:
         values = p.values
-        effective = values["effective_from"] or now
+        effective = values.get("effective_from") or now
         old = current.get(values["product_id"])
+        base = old if old is not None else DEFAULTS
+        values = {**values, **{c: base[c] for c in TRACKED if values.get(c) is None}}
         attributes = [values[c] for c in TRACKED]
         if old is None:
             plan.rows.append(

@@ -79,7 +79,11 @@ def test_catalogue_fixture_quarantines_five_of_eight():
 
 
 def _current(values, valid_from):
-    return {**{c: values[c] for c in catalogue.TRACKED}, "valid_from": valid_from, "change_reason": "initial"}
+    return {
+        **{c: values.get(c, catalogue.DEFAULTS.get(c)) for c in catalogue.TRACKED},
+        "valid_from": valid_from,
+        "change_reason": "initial",
+    }
 
 
 def test_scd2_plan_opens_closes_and_leaves_unchanged_alone():
