@@ -26,6 +26,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="rebuild from this day (full mode); empty = daily mode",
     )
+    p.add_argument(
+        "--shuffle-partitions",
+        type=int,
+        default=0,
+        help="spark.sql.shuffle.partitions (default: the session's); more for years of history",
+    )
     p.add_argument("--run-id", default="", help="orchestrator run id, recorded on the warehouse rows")
     return p.parse_args(argv)
 
@@ -36,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = parse_args(argv)
-    spark, settings = job_session(f"feature-engineering-{args.date}")
+    conf = {"spark.sql.shuffle.partitions": str(args.shuffle_partitions)} if args.shuffle_partitions else {}
+    spark, settings = job_session(f"feature-engineering-{args.date}", **conf)
     try:
         result = feature_store.run(spark, settings, args.date, start=args.start, run_id=args.run_id)
     finally:

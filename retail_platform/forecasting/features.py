@@ -209,7 +209,8 @@ def horizon_rows(origins: DataFrame, holidays: list[date]) -> DataFrame:
 
     same_weekday = [lag_at(F.lit(7 * w + 8) - h) for w in range(4)]  # 1, 2, 3, 4 weeks before the target
     doy = F.dayofyear("target_date")
-    holiday_list = [F.lit(d) for d in holidays] or [F.lit(None).cast("date")]
+    # isin() of an empty list is not allowed, and isin(NULL) would be NULL: no holidays is 0.
+    is_holiday = F.col("target_date").isin(*[F.lit(d) for d in holidays]).cast("int") if holidays else F.lit(0)
     rows = origins.withColumn("horizon", F.explode(F.sequence(F.lit(1), F.lit(HORIZONS)))).withColumns(
         {"target_date": target, "level": level}
     )
@@ -220,7 +221,7 @@ def horizon_rows(origins: DataFrame, holidays: list[date]) -> DataFrame:
             "target_season": _season(F.month("target_date")),
             "target_doy_sin": F.sin(2 * 3.141592653589793 * doy / 365.25),
             "target_doy_cos": F.cos(2 * 3.141592653589793 * doy / 365.25),
-            "target_is_holiday": F.col("target_date").isin(*holiday_list).cast("int"),
+            "target_is_holiday": is_holiday,
             "log_level": F.log1p("level"),
             "same_weekday_1w": same_weekday[0],
             "r_same_weekday_1w": same_weekday[0] / F.col("level"),

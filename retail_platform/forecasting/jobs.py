@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 
-def job_session(app_name: str) -> tuple[Any, Any]:
+def job_session(app_name: str, **conf: str) -> tuple[Any, Any]:
     from retail_platform.settings import get_settings
     from retail_platform.spark import session, submit_args
 
@@ -16,7 +16,7 @@ def job_session(app_name: str) -> tuple[Any, Any]:
         # python -m: connectors on the driver's classpath when the JVM starts; workers run this Python.
         os.environ.setdefault("PYSPARK_SUBMIT_ARGS", " ".join([*submit_args(settings), "pyspark-shell"]))
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return session(app_name, settings, **{"spark.ui.enabled": "false"}), settings
+    return session(app_name, settings, **{"spark.ui.enabled": "false", **conf}), settings
 
 
 def last_loaded_day() -> Any:

@@ -223,14 +223,21 @@ def inventory_table(history: SyntheticHistory, start: int, stop: int, batch_id: 
     )
 
 
+def _labels(values: list[str], index: np.ndarray) -> pa.Array:
+    """``values[index]`` as a string array, built in Arrow (no Python object per row)."""
+    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), pa.array(values, pa.string())).cast(
+        pa.string()
+    )
+
+
 def oracle_table(history: SyntheticHistory) -> pa.Table:
     """(store_id, product_id, date, expected_units): the generating process's mean demand per day."""
     s, p, d = _day_block(history, 0, history.config.days)
     cat = history.catalog
     return pa.table(
         {
-            "store_id": pa.array(np.array(cat.store_ids, dtype=object)[s].tolist(), pa.string()),
-            "product_id": pa.array(np.array(cat.product_ids, dtype=object)[p].tolist(), pa.string()),
+            "store_id": _labels(cat.store_ids, s),
+            "product_id": _labels(cat.product_ids, p),
             "date": _dates(history, d),
             "expected_units": pa.array(history.expected_units[s, p, d]),
         }
