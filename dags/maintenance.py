@@ -32,6 +32,7 @@ LAKE_OPTIONS = {
     "--silver-retention-days": "silver_retention_days",
     "--optimize-recent-days": "optimize_recent_days",
     "--vacuum-retention-hours": "vacuum_retention_hours",
+    "--vacuum-full-weekday": "vacuum_full_weekday",
 }
 
 
@@ -51,6 +52,9 @@ LAKE_OPTIONS = {
         "optimize_recent_days": Param(None, **_DAYS, description="OPTIMIZE only the last N days (null: all)"),
         "vacuum_retention_hours": Param(
             168, type="integer", minimum=168, description="VACUUM keeps files younger than this (Delta minimum 168)"
+        ),
+        "vacuum_full_weekday": Param(
+            6, type="integer", minimum=-1, maximum=6, description="VACUUM FULL on this weekday (0=Monday, -1 never)"
         ),
         "warehouse_optimize_days": Param(62, type="integer", minimum=1, description="OPTIMIZE FINAL window"),
         "warehouse_retention_days": Param(

@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS {database}.ops_maintenance_runs
     run_id String COMMENT 'the maintenance run (Airflow run id, or maintenance-<uuid> when run by hand)',
     layer LowCardinality(String) COMMENT 'lake or warehouse',
     target String COMMENT 'lake table path below the lake root (raw-data/sales), or warehouse table name',
-    action LowCardinality(String) COMMENT 'optimize, vacuum, retention (lake); optimize_final, retention (warehouse)',
+    action LowCardinality(String) COMMENT 'optimize, vacuum, retention (lake; open when the table could not be read); optimize_final, retention (warehouse)',
     status LowCardinality(String) COMMENT 'ok, skipped or error',
     files_before UInt64 COMMENT 'data files of the Delta snapshot / active parts of the table, before',
     files_after UInt64,

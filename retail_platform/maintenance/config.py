@@ -29,6 +29,7 @@ class MaintenanceConfig:
     silver_retention_days: int | None = None  # silver feeds the facts' recomputation: kept unless asked
     optimize_recent_days: int | None = None  # OPTIMIZE only the last N days of day-partitioned tables
     vacuum_retention_hours: int = DELTA_MIN_VACUUM_HOURS
+    vacuum_full_weekday: int = 6  # VACUUM FULL (lists storage) on Sundays, LITE (from the log) otherwise
     zones: tuple[str, ...] = ("raw-data", "silver", "quarantine")
     warehouse_optimize_days: int = 62  # partitions holding any of the last N days get OPTIMIZE FINAL
     optimize_final_tables: tuple[str, ...] = OPTIMIZE_FINAL_TABLES
@@ -43,6 +44,10 @@ class MaintenanceConfig:
             raise ValueError(f"optimize_recent_days must be at least 1, got {self.optimize_recent_days}")
         if self.vacuum_retention_hours < 0:
             raise ValueError(f"vacuum_retention_hours must not be negative, got {self.vacuum_retention_hours}")
+        if not -1 <= self.vacuum_full_weekday <= 6:
+            raise ValueError(
+                f"vacuum_full_weekday must be 0 (Monday) to 6 (Sunday), or -1 for never, got {self.vacuum_full_weekday}"
+            )
         if self.warehouse_optimize_days < 1:
             raise ValueError(f"warehouse_optimize_days must be at least 1, got {self.warehouse_optimize_days}")
         for table, days in self.warehouse_retention_days.items():
@@ -83,7 +88,7 @@ def _optional_int(raw: object) -> int | None:
 def _coerce(name: str, raw: object) -> object:
     if name in _OPTIONAL_INTS:
         return _optional_int(raw)
-    if name in ("vacuum_retention_hours", "warehouse_optimize_days"):
+    if name in ("vacuum_retention_hours", "vacuum_full_weekday", "warehouse_optimize_days"):
         return int(raw)  # type: ignore[call-overload]
     if name in ("zones", "optimize_final_tables"):
         return tuple(str(raw).split(",")) if isinstance(raw, str) else tuple(raw)  # type: ignore[arg-type]
@@ -102,6 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--optimize-recent-days", type=_optional_int, default=d.optimize_recent_days, help="default: all days"
     )
     parser.add_argument("--vacuum-retention-hours", type=int, default=d.vacuum_retention_hours)
+    parser.add_argument(
+        "--vacuum-full-weekday", type=int, default=d.vacuum_full_weekday, help="0=Monday .. 6=Sunday, -1 never"
+    )
     parser.add_argument("--zones", default=",".join(d.zones), help="comma-separated lake zones to scan")
 
 
@@ -112,6 +120,7 @@ def from_arguments(args: argparse.Namespace) -> MaintenanceConfig:
         silver_retention_days=args.silver_retention_days,
         optimize_recent_days=args.optimize_recent_days,
         vacuum_retention_hours=args.vacuum_retention_hours,
+        vacuum_full_weekday=args.vacuum_full_weekday,
         zones=tuple(z for z in args.zones.split(",") if z),
     )
 
@@ -133,6 +142,8 @@ def to_arguments(config: MaintenanceConfig) -> list[str]:
         opt(config.optimize_recent_days),
         "--vacuum-retention-hours",
         str(config.vacuum_retention_hours),
+        "--vacuum-full-weekday",
+        str(config.vacuum_full_weekday),
         "--zones",
         ",".join(config.zones),
     ]

@@ -11,6 +11,8 @@ Per table, in this order:
 3. VACUUM: physically deletes the files no snapshot within ``vacuum_retention_hours`` references
    (the ones compaction and retention replaced, after the window). Below Delta's 7-day minimum only
    when configured so explicitly: a shorter window can delete files a running reader still needs.
+   LITE on most nights (the removed files are taken from the log, no listing of storage), FULL once
+   a week (lists storage, so it also finds files orphaned by failed writes).
 
 A failing action is recorded with status ``error`` and the run goes on with the next table; the job
 then fails as a whole so Airflow retries it and the failure callback records it.
@@ -19,6 +21,7 @@ then fails as a whole so Airflow retries it and the failure callback records it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -32,83 +35,142 @@ log = logging.getLogger(__name__)
 DAY_COLUMNS = ["year", "month", "day"]
 
 
-def _snapshot(table: Any) -> tuple[int, int, list[str]]:
-    """(data files, bytes, partition columns) of the table's current snapshot, from its log."""
-    detail = table.detail().select("numFiles", "sizeInBytes", "partitionColumns").first()
-    return int(detail["numFiles"] or 0), int(detail["sizeInBytes"] or 0), list(detail["partitionColumns"] or [])
+@dataclass
+class Snapshot:
+    """Files and bytes of a table's current snapshot, kept up to date from each operation's metrics.
+
+    Reading them again from the table (DESCRIBE DETAIL) after every commit would rebuild the
+    snapshot's state each time, a Spark job that costs far more than the operation on a small table.
+    """
+
+    files: int
+    bytes: int
+    partition_columns: list[str]
+
+    @classmethod
+    def read(cls, table: Any) -> Snapshot:
+        detail = table.detail().select("numFiles", "sizeInBytes", "partitionColumns").first()
+        return cls(
+            int(detail["numFiles"] or 0), int(detail["sizeInBytes"] or 0), list(detail["partitionColumns"] or [])
+        )
+
+    def apply(self, added: int, removed: int, added_bytes: int, removed_bytes: int) -> None:
+        self.files += added - removed
+        self.bytes += added_bytes - removed_bytes
 
 
-def _last_metrics(table: Any, operation: str) -> dict[str, str]:
-    """operationMetrics of the newest commit of ``operation`` (e.g. "VACUUM END"), or {}."""
-    for row in table.history(5).select("operation", "operationMetrics").collect():
-        if row["operation"] == operation:
+def _version(table: Any) -> int:
+    return int(table.history(1).select("version").first()["version"])
+
+
+def _metrics_since(table: Any, operation: str, version: int) -> dict[str, str]:
+    """operationMetrics of the first ``operation`` commit after ``version`` (concurrent writers such
+    as the stream may have committed around it), or {} if there is none."""
+    rows = table.history(20).select("version", "operation", "operationMetrics").collect()
+    for row in sorted(rows, key=lambda r: r["version"]):
+        if row["version"] > version and row["operation"] == operation:
             return dict(row["operationMetrics"] or {})
     return {}
 
 
+def _int(metrics: dict[str, str], key: str) -> int:
+    return int(metrics.get(key) or 0)
+
+
 def apply_retention(
-    spark: Any, lake_table: LakeTable, config: MaintenanceConfig, run_id: str, today: date
+    table: Any, snapshot: Snapshot, lake_table: LakeTable, config: MaintenanceConfig, run_id: str, today: date
 ) -> ActionRecord | None:
     """Delete the days of ``lake_table`` before its kind's cut-off; None when it has no window."""
-    from delta.tables import DeltaTable
-
     days = config.retention_days(lake_table.kind)
     if days is None:
         return None
     record = ActionRecord(run_id, "lake", lake_table.path, "retention")
-    table = DeltaTable.forPath(spark, lake_table.uri)
-    record.files_before, record.bytes_before, partition_columns = _snapshot(table)
-    record.files_after, record.bytes_after = record.files_before, record.bytes_before
-    if partition_columns != DAY_COLUMNS:
-        return record.finish("skipped", f"not partitioned by day ({partition_columns}); retention {days} days")
+    record.files_before = record.files_after = snapshot.files
+    record.bytes_before = record.bytes_after = snapshot.bytes
+    if snapshot.partition_columns != DAY_COLUMNS:
+        detail = f"not partitioned by day ({snapshot.partition_columns}); retention {days} days"
+        return record.finish("skipped", detail)
     record.cutoff = retention.cutoff_day(today, days)
     expired = retention.days_before(table.toDF().inputFiles(), record.cutoff)
     if expired:
+        version = _version(table)
         table.delete(retention.day_predicate_before(record.cutoff))
-        record.files_after, record.bytes_after, _ = _snapshot(table)
+        m = _metrics_since(table, "DELETE", version)
+        snapshot.apply(
+            _int(m, "numAddedFiles"), _int(m, "numRemovedFiles"), _int(m, "numAddedBytes"), _int(m, "numRemovedBytes")
+        )
+        record.files_after, record.bytes_after = snapshot.files, snapshot.bytes
         record.partitions_dropped = [retention.partition_name(d) for d in expired]
     return record.finish("ok", f"retention {days} days")
 
 
-def optimize(spark: Any, lake_table: LakeTable, config: MaintenanceConfig, run_id: str, today: date) -> ActionRecord:
+def optimize(
+    table: Any, snapshot: Snapshot, lake_table: LakeTable, config: MaintenanceConfig, run_id: str, today: date
+) -> ActionRecord:
     """Compact the table's small files (all days, or the recent ones)."""
-    from delta.tables import DeltaTable
-
     record = ActionRecord(run_id, "lake", lake_table.path, "optimize")
-    table = DeltaTable.forPath(spark, lake_table.uri)
-    record.files_before, record.bytes_before, partition_columns = _snapshot(table)
+    record.files_before, record.bytes_before = snapshot.files, snapshot.bytes
     builder = table.optimize()
     scope = "all days"
-    if config.optimize_recent_days is not None and partition_columns == DAY_COLUMNS:
+    if config.optimize_recent_days is not None and snapshot.partition_columns == DAY_COLUMNS:
         first = today - timedelta(days=config.optimize_recent_days)
         builder = builder.where(retention.day_predicate_since(first))
         scope = f"days since {first.isoformat()}"
-    builder.executeCompaction()
-    record.files_after, record.bytes_after, _ = _snapshot(table)
+    # One row of metrics per OPTIMIZE (also when there was nothing to compact: all zero, no commit).
+    m = builder.executeCompaction().select("metrics").first()["metrics"]
+    snapshot.apply(
+        int(m["numFilesAdded"]),
+        int(m["numFilesRemoved"]),
+        int(m["filesAdded"]["totalSize"]),
+        int(m["filesRemoved"]["totalSize"]),
+    )
+    record.files_after, record.bytes_after = snapshot.files, snapshot.bytes
     return record.finish("ok", f"compaction of {scope}")
 
 
-def vacuum(spark: Any, lake_table: LakeTable, config: MaintenanceConfig, run_id: str) -> ActionRecord:
-    """Delete unreferenced files older than the retention window."""
-    from delta.tables import DeltaTable
+def vacuum_mode(config: MaintenanceConfig, today: date) -> str:
+    """LITE (files the log says were removed: no storage listing) on most nights; FULL, which also
+    finds orphans of failed writes by listing storage, on the configured weekday."""
+    return "FULL" if today.weekday() == config.vacuum_full_weekday else "LITE"
 
+
+def vacuum(
+    spark: Any,
+    table: Any,
+    snapshot: Snapshot,
+    lake_table: LakeTable,
+    config: MaintenanceConfig,
+    run_id: str,
+    today: date,
+) -> ActionRecord:
+    """Delete unreferenced files older than the retention window."""
     record = ActionRecord(run_id, "lake", lake_table.path, "vacuum")
-    table = DeltaTable.forPath(spark, lake_table.uri)
-    record.files_before, record.bytes_before, _ = _snapshot(table)
+    record.files_before = record.files_after = snapshot.files
+    record.bytes_before = record.bytes_after = snapshot.bytes
     hours = config.vacuum_retention_hours
     # VACUUM START/END commits carry the metrics (files deleted); off by default on some storages.
     spark.conf.set("spark.databricks.delta.vacuum.logging.enabled", "true")
     short = hours < DELTA_MIN_VACUUM_HOURS
     if short:
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    mode = vacuum_mode(config, today)
+    version = _version(table)
+    path = lake_table.uri.replace("`", "``")
     try:
-        table.vacuum(float(hours))
+        try:
+            spark.sql(f"VACUUM delta.`{path}` {mode} RETAIN {hours} HOURS").collect()
+        except Exception as error:
+            # LITE refuses when the log no longer covers every eligible file (log retention): FULL does.
+            if mode != "LITE":
+                raise
+            log.warning("VACUUM LITE of %s refused (%s); running FULL", lake_table.path, str(error)[:200])
+            mode = "FULL"
+            spark.sql(f"VACUUM delta.`{path}` FULL RETAIN {hours} HOURS").collect()
     finally:
         if short:
             spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "true")
-    record.files_removed = int(_last_metrics(table, "VACUUM END").get("numDeletedFiles", 0))
-    record.files_after, record.bytes_after, _ = _snapshot(table)
-    return record.finish("ok", f"retention {hours} hours")
+    record.files_removed = _int(_metrics_since(table, "VACUUM END", version), "numDeletedFiles")
+    return record.finish("ok", f"{mode} retention {hours} hours")
 
 
 def maintain_table(
@@ -116,11 +178,23 @@ def maintain_table(
 ) -> list[ActionRecord]:
     """Retention, OPTIMIZE, VACUUM of one table; an action that fails is recorded and ends the table's
     maintenance for this run (the next actions would work on a state nobody checked)."""
+    from delta.tables import DeltaTable
+
     records: list[ActionRecord] = []
+    state: dict[str, Any] = {}
+
+    def open_table() -> None:
+        state["table"] = DeltaTable.forPath(spark, lake_table.uri)
+        state["snapshot"] = Snapshot.read(state["table"])
+
+    def args() -> tuple[Any, Snapshot, LakeTable, MaintenanceConfig, str]:
+        return state["table"], state["snapshot"], lake_table, config, run_id
+
     steps = (
-        ("retention", lambda: apply_retention(spark, lake_table, config, run_id, today)),
-        ("optimize", lambda: optimize(spark, lake_table, config, run_id, today)),
-        ("vacuum", lambda: vacuum(spark, lake_table, config, run_id)),
+        ("open", open_table),
+        ("retention", lambda: apply_retention(*args(), today)),
+        ("optimize", lambda: optimize(*args(), today)),
+        ("vacuum", lambda: vacuum(spark, *args(), today)),
     )
     for action, step in steps:
         started = datetime.now(timezone.utc)

@@ -4,7 +4,7 @@ arithmetic, discovery of Delta tables from paths, and the rows recorded in ops_m
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -31,7 +31,11 @@ def test_defaults_are_generous():
 
 def test_job_arguments_round_trip():
     config = MaintenanceConfig(
-        bronze_retention_days=400, quarantine_retention_days=None, optimize_recent_days=7, zones=("raw-data",)
+        bronze_retention_days=400,
+        quarantine_retention_days=None,
+        optimize_recent_days=7,
+        vacuum_full_weekday=-1,
+        zones=("raw-data",),
     )
     args = parse_args(["--run-id", "r1", *to_arguments(config)])
     from retail_platform.maintenance.config import from_arguments
@@ -64,6 +68,17 @@ def test_from_params_coerces_and_rejects_unknown_or_unsafe_values():
         MaintenanceConfig(bronze_retention_days=0)
     with pytest.raises(ValueError, match="retention of dq_results"):
         MaintenanceConfig(warehouse_retention_days={"dq_results": 0})
+
+
+def test_vacuum_is_full_once_a_week():
+    from retail_platform.maintenance.lake_tables import vacuum_mode
+
+    sunday = date(2026, 11, 22)
+    assert vacuum_mode(MaintenanceConfig(), sunday) == "FULL"
+    assert vacuum_mode(MaintenanceConfig(), sunday - timedelta(days=1)) == "LITE"
+    assert vacuum_mode(MaintenanceConfig(vacuum_full_weekday=-1), sunday) == "LITE"
+    with pytest.raises(ValueError, match="vacuum_full_weekday"):
+        MaintenanceConfig(vacuum_full_weekday=7)
 
 
 # --- retention arithmetic -------------------------------------------------------------------------
