@@ -2,9 +2,11 @@
 
     spark-submit <submit_args()> spark_jobs/daily_etl.py --date 2026-11-20 [--run-id ID]
     python -m spark_jobs.daily_etl --date 2026-11-20
+    python -m spark_jobs.daily_etl --from 2026-10-01 --to 2026-10-30    # bulk backfill, one application
 
 Idempotent: running a day again rewrites the same silver rows and replaces the day's facts. Exit 0 on
-success, 1 when a data-quality check failed (the message lists them; dq_results has every check).
+success, 1 when a data-quality check failed (the message lists them; dq_results has every check). A range
+runs its days oldest first and goes on past a failed day; it exits 1 if any day failed.
 The logic lives in ``retail_platform.batch``; this file only wires it.
 """
 
@@ -20,13 +22,23 @@ from datetime import date
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="daily_etl", description=__doc__.split("\n")[0])
-    p.add_argument("--date", type=date.fromisoformat, required=True, help="UTC day to recompute (YYYY-MM-DD)")
+    days = p.add_mutually_exclusive_group(required=True)
+    days.add_argument("--date", type=date.fromisoformat, help="UTC day to recompute (YYYY-MM-DD)")
+    days.add_argument("--from", dest="first", type=date.fromisoformat, help="first day of a range (with --to)")
+    p.add_argument("--to", dest="last", type=date.fromisoformat, help="last day of the range, inclusive")
     p.add_argument("--run-id", default="", help="orchestrator run id, recorded with the watermark")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.first is not None and args.last is None:
+        p.error("--from needs --to (the last day of the range, inclusive)")
+    if args.last is not None and args.first is None:
+        p.error("--to needs --from")
+    if args.first is not None and args.last < args.first:
+        p.error(f"--to {args.last} is before --from {args.first}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    from retail_platform.batch.daily import run_day
+    from retail_platform.batch.daily import run_day, run_days
     from retail_platform.batch.quality import DataQualityError
     from retail_platform.settings import get_settings
     from retail_platform.spark import session, submit_args
@@ -39,8 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         # python -m: connectors on the driver's classpath when the JVM starts; workers run this Python.
         os.environ.setdefault("PYSPARK_SUBMIT_ARGS", " ".join([*submit_args(settings), "pyspark-shell"]))
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = session(f"daily-etl-{args.date}", settings, **{"spark.ui.enabled": "false"})
+    label = args.date or f"{args.first}..{args.last}"
+    spark = session(f"daily-etl-{label}", settings, **{"spark.ui.enabled": "false"})
     try:
+        if args.date is None:
+            span = run_days(spark, settings, args.first, args.last, args.run_id)
+            print(json.dumps(span.summary()))
+            for day, message in span.failed.items():
+                print(f"{day}: {message}", file=sys.stderr)
+            return 1 if span.failed else 0
         result = run_day(spark, settings, args.date, args.run_id)
     except DataQualityError as exc:
         print(str(exc), file=sys.stderr)

@@ -18,9 +18,9 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -36,6 +36,9 @@ from retail_platform.settings import Settings
 from retail_platform.streaming.bronze import PARTITION_COLUMNS, SOURCES, event_columns, table_path
 from retail_platform.streaming.columns import fields_of, spark_type
 from retail_platform.warehouse.client import connect
+
+if TYPE_CHECKING:
+    from clickhouse_connect.driver.client import Client
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +69,18 @@ def bronze_schema(event_type: str) -> T.StructType:
     return T.StructType([T.StructField(c, spark_type(kinds[c]), True) for c in event_columns(event_type)])
 
 
-def read_bronze_day(spark: SparkSession, settings: Settings, event_type: str, day: date) -> DataFrame:
+def read_bronze_days(spark: SparkSession, settings: Settings, event_type: str, first: date, last: date) -> DataFrame:
     from delta.tables import DeltaTable
 
     path = table_path(settings, event_type)
     if not DeltaTable.isDeltaTable(spark, path):
         return spark.createDataFrame([], bronze_schema(event_type))
-    frame = spark.read.format("delta").load(path).where(day_predicate(day))
+    frame = spark.read.format("delta").load(path).where(day_predicate(first, last))
     return frame.select(*event_columns(event_type))
+
+
+def _day_of(year: str, month: str, day: str) -> date:
+    return date(int(year), int(month), int(day))
 
 
 @dataclass
@@ -108,46 +115,66 @@ class DayResult:
         }
 
 
-def _write_day(frame: DataFrame, path: str, day: date) -> None:
+def _write_days(frame: DataFrame, path: str, first: date, last: date) -> None:
     (
         frame.coalesce(1)
         .write.format("delta")
         .mode("overwrite")
         .partitionBy(*PARTITION_COLUMNS)
-        .option("replaceWhere", day_predicate(day))
+        .option("replaceWhere", day_predicate(first, last))
         .save(path)
     )
 
 
-def process_type(spark: SparkSession, settings: Settings, event_type: str, day: date, dims: Dimensions) -> TypeResult:
-    """Steps 1-4 for one event type; returns the counts and the day's silver rows (pandas)."""
-    bronze = read_bronze_day(spark, settings, event_type, day)
+def process_type(
+    spark: SparkSession, settings: Settings, event_type: str, first: date, last: date, dims: Dimensions
+) -> dict[date, TypeResult]:
+    """Steps 1-4 for one event type over first..last; the counts and silver rows (pandas) per day.
+
+    A run of days goes through Spark in one pass (one read, one silver and one quarantine commit):
+    Spark's fixed cost per pass is most of a small day's time. Every step stays per day: duplicates
+    are looked for within a day's partition (a copy of an event has its event_time, hence its day), so
+    a range gives each day exactly the rows a run of that day alone gives."""
+    bronze = read_bronze_days(spark, settings, event_type, first, last)
     required = EVENT_TYPES[event_type].schema["required"]
     complete = F.when(F.expr(" AND ".join(f"{c} IS NOT NULL" for c in required)), 1).otherwise(0)
-    stats = bronze.agg(
+    stats = bronze.groupBy(*PARTITION_COLUMNS).agg(
         F.count(F.lit(1)).alias("rows"), F.sum(complete).alias("complete"), F.count_distinct("event_id").alias("ids")
-    ).first()
-    result = TypeResult(rows=int(stats["rows"]), complete=int(stats["complete"] or 0), distinct_ids=int(stats["ids"]))
+    )
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    results = {day: TypeResult() for day in days}
+    for row in stats.collect():
+        r = results[_day_of(row["year"], row["month"], row["day"])]
+        r.rows, r.complete, r.distinct_ids = int(row["rows"]), int(row["complete"] or 0), int(row["ids"])
 
     order = [F.col(c).asc_nulls_last() for c in DEDUP_ORDER]
-    first = Window.partitionBy("event_id").orderBy(*order)
-    deduped = bronze.withColumn("_copy", F.row_number().over(first)).where("_copy = 1").drop("_copy")
+    copies = Window.partitionBy(*PARTITION_COLUMNS, "event_id").orderBy(*order)
+    deduped = bronze.withColumn("_copy", F.row_number().over(copies)).where("_copy = 1").drop("_copy")
     schema = T.StructType([*deduped.schema.fields, *CONFORMED_SPARK])
     conformed = deduped.mapInArrow(partial(conform_arrow_batches, event_type=event_type, dims=dims), schema)
     conformed = conformed.persist()
     try:
         accepted = conformed.where(F.col("rejection_reason").isNull()).drop("rejection_reason")
         rejected = conformed.where(F.col("rejection_reason").isNotNull())
-        _write_day(accepted, silver_path(settings, event_type), day)
-        _write_day(rejected, quarantine_path(settings, event_type), day)
-        # Read back what silver now holds for the day: the facts are built from the record itself.
-        silver = spark.read.format("delta").load(silver_path(settings, event_type)).where(day_predicate(day))
-        result.silver = silver.toArrow().to_pandas(timestamp_as_object=False)
-        result.accepted = len(result.silver)
-        result.quarantined = int(rejected.count())
+        _write_days(accepted, silver_path(settings, event_type), first, last)
+        _write_days(rejected, quarantine_path(settings, event_type), first, last)
+        for row in rejected.groupBy(*PARTITION_COLUMNS).count().collect():
+            results[_day_of(row["year"], row["month"], row["day"])].quarantined = int(row["count"])
+        # Read back what silver now holds for the days: the facts are built from the record itself.
+        silver = spark.read.format("delta").load(silver_path(settings, event_type)).where(day_predicate(first, last))
+        frame = silver.toArrow().to_pandas(timestamp_as_object=False)
     finally:
         conformed.unpersist()
-    return result
+    keys = frame[list(PARTITION_COLUMNS)].astype(int) if len(frame) else None
+    for day in days:
+        if keys is None:
+            part = frame
+        else:
+            mask = (keys["year"] == day.year) & (keys["month"] == day.month) & (keys["day"] == day.day)
+            part = frame[mask.to_numpy()].reset_index(drop=True)
+        results[day].silver = part
+        results[day].accepted = len(part)
+    return results
 
 
 def new_batch_id(day: date) -> str:
@@ -157,65 +184,113 @@ def new_batch_id(day: date) -> str:
 
 def run_day(spark: SparkSession, settings: Settings, day: date, run_id: str = "") -> DayResult:
     """Recompute one day end to end; raises DataQualityError (after recording) when a check fails."""
-    database = settings.clickhouse_database
-    result = DayResult(day, new_batch_id(day))
+    span = run_days(spark, settings, day, day, run_id)
+    if span.failed:
+        raise quality.DataQualityError(span.failed[day.isoformat()])
+    return span.days[0]
+
+
+def load_day(client: Client, database: str, day: date, types: dict[str, TypeResult], run_id: str) -> DayResult:
+    """Facts, load, watermark and checks of one day whose silver is written; raises DataQualityError
+    (after recording every check) when a check fails."""
+    result = DayResult(day, new_batch_id(day), types=types)
     started = time.monotonic()
+    for event_type, r in result.types.items():
+        result.checks += quality.input_checks(event_type, r.rows, r.complete, r.distinct_ids, r.accepted)
+    failed_input = [c for c in result.checks if not c.passed]
+    if failed_input:
+        # Nothing is loaded from input that failed its checks: the facts keep their last good state.
+        wl.record_checks(client, database, result.batch_id, day, result.checks)
+        quality.raise_on_failure(day.isoformat(), result.checks)
+
+    t0 = time.monotonic()
+    sales = result.types["sales_transaction"].silver
+    inventory = result.types["inventory_update"].silver
+    dims = wl.dimensions(client, database)
+    sales_rows = facts.sales_rows(sales, day, result.batch_id)
+    inventory_rows = facts.inventory_rows(
+        day,
+        inventory,
+        sales,
+        wl.previous_snapshots(client, database, day),
+        wl.reorder_policy(client, database),
+        dims.products,
+        result.batch_id,
+    )
+    result.seconds["facts"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    result.sales_rows = wl.replace_day(client, database, "fact_sales", day, sales_rows)
+    result.inventory_rows = wl.replace_day(client, database, "fact_inventory", day, inventory_rows)
+    result.seconds["load"] = time.monotonic() - t0
+    types = result.types.values()
+    wl.record_watermark(
+        client,
+        database,
+        day,
+        result.batch_id,
+        run_id,
+        bronze_rows=sum(r.rows for r in types),
+        duplicates_dropped=sum(r.rows - r.distinct_ids for r in types),
+        quarantined_rows=sum(r.quarantined for r in types),
+        sales_rows=result.sales_rows,
+        inventory_rows=result.inventory_rows,
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
+    totals = wl.sales_totals(client, database, day)
+    result.checks += quality.fact_checks(totals["rows"], totals["distinct_sale_ids"])
+    result.checks += quality.reconciliation_checks(
+        totals["units"], totals["revenue"], totals["speed_units"], totals["speed_revenue"]
+    )
+    wl.record_checks(client, database, result.batch_id, day, result.checks)
+    result.seconds["load_day"] = time.monotonic() - started
+    log.info("daily_etl %s: %s", day, result.summary())
+    quality.raise_on_failure(day.isoformat(), result.checks)
+    return result
+
+
+@dataclass
+class RangeResult:
+    """Days of a range run in order; a day whose checks failed is listed and the range goes on."""
+
+    days: list[DayResult] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # day -> the DataQualityError message
+
+    def summary(self) -> dict[str, Any]:
+        return {"days": [d.summary() for d in self.days], "failed": self.failed}
+
+
+def run_days(
+    spark: SparkSession, settings: Settings, first: date, last: date, run_id: str = "", days_per_pass: int = 7
+) -> RangeResult:
+    """Recompute first..last (inclusive) in one Spark application: a bulk backfill.
+
+    Bronze goes to silver ``days_per_pass`` days at a time (``process_type``); then each day of the
+    pass is loaded on its own, oldest first (a day's end-of-day stock starts from the previous day's
+    snapshot), atomically, exactly as a run of that day alone. A day whose checks fail is recorded and
+    left as it was; the range goes on."""
+    if last < first:
+        raise ValueError(f"empty range: {first} is after {last}")
+    database = settings.clickhouse_database
+    result = RangeResult()
     client = connect(settings)
     try:
-        dims = wl.dimensions(client, database)
-        for event_type in TYPES:
+        start = first
+        while start <= last:
+            end = min(last, start + timedelta(days=days_per_pass - 1))
+            dims = wl.dimensions(client, database)
             t0 = time.monotonic()
-            result.types[event_type] = process_type(spark, settings, event_type, day, dims)
-            result.seconds[f"spark:{event_type}"] = time.monotonic() - t0
-        for event_type, r in result.types.items():
-            result.checks += quality.input_checks(event_type, r.rows, r.complete, r.distinct_ids, r.accepted)
-        failed_input = [c for c in result.checks if not c.passed]
-        if failed_input:
-            # Nothing is loaded from input that failed its checks: the facts keep their last good state.
-            wl.record_checks(client, database, result.batch_id, day, result.checks)
-            quality.raise_on_failure(day.isoformat(), result.checks)
-
-        t0 = time.monotonic()
-        sales = result.types["sales_transaction"].silver
-        inventory = result.types["inventory_update"].silver
-        sales_rows = facts.sales_rows(sales, day, result.batch_id)
-        inventory_rows = facts.inventory_rows(
-            day,
-            inventory,
-            sales,
-            wl.previous_snapshots(client, database, day),
-            wl.reorder_policy(client, database),
-            dims.products,
-            result.batch_id,
-        )
-        result.seconds["facts"] = time.monotonic() - t0
-        t0 = time.monotonic()
-        result.sales_rows = wl.replace_day(client, database, "fact_sales", day, sales_rows)
-        result.inventory_rows = wl.replace_day(client, database, "fact_inventory", day, inventory_rows)
-        result.seconds["load"] = time.monotonic() - t0
-        types = result.types.values()
-        wl.record_watermark(
-            client,
-            database,
-            day,
-            result.batch_id,
-            run_id,
-            bronze_rows=sum(r.rows for r in types),
-            duplicates_dropped=sum(r.rows - r.distinct_ids for r in types),
-            quarantined_rows=sum(r.quarantined for r in types),
-            sales_rows=result.sales_rows,
-            inventory_rows=result.inventory_rows,
-            duration_ms=int((time.monotonic() - started) * 1000),
-        )
-        totals = wl.sales_totals(client, database, day)
-        result.checks += quality.fact_checks(totals["rows"], totals["distinct_sale_ids"])
-        result.checks += quality.reconciliation_checks(
-            totals["units"], totals["revenue"], totals["speed_units"], totals["speed_revenue"]
-        )
-        wl.record_checks(client, database, result.batch_id, day, result.checks)
-        result.seconds["total"] = time.monotonic() - started
-        log.info("daily_etl %s: %s", day, result.summary())
-        quality.raise_on_failure(day.isoformat(), result.checks)
-        return result
+            per_type = {t: process_type(spark, settings, t, start, end, dims) for t in TYPES}
+            spark_seconds = (time.monotonic() - t0) / ((end - start).days + 1)
+            day = start
+            while day <= end:
+                try:
+                    done = load_day(client, database, day, {t: per_type[t][day] for t in TYPES}, run_id)
+                    done.seconds["spark_share"] = spark_seconds
+                    result.days.append(done)
+                except quality.DataQualityError as exc:
+                    result.failed[day.isoformat()] = str(exc)
+                day += timedelta(days=1)
+            start = end + timedelta(days=1)
     finally:
         client.close()
+    return result
