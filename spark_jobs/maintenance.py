@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     from retail_platform.maintenance.config import from_arguments
     from retail_platform.maintenance.records import summary
-    from retail_platform.maintenance.run import SESSION_CONF, MaintenanceFailed, new_run_id, run_lake, run_warehouse
+    from retail_platform.maintenance.run import MaintenanceFailed, new_run_id, run_lake, run_warehouse, session_conf
     from retail_platform.settings import get_settings
     from retail_platform.spark import session, submit_args
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("PYSPARK_SUBMIT_ARGS", " ".join([*submit_args(settings), "pyspark-shell"]))
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     started = time.monotonic()
-    spark = session("maintenance", settings, **{"spark.ui.enabled": "false", **SESSION_CONF})
+    spark = session("maintenance", settings, **{"spark.ui.enabled": "false", **session_conf(settings)})
     records = []
     failed: list[str] = []
     try:

@@ -44,9 +44,9 @@ def spark(warehouse):
 
     os.environ["PYSPARK_SUBMIT_ARGS"] = " ".join([*submit_args(warehouse), "--driver-memory", "1g", "pyspark-shell"])
     os.environ["PYSPARK_PYTHON"] = sys.executable
-    from retail_platform.maintenance.run import SESSION_CONF
+    from retail_platform.maintenance.run import session_conf
 
-    spark = session("test-maintenance", warehouse, **{"spark.ui.enabled": "false", **SESSION_CONF})
+    spark = session("test-maintenance", warehouse, **{"spark.ui.enabled": "false", **session_conf(warehouse)})
     yield spark
     spark.stop()
 
