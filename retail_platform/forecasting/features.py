@@ -117,9 +117,15 @@ def daily_grid(
         F.explode(F.sequence("first_date", F.lit(last + timedelta(days=1)))).alias("date"),
     )
     in_window = F.col("date").between(F.lit(first), F.lit(last))
+    # Sort-merge joins, stated: Spark cannot size rows read by mapInArrow (it sees the handful of
+    # slice rows) and would otherwise broadcast millions of rows of facts from the driver.
     joined = (
-        grid.join(sales.where(in_window), [*KEYS, "date"], "left")
-        .join(inventory.where(in_window).select(*KEYS, "date", "stockout"), [*KEYS, "date"], "left")
+        grid.join(sales.where(in_window).hint("shuffle_merge"), [*KEYS, "date"], "left")
+        .join(
+            inventory.where(in_window).select(*KEYS, "date", "stockout").hint("shuffle_merge"),
+            [*KEYS, "date"],
+            "left",
+        )
         .join(
             F.broadcast(regular_prices.withColumnRenamed("product_id", "rp_product_id")),
             (F.col("product_id") == F.col("rp_product_id"))
