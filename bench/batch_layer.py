@@ -79,6 +79,7 @@ DASHBOARD_QUERIES = {
     ),
 }
 
+CONCURRENT_EXCLUDED = ("kpi_fill_rate_30d",)
 DASH_DAYS, DASH_STORES, DASH_PRODUCTS = 400, 50, 1000
 FILL_SALES = """INSERT INTO fact_sales (sale_id, date_key, event_time, store_id, product_id, category, quantity,
     unit_price, unit_cost, batch_id)
@@ -86,12 +87,12 @@ SELECT
     concat('bench-', toString(number)) AS sale_id,
     toDate('{first}') + toUInt32(number % {days}) AS date_key,
     toDateTime64(date_key, 3, 'UTC') + toIntervalSecond(intHash32(number) % 86400) AS event_time,
-    concat('store_', leftPad(toString(intHash32(number, 1) % {stores}), 3, '0')) AS store_id,
-    concat('SKU', leftPad(toString(intHash32(number, 2) % {products}), 4, '0')) AS product_id,
-    concat('category_', toString((intHash32(number, 2) % {products}) % 20)) AS category,
-    toInt32(1 + intHash32(number, 3) % 4) AS quantity,
-    toDecimal64(2 + (intHash32(number, 2) % {products}) % 50, 2) AS unit_price,
-    toDecimal64(1 + (intHash32(number, 2) % {products}) % 30, 2) AS unit_cost,
+    concat('store_', leftPad(toString(cityHash64(number, 1) % {stores}), 3, '0')) AS store_id,
+    concat('SKU', leftPad(toString(cityHash64(number, 2) % {products}), 4, '0')) AS product_id,
+    concat('category_', toString((cityHash64(number, 2) % {products}) % 20)) AS category,
+    toInt32(1 + cityHash64(number, 3) % 4) AS quantity,
+    toDecimal64(2 + (cityHash64(number, 2) % {products}) % 50, 2) AS unit_price,
+    toDecimal64(1 + (cityHash64(number, 2) % {products}) % 30, 2) AS unit_cost,
     'bench' AS batch_id
 FROM numbers({rows})"""
 FILL_INVENTORY = """INSERT INTO fact_inventory (date_key, store_id, product_id, category, supplier_id, quantity_on_hand,
@@ -103,7 +104,7 @@ SELECT
     concat('category_', toString(intDiv(number, {days} * {stores}) % 20)) AS category,
     'SUP01' AS supplier_id,
     toInt32(intHash32(number) % 60) - 2 AS quantity_on_hand,
-    toInt32(intHash32(number, 1) % 12) AS quantity_sold,
+    toInt32(cityHash64(number, 1) % 12) AS quantity_sold,
     toUInt32(10) AS reorder_point,
     toUInt32(4) AS safety_stock,
     toDecimal64(1 + intDiv(number, {days} * {stores}) % 30, 2) AS unit_cost,
@@ -128,8 +129,11 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def bench_settings() -> Settings:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RETAIL_")}
-    return load_settings({**env, **BENCH_ENV})
+    """The bench's own ports and state, also for child processes and code that reads settings itself."""
+    for name in [k for k in os.environ if k.startswith("RETAIL_")]:
+        del os.environ[name]
+    os.environ.update(BENCH_ENV)
+    return load_settings(os.environ)
 
 
 def spark_session(settings: Settings) -> Any:
@@ -285,7 +289,9 @@ def bench_dashboards(settings: Settings, repeat: int, clients: int, per_client: 
         alone[name] = percentiles(samples)
     client.close()
 
-    names = list(DASHBOARD_QUERIES)
+    # The fill-rate estimate (a window over every snapshot) takes minutes under load: it is measured
+    # alone only, and the concurrent phase runs the others.
+    names = [n for n in DASHBOARD_QUERIES if n not in CONCURRENT_EXCLUDED]
     latencies: dict[str, list[float]] = {n: [] for n in names}
     errors: list[str] = []
     lock = threading.Lock()
@@ -325,6 +331,7 @@ def bench_dashboards(settings: Settings, repeat: int, clients: int, per_client: 
             "queries_per_s": round(len(every) / wall, 1),
             "all": percentiles(every) if every else None,
             "per_query": {n: percentiles(v) for n, v in latencies.items() if v},
+            "excluded": list(CONCURRENT_EXCLUDED),
             "errors": errors[:20],
             "error_count": len(errors),
         },

@@ -21,8 +21,10 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
+from retail_platform.batch.conform_fast import NotVectorisable, valid_mask
 from retail_platform.events.contracts import EVENT_TYPES, validate
 
 # Which copy of a duplicated event_id is kept: the first to arrive (Kafka timestamp, then its position
@@ -126,21 +128,43 @@ def verdict(row: Mapping[str, Any], event_type: str, dims: Dimensions) -> tuple[
     reason = validate(to_event(row, event_type), event_type)
     if reason is not None:
         return reason, None
-    if row["store_id"] not in dims.stores:
+    return dimension_verdict(row["store_id"], row["product_id"], row["event_time"], dims)
+
+
+def dimension_verdict(
+    store_id: str, product_id: str, event_time: datetime, dims: Dimensions
+) -> tuple[str | None, ProductVersion | None]:
+    """The conformance half of ``verdict``, for a row that passed its contract."""
+    if store_id not in dims.stores:
         return "unknown_store:store_id", None
-    if row["product_id"] not in dims.products:
+    if product_id not in dims.products:
         return "unknown_product:product_id", None
-    version = dims.products.at(row["product_id"], row["event_time"])
+    version = dims.products.at(product_id, event_time)
     if version is None:
         return "no_product_version:product_id", None
     return None, version
 
 
 def conform_batch(batch: pa.RecordBatch, event_type: str, dims: Dimensions) -> pa.RecordBatch:
-    """A batch of bronze rows with the conformance columns appended."""
+    """A batch of bronze rows with the conformance columns appended.
+
+    Rows the vectorised pre-check (``conform_fast``) passes skip the per-row validator; the others
+    get ``verdict`` in full, so every reason is the validator's own."""
+    n = batch.num_rows
+    try:
+        fast = valid_mask(batch, event_type)
+    except NotVectorisable:
+        fast = np.zeros(n, dtype=bool)
+    slow = iter(batch.take(pa.array(np.flatnonzero(~fast))).to_pylist() if not fast.all() else [])
+    stores = batch.column("store_id").to_pylist()
+    products = batch.column("product_id").to_pylist()
+    times = batch.column("event_time").to_pylist()
     out: dict[str, list[Any]] = {f.name: [] for f in CONFORMED_FIELDS}
-    for row in batch.to_pylist():
-        reason, version = verdict(row, event_type, dims)
+    for i in range(n):
+        if fast[i]:
+            reason, version = dimension_verdict(stores[i], products[i], times[i], dims)
+        else:
+            reason, version = verdict(next(slow), event_type, dims)
         out["rejection_reason"].append(reason)
         out["category"].append(version.category if version else None)
         out["supplier_id"].append(version.supplier_id if version else None)

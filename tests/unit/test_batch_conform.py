@@ -104,3 +104,68 @@ def test_conform_batch_appends_the_verdict_columns():
     got = out.to_pylist()
     assert got[0]["rejection_reason"] is None and got[0]["unit_cost"] == Decimal("1.10")
     assert got[1]["rejection_reason"] == "bad_format:event_id" and got[1]["category"] is None
+
+
+# Rows that break one rule each (or none), typed as bronze types them. The vectorised pre-check must
+# never pass a row the validator rejects; whatever it sends on, the reasons are the validator's.
+MIXED = [
+    sale(),
+    sale(event_id="not-a-uuid"),
+    sale(event_id=None),
+    sale(event_type="inventory_update"),
+    sale(schema_version=2),
+    sale(event_time=None),
+    sale(store_id="store_01"),
+    sale(store_id="store_001\n"),  # Python's $ matches before a final newline: the validator passes it
+    sale(store_id="xstore_001"),
+    sale(product_id="SKU1"),
+    sale(transaction_id=""),
+    sale(transaction_id=None),
+    sale(quantity=0),
+    sale(quantity=1000),
+    sale(quantity=1001),
+    sale(quantity=None),
+    sale(unit_price=0.0),
+    sale(unit_price=100000.0),
+    sale(unit_price=100000.01),
+    sale(unit_price=float("nan")),
+    sale(unit_price=float("inf")),
+    sale(customer_id="c-9"),
+    sale(payment_method="iou"),
+    sale(payment_method=None),
+    sale(store_id="store_002"),  # valid contract, unknown store
+    sale(product_id="SKU0002"),  # unknown product
+    sale(event_time=T0 - timedelta(days=1)),  # before the product's first version
+    sale(event_time=T0 + timedelta(days=12)),  # second version
+]
+
+
+def test_vectorised_pre_check_gives_the_validators_verdict_on_every_row():
+    batch = pa.RecordBatch.from_pylist(MIXED)
+    got = conform_batch(batch, "sales_transaction", DIMS).to_pylist()
+    for row, out in zip(MIXED, got, strict=True):
+        reason, version = verdict(row, "sales_transaction", DIMS)
+        assert out["rejection_reason"] == reason, row
+        assert out["category"] == (version.category if version else None), row
+    reasons = [o["rejection_reason"] for o in got]
+    assert reasons.count(None) == 5  # the untouched sale, 1000 units, the top price, a customer, version 2
+    assert reasons[MIXED.index(sale(store_id="store_001\n"))] == "unknown_store:store_id"  # validator passed it
+    assert "wrong_type:unit_price" in reasons and "out_of_range:unit_price" in reasons
+
+
+def test_pre_check_passes_only_rows_it_can_vouch_for():
+    from retail_platform.batch.conform_fast import valid_mask
+
+    batch = pa.RecordBatch.from_pylist(MIXED)
+    mask = valid_mask(batch, "sales_transaction")
+    for row, fast in zip(MIXED, mask, strict=True):
+        if fast:
+            assert verdict(row, "sales_transaction", DIMS)[0] in (None, "unknown_store:store_id",
+                "unknown_product:product_id", "no_product_version:product_id"), row  # fmt: skip
+    assert mask.sum() == 8  # the five valid rows and the three dimension misses; store\n is sent on
+
+
+def test_a_column_of_the_wrong_type_sends_the_batch_to_the_validator():
+    rows = [sale(quantity=2.0), sale()]  # a float column for an integer field
+    out = conform_batch(pa.RecordBatch.from_pylist(rows), "sales_transaction", DIMS).to_pylist()
+    assert [o["rejection_reason"] for o in out] == ["wrong_type:quantity", "wrong_type:quantity"]
