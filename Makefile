@@ -41,8 +41,11 @@ format:
 	@.venv/bin/ruff format .
 	@.venv/bin/ruff check --fix .
 
-bench: setup  ## benchmarks; JSON results land in bench/results/
+bench: setup  ## benchmarks, one after the other (an hour or more); JSON results land in bench/results/
 	@$(PY) -m bench.warehouse_endpoint
+	@$(PY) -m bench.batch_layer
+	@$(PY) -m bench.closed_loop
+	@$(PY) -m bench.forecasting
 
 reset: down  ## delete all local state (data, logs) after stopping
 	@rm -rf .state
