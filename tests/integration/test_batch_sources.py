@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from retail_platform.sources import landing, runs
+from tests.integration.databases import scratch_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.warehouse, pytest.mark.spark]
 
@@ -46,6 +47,14 @@ EXPECTED_REJECTS = {
     ("legacy", "missing_field:payment_method"): 1,
     ("legacy", "out_of_range:new_quantity"): 1,
 }
+
+
+@pytest.fixture(scope="module")
+def warehouse(warehouse):
+    """A database of this module's own: other modules load the simulator's catalogue, whose product and
+    supplier ids these fixtures share."""
+    with scratch_database(warehouse, "retail_sources") as settings:
+        yield settings
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +143,7 @@ def test_first_run_reports_every_file_with_reconciled_counts(first_run, client):
     }
     assert loads["sales_history"].affected_days == [date(2026, 10, 3), date(2026, 10, 5)]
     assert loads["legacy"].affected_days == [date(2026, 9, 29), date(2026, 9, 30)]
-    recorded = runs.run_loads(client, "retail", "run-1")
+    recorded = runs.run_loads(client, client.database, "run-1")
     assert sorted((f.kind, f.status, f.rows_read, f.rows_loaded, f.rows_quarantined) for f in recorded) == sorted(
         (k, "loaded", *c[:3]) for k, c in counts.items()
     )
@@ -213,7 +222,7 @@ def test_running_again_changes_nothing(first_run, spark, client, warehouse):
     assert all("content already loaded" in f.message for f in again)
     assert warehouse_state(client) == before
     assert {t: bronze_version(spark, warehouse, t) for t in versions} == versions
-    assert runs.affected_days(runs.run_loads(client, "retail", "run-2")) == []
+    assert runs.affected_days(runs.run_loads(client, client.database, "run-2")) == []
 
 
 def test_changed_catalogue_opens_versions_and_corrected_sales_update_bronze(first_run, spark, client, warehouse):

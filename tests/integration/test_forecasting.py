@@ -22,8 +22,18 @@ from pyspark.sql import functions as F
 
 from retail_platform.forecasting import features as feat
 from retail_platform.forecasting import synthetic
+from tests.integration.databases import scratch_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
+
+
+@pytest.fixture(scope="module")
+def warehouse(warehouse):
+    """A database of this module's own: every series in the facts is one of this module's simulated
+    history, whatever earlier modules loaded."""
+    with scratch_database(warehouse, "retail_forecasting") as settings:
+        yield settings
+
 
 LEAK_CONFIG = synthetic.SyntheticConfig(end_date=date(2026, 6, 30), days=160, stores=2, products=6, seed=11)
 CUT = LEAK_CONFIG.end_date - timedelta(days=30)  # the day d of the leakage test

@@ -17,8 +17,17 @@ from retail_platform.optimization.warehouse import run_day
 from retail_platform.simulation import demand
 from retail_platform.simulation.catalog import CatalogConfig, generate_catalog
 from retail_platform.simulation.catalog_load import load_warehouse
+from tests.integration.databases import scratch_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.warehouse]
+
+
+@pytest.fixture(scope="module")
+def warehouse(warehouse):
+    """A database of this module's own: the stores and products of this module only, whatever earlier modules loaded."""
+    with scratch_database(warehouse, "retail_optimization") as settings:
+        yield settings
+
 
 DAY = date(2026, 11, 20)
 DAYS = 28
