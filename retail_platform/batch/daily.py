@@ -7,7 +7,8 @@ For day D, per event type (sales, inventory):
 4. write silver (accepted rows + product attributes) and quarantine (rejected rows + reason) for D
    with ``replaceWhere`` on D's partition: a re-run rewrites the same rows.
 Then, on the driver (a day is at most ~1M rows): fact rows from silver (``facts``), input checks,
-both facts replaced for D (``warehouse_load.replace_day``), the watermark row, and the post-load checks
+both facts replaced for D (``warehouse_load.replace_day``), the serving aggregates rebuilt for D
+(``aggregates.refresh``), the watermark row, and the post-load checks
 (uniqueness of the loaded day, reconciliation with the speed layer). A failed check fails the run
 after every check was recorded in dq_results.
 """
@@ -27,7 +28,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from retail_platform import lake
-from retail_platform.batch import facts, quality
+from retail_platform.batch import aggregates, facts, quality
 from retail_platform.batch import warehouse_load as wl
 from retail_platform.batch.conform import DEDUP_ORDER, Dimensions, conform_arrow_batches
 from retail_platform.batch.history import day_predicate
@@ -222,6 +223,10 @@ def load_day(client: Client, database: str, day: date, types: dict[str, TypeResu
     result.sales_rows = wl.replace_day(client, database, "fact_sales", day, sales_rows)
     result.inventory_rows = wl.replace_day(client, database, "fact_inventory", day, inventory_rows)
     result.seconds["load"] = time.monotonic() - t0
+    t0 = time.monotonic()
+    # Before the watermark row: a day enters the views with its aggregates in place.
+    aggregates.refresh(client, database, day, day)
+    result.seconds["aggregates"] = time.monotonic() - t0
     types = result.types.values()
     wl.record_watermark(
         client,

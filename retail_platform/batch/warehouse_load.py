@@ -14,7 +14,7 @@ would each swap in a month holding only their own new day. The DAG runs days one
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -32,21 +32,46 @@ def month_partition(day: date) -> int:
     return day.year * 100 + day.month
 
 
-def replace_day(client: Client, database: str, table: str, day: date, rows: pa.Table) -> int:
-    """Make ``rows`` the whole content of ``table`` for ``day`` (date_key), atomically; returns rows."""
-    stage = f"{table}__stage_{day:%Y%m%d}_{uuid.uuid4().hex[:8]}"
+def swap_month(client: Client, database: str, table: str, partition: int, edit: Callable[[str], None]) -> None:
+    """Rebuild one month partition of ``table`` atomically: ``edit(stage)`` changes a copy of the month
+    (hard links, no data copied) held in the stage table ``{database}.{stage}``, then one
+    ``REPLACE PARTITION`` swaps it in. A failure before the swap leaves ``table`` untouched."""
+    stage = f"{table}__stage_{partition}_{uuid.uuid4().hex[:8]}"
     target, staged = f"{database}.{table}", f"{database}.{stage}"
-    partition = month_partition(day)
     client.command(f"CREATE TABLE {staged} AS {target}")
     try:
         client.command(f"ALTER TABLE {staged} ATTACH PARTITION {partition} FROM {target}")
-        client.command(f"DELETE FROM {staged} WHERE date_key = '{day.isoformat()}'")
-        if rows.num_rows:
-            client.insert_arrow(stage, rows, database=database)
-        client.command(f"ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staged}")
+        edit(stage)
+        # The edit may leave the month empty (its only days had nothing): then the month must become
+        # empty, which ClickHouse refuses unless told it is intended.
+        client.command(
+            f"ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staged}",
+            settings={"allow_replace_partition_from_empty_source": 1},
+        )
     finally:
         client.command(f"DROP TABLE IF EXISTS {staged} SYNC")
-    return rows.num_rows
+
+
+def replace_day(
+    client: Client,
+    database: str,
+    table: str,
+    day: date,
+    rows: pa.Table | pd.DataFrame,
+    day_column: str = "date_key",
+) -> int:
+    """Make ``rows`` the whole content of ``table`` for ``day`` (``day_column``), atomically; returns rows."""
+
+    def edit(stage: str) -> None:
+        client.command(f"DELETE FROM {database}.{stage} WHERE {day_column} = '{day.isoformat()}'")
+        if isinstance(rows, pd.DataFrame):
+            if len(rows):
+                client.insert_df(stage, rows, database=database)
+        elif rows.num_rows:
+            client.insert_arrow(stage, rows, database=database)
+
+    swap_month(client, database, table, month_partition(day), edit)
+    return len(rows)
 
 
 def dimensions(client: Client, database: str) -> Dimensions:

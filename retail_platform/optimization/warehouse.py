@@ -19,7 +19,6 @@ backfill of an old day must not roll the live policy back).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import pandas as pd
 from clickhouse_connect.driver.client import Client
 
+from retail_platform.batch.warehouse_load import replace_day
 from retail_platform.optimization.policy import POLICY_SOURCE, OptimizationConfig
 from retail_platform.optimization.recommendations import (
     AnomalyInputs,
@@ -168,29 +168,6 @@ def read_anomaly_inputs(client: Client, database: str, day: date, stock: pd.Data
     return AnomalyInputs(day=day, today=today[columns], yesterday=yesterday, forecast_today=forecast)
 
 
-def replace_day(client: Client, database: str, table: str, day_column: str, day: date, rows: pd.DataFrame) -> int:
-    """Make ``rows`` the whole content of ``table`` for ``day``, atomically (stage + REPLACE PARTITION
-    of the day's month, as the facts' load does)."""
-    stage = f"{table}__stage_{day:%Y%m%d}_{uuid.uuid4().hex[:8]}"
-    target, staged = f"{database}.{table}", f"{database}.{stage}"
-    partition = day.year * 100 + day.month
-    client.command(f"CREATE TABLE {staged} AS {target}")
-    try:
-        client.command(f"ALTER TABLE {staged} ATTACH PARTITION {partition} FROM {target}")
-        client.command(f"DELETE FROM {staged} WHERE {day_column} = '{day.isoformat()}'")
-        if len(rows):
-            client.insert_df(stage, rows, database=database)
-        # The stage may hold nothing for the month (the day was its only content and found nothing):
-        # then the month must become empty, which ClickHouse refuses unless told it is intended.
-        client.command(
-            f"ALTER TABLE {target} REPLACE PARTITION {partition} FROM {staged}",
-            settings={"allow_replace_partition_from_empty_source": 1},
-        )
-    finally:
-        client.command(f"DROP TABLE IF EXISTS {staged} SYNC")
-    return len(rows)
-
-
 def newest_run(client: Client, database: str) -> date | None:
     rows = client.query(f"SELECT count(), max(run_date) FROM {database}.{RECOMMENDATIONS}").result_rows
     return rows[0][1] if rows[0][0] else None
@@ -222,8 +199,8 @@ def run_day(
     recs = recs.assign(created_at=now)
     anomalies = anomaly_rows(read_anomaly_inputs(client, database, day, stock), recs, config)
     anomalies = anomalies.assign(run_id=run_id, created_at=now)
-    replace_day(client, database, RECOMMENDATIONS, "run_date", day, recs)
-    replace_day(client, database, ANOMALIES, "anomaly_date", day, anomalies)
+    replace_day(client, database, RECOMMENDATIONS, day, recs, day_column="run_date")
+    replace_day(client, database, ANOMALIES, day, anomalies, day_column="anomaly_date")
 
     written_policies = 0
     newest = newest_run(client, database)

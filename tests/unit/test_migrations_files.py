@@ -80,18 +80,28 @@ def test_only_sql_files_in_the_migrations_folder():
 
 
 def test_every_create_in_up_has_a_matching_drop_in_down_in_reverse_order():
+    earlier: set[tuple[str, str]] = set()
     for migration in MIGRATIONS:
         created = _creates(migration.up)
-        dropped = _drops(migration.down)
         assert created, f"{migration.label}: no CREATE in up"
-        assert dropped == list(reversed(created)), f"{migration.label}: down must drop what up creates, newest first"
+        # An object an earlier migration created and this one replaces (CREATE OR REPLACE) is not
+        # dropped on the way down but put back as it was: down re-creates it.
+        replaced = [c for c in created if c in earlier]
+        new = [c for c in created if c not in earlier]
+        dropped = _drops(migration.down)
+        assert dropped == list(reversed(new)), f"{migration.label}: down must drop what up creates, newest first"
+        restored = set(_creates(migration.down))
+        assert restored == set(replaced), f"{migration.label}: down must restore exactly the objects up replaced"
+        earlier.update(created)
 
 
 def test_ddl_is_idempotent_and_targets_the_database_placeholder():
     for migration in MIGRATIONS:
         for statement in migration.up:
             for kind, if_not_exists, name in _CREATE.findall(statement):
-                replace = re.match(r"\s*CREATE\s+OR\s+REPLACE", statement, re.IGNORECASE)
+                replace = re.search(
+                    r"^\s*CREATE\s+OR\s+REPLACE\s+[\w\s]*?" + re.escape(name), statement, re.IGNORECASE | re.MULTILINE
+                )
                 assert if_not_exists or replace, f"{migration.label}: CREATE {name} needs IF NOT EXISTS"
                 expected = m.PLACEHOLDER if kind.upper() == "DATABASE" else m.PLACEHOLDER + "."
                 assert name.startswith(expected), f"{migration.label}: {name} must be qualified with {expected}"
