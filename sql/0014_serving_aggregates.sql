@@ -12,7 +12,7 @@
 -- rows already there converges instead of double counting. Partitioned by month like the facts, so a
 -- refresh replaces months with the same stage + REPLACE PARTITION swap.
 --
--- The up step fills both tables from the facts already loaded, so upgrading a running warehouse keeps
+-- The up step fills the tables from the facts already loaded, so upgrading a running warehouse keeps
 -- every closed day in the views. Running it again (after a half-applied attempt) converges: same
 -- grain, newer loaded_at.
 
@@ -66,6 +66,25 @@ PARTITION BY toYYYYMM(date_key)
 ORDER BY (date_key, store_id)
 COMMENT 'Store totals per day (sales, stock, fill-rate estimate), rebuilt by the daily load';
 
+-- Chain totals per day of the closed days: what the executive dashboard shows. Grain: date_key.
+-- stores_selling and products_selling count distinct stores and products with net units > 0 on a
+-- store/product/day (the v_sales_daily grain), which no sum over stores could give.
+CREATE TABLE IF NOT EXISTS {database}.agg_chain_daily
+(
+    date_key Date,
+    revenue Decimal(38, 2),
+    units Int64,
+    sale_lines UInt64,
+    stores_selling UInt64,
+    products_selling UInt64,
+    profit Decimal(38, 2),
+    loaded_at DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(loaded_at)
+PARTITION BY toYYYYMM(date_key)
+ORDER BY date_key
+COMMENT 'Chain totals per day, rebuilt by the daily load';
+
 INSERT INTO {database}.agg_sales_daily (date_key, store_id, category, product_id, units, revenue, cost, profit, sale_lines)
 SELECT date_key, store_id, category, product_id, sum(quantity), sum(revenue), sum(cost), sum(profit), count()
 FROM {database}.fact_sales FINAL
@@ -99,6 +118,18 @@ FULL OUTER JOIN
     GROUP BY date_key, store_id
 ) AS i USING (date_key, store_id);
 
+INSERT INTO {database}.agg_chain_daily (date_key, revenue, units, sale_lines, stores_selling, products_selling, profit)
+SELECT date_key, sum(revenue), sum(units), sum(lines), uniqExactIf(store_id, units > 0),
+       uniqExactIf(product_id, units > 0), sum(profit)
+FROM
+(
+    SELECT date_key, store_id, product_id, sum(units) AS units, sum(revenue) AS revenue, sum(sale_lines) AS lines,
+           sum(profit) AS profit
+    FROM {database}.agg_sales_daily FINAL
+    GROUP BY date_key, store_id, product_id
+)
+GROUP BY date_key;
+
 -- Sales per store, product and UTC day across both layers (as in 0008; the batch side now reads
 -- agg_sales_daily). Grain: (store_id, product_id, date). Columns: units, revenue, sale_lines, source
 -- ('batch' for days whose daily load has landed, 'speed' for the others).
@@ -121,31 +152,46 @@ FROM
 GROUP BY store_id, product_id, date;
 
 -- Executive dashboard: chain-wide daily totals. Grain: date. Columns as in 0008: revenue, units,
--- sale_lines, stores_selling, products_selling (both layers); profit and margin (batch days only, from
--- agg_store_daily: a few rows per day instead of a sum over every sale line); source.
+-- sale_lines, stores_selling, products_selling (both layers); profit and margin (batch days only: cost
+-- needs the daily load; NULL after the watermark); source. Closed days are one agg_chain_daily row
+-- each; open days are summed from the speed layer at the v_sales_daily grain.
 CREATE OR REPLACE VIEW {database}.v_exec_daily AS
-SELECT
-    d.date AS date,
-    d.day_revenue AS revenue,
-    d.day_units AS units,
-    d.day_lines AS sale_lines,
-    d.stores_selling AS stores_selling,
-    d.products_selling AS products_selling,
-    if(d.source = 'batch', f.profit, NULL) AS profit,
-    if(d.source = 'batch' AND d.day_revenue > 0, toFloat64(f.profit) / toFloat64(d.day_revenue), NULL) AS margin,
-    d.source AS source
+SELECT date, revenue, units, sale_lines, stores_selling, products_selling, profit, margin, source
 FROM
 (
-    SELECT date, sum(revenue) AS day_revenue, sum(units) AS day_units, sum(sale_lines) AS day_lines,
-           uniqExactIf(store_id, units > 0) AS stores_selling, uniqExactIf(product_id, units > 0) AS products_selling,
-           any(source) AS source
-    FROM {database}.v_sales_daily
-    GROUP BY date
-) AS d
-LEFT JOIN
-(
-    SELECT date_key, toNullable(sum(profit)) AS profit FROM {database}.agg_store_daily FINAL GROUP BY date_key
-) AS f ON d.date = f.date_key;
+    SELECT
+        date_key AS date,
+        revenue,
+        units,
+        sale_lines,
+        stores_selling,
+        products_selling,
+        CAST(profit AS Nullable(Decimal(38, 2))) AS profit,
+        if(revenue > 0, toFloat64(profit) / toFloat64(revenue), NULL) AS margin,
+        'batch' AS source
+    FROM {database}.agg_chain_daily FINAL
+    WHERE date_key IN (SELECT day FROM {database}.ops_batch_watermark FINAL)
+    UNION ALL
+    SELECT
+        day AS date,
+        sum(day_revenue) AS revenue,
+        sum(day_units) AS units,
+        sum(day_lines) AS sale_lines,
+        uniqExactIf(store_id, day_units > 0) AS stores_selling,
+        uniqExactIf(product_id, day_units > 0) AS products_selling,
+        CAST(NULL AS Nullable(Decimal(38, 2))) AS profit,
+        CAST(NULL AS Nullable(Float64)) AS margin,
+        'speed' AS source
+    FROM
+    (
+        SELECT store_id, product_id, toDate(window_start) AS day, sum(units) AS day_units,
+               sum(revenue) AS day_revenue, sum(transactions) AS day_lines
+        FROM {database}.rt_sales_5min
+        WHERE toDate(window_start) NOT IN (SELECT day FROM {database}.ops_batch_watermark FINAL)
+        GROUP BY store_id, product_id, day
+    )
+    GROUP BY day
+);
 
 -- Store manager dashboard: one store's day. Grain: (store_id, date). Columns as in 0008: revenue,
 -- units, sale_lines (both layers); products_tracked, stockouts, below_reorder_point (end-of-day
@@ -408,5 +454,6 @@ FROM
     GROUP BY date_key, store_id
 )
 GROUP BY month, store_id;
+DROP TABLE IF EXISTS {database}.agg_chain_daily SYNC;
 DROP TABLE IF EXISTS {database}.agg_store_daily SYNC;
 DROP TABLE IF EXISTS {database}.agg_sales_daily SYNC;

@@ -7,6 +7,23 @@
 CREATE DATABASE {database}
 ENGINE = Atomic;
 
+CREATE TABLE {database}.agg_chain_daily
+(
+    `date_key` Date,
+    `revenue` Decimal(38, 2),
+    `units` Int64,
+    `sale_lines` UInt64,
+    `stores_selling` UInt64,
+    `products_selling` UInt64,
+    `profit` Decimal(38, 2),
+    `loaded_at` DateTime64(3, 'UTC') DEFAULT now64(3)
+)
+ENGINE = ReplacingMergeTree(loaded_at)
+PARTITION BY toYYYYMM(date_key)
+ORDER BY date_key
+SETTINGS index_granularity = 8192
+COMMENT 'Chain totals per day, rebuilt by the daily load';
+
 CREATE TABLE {database}.agg_sales_daily
 (
     `date_key` Date,
@@ -729,37 +746,67 @@ CREATE VIEW {database}.v_exec_daily
     `source` String
 )
 AS SELECT
-    d.date AS date,
-    d.day_revenue AS revenue,
-    d.day_units AS units,
-    d.day_lines AS sale_lines,
-    d.stores_selling AS stores_selling,
-    d.products_selling AS products_selling,
-    if(d.source = 'batch', f.profit, NULL) AS profit,
-    if((d.source = 'batch') AND (d.day_revenue > 0), toFloat64(f.profit) / toFloat64(d.day_revenue), NULL) AS margin,
-    d.source AS source
+    date,
+    revenue,
+    units,
+    sale_lines,
+    stores_selling,
+    products_selling,
+    profit,
+    margin,
+    source
 FROM
 (
     SELECT
-        date,
-        sum(revenue) AS day_revenue,
-        sum(units) AS day_units,
-        sum(sale_lines) AS day_lines,
-        uniqExactIf(store_id, units > 0) AS stores_selling,
-        uniqExactIf(product_id, units > 0) AS products_selling,
-        any(source) AS source
-    FROM {database}.v_sales_daily
-    GROUP BY date
-) AS d
-LEFT JOIN
-(
-    SELECT
-        date_key,
-        toNullable(sum(profit)) AS profit
-    FROM {database}.agg_store_daily
+        date_key AS date,
+        revenue,
+        units,
+        sale_lines,
+        stores_selling,
+        products_selling,
+        CAST(profit, 'Nullable(Decimal(38, 2))') AS profit,
+        if(revenue > 0, toFloat64(profit) / toFloat64(revenue), NULL) AS margin,
+        'batch' AS source
+    FROM {database}.agg_chain_daily
     FINAL
-    GROUP BY date_key
-) AS f ON d.date = f.date_key;
+    WHERE date_key IN (
+        SELECT day
+        FROM {database}.ops_batch_watermark
+        FINAL
+    )
+    UNION ALL
+    SELECT
+        day AS date,
+        sum(day_revenue) AS revenue,
+        sum(day_units) AS units,
+        sum(day_lines) AS sale_lines,
+        uniqExactIf(store_id, day_units > 0) AS stores_selling,
+        uniqExactIf(product_id, day_units > 0) AS products_selling,
+        CAST(NULL, 'Nullable(Decimal(38, 2))') AS profit,
+        CAST(NULL, 'Nullable(Float64)') AS margin,
+        'speed' AS source
+    FROM
+    (
+        SELECT
+            store_id,
+            product_id,
+            toDate(window_start) AS day,
+            sum(units) AS day_units,
+            sum(revenue) AS day_revenue,
+            sum(transactions) AS day_lines
+        FROM {database}.rt_sales_5min
+        WHERE toDate(window_start) NOT IN (
+            SELECT day
+            FROM {database}.ops_batch_watermark
+            FINAL
+        )
+        GROUP BY
+            store_id,
+            product_id,
+            day
+    )
+    GROUP BY day
+);
 
 CREATE VIEW {database}.v_kpi_carrying_cost
 (

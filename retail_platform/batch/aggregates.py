@@ -1,10 +1,11 @@
 """The serving aggregates (sql/0014_serving_aggregates.sql): rebuilt from the facts for a range of days.
 
-``agg_sales_daily`` (store/category/product/day) and ``agg_store_daily`` (store/day) are what the
-dashboards read instead of the facts: a few rows per store/product/day instead of every sale line,
-without the facts' ``FINAL`` merge. They are derived data with one writer, this module, called by the
-daily load right after the facts of a day are swapped in and before its watermark row is written, so
-a day enters the views with its aggregates in place.
+``agg_sales_daily`` (store/category/product/day), ``agg_store_daily`` (store/day) and
+``agg_chain_daily`` (day) are what the dashboards read instead of the facts: at most a row per
+store/product/day instead of every sale line, and no fill-rate window at query time. They are
+derived data with one writer, this module, called by the daily load right after the facts of a day
+are swapped in and before its watermark row is written, so a day enters the views with its
+aggregates in place.
 
 Each month of the range is rebuilt in the server (``INSERT ... SELECT`` from the facts into a stage
 holding a copy of the month, then ``REPLACE PARTITION``), so a refresh is atomic per month, idempotent,
@@ -86,6 +87,24 @@ FULL OUTER JOIN
 """
 
 
+CHAIN_COLUMNS = "date_key, revenue, units, sale_lines, stores_selling, products_selling, profit"
+# Stores and products selling are counted at the store/product/day grain (net units > 0), as
+# v_sales_daily counts them for the days still served by the speed layer.
+CHAIN_SELECT = """
+SELECT date_key, sum(revenue), sum(units), sum(lines), uniqExactIf(store_id, units > 0),
+       uniqExactIf(product_id, units > 0), sum(profit)
+FROM
+(
+    SELECT date_key, store_id, product_id, sum(units) AS units, sum(revenue) AS revenue,
+           sum(sale_lines) AS lines, sum(profit) AS profit
+    FROM {database}.agg_sales_daily FINAL
+    WHERE date_key BETWEEN '{first}' AND '{last}'
+    GROUP BY date_key, store_id, product_id
+)
+GROUP BY date_key
+"""
+
+
 def month_spans(first: date, last: date) -> Iterator[tuple[int, date, date]]:
     """(partition, first day, last day) of each month that [first, last] touches, oldest first."""
     start = first
@@ -119,6 +138,7 @@ def refresh(client: Client, database: str, first: date, last: date) -> None:
     if last < first:
         raise ValueError(f"refresh range is empty: {first} .. {last}")
     _rebuild(client, database, "agg_sales_daily", SALES_COLUMNS, SALES_SELECT, first, last)
+    _rebuild(client, database, "agg_chain_daily", CHAIN_COLUMNS, CHAIN_SELECT, first, last)
     # Only days that have snapshots can carry an estimate: the usual daily load (the newest day) then
     # rebuilds its own day and nothing after it.
     newest = client.query(f"SELECT max(date_key) FROM {database}.fact_inventory").result_rows[0][0]

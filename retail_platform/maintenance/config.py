@@ -18,7 +18,14 @@ DELTA_MIN_VACUUM_HOURS = 168
 # re-insert of a day converges only on merge), the serving aggregates (each refresh leaves a month in
 # several parts that every dashboard's FINAL read must merge) and the current stock (one row per
 # store/product).
-OPTIMIZE_FINAL_TABLES = ("fact_sales", "fact_inventory", "agg_sales_daily", "agg_store_daily", "rt_stock")
+OPTIMIZE_FINAL_TABLES = (
+    "fact_sales",
+    "fact_inventory",
+    "agg_sales_daily",
+    "agg_store_daily",
+    "agg_chain_daily",
+    "rt_stock",
+)
 # Warehouse tables without a TTL whose old months are dropped, and their windows in days. The other
 # ops_* and rt_* tables expire through their own TTL (migrations 0004, 0006, 0009).
 WAREHOUSE_RETENTION_DAYS = {"rt_quarantine": 180, "rt_restock_alerts": 365, "dq_results": 730}

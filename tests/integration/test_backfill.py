@@ -62,6 +62,10 @@ def _business_columns(client, table: str) -> list[str]:
     return [name for (name,) in rows if name not in LINEAGE]
 
 
+# The facts and the serving aggregates the daily load rebuilds from them.
+CHECKSUMMED = ("fact_sales", "fact_inventory", "agg_sales_daily", "agg_store_daily", "agg_chain_daily")
+
+
 def fact_checksums(client, table: str) -> dict[tuple[str, str], tuple[int, int]]:
     """{(month partition, day): (rows, order-independent checksum of the business columns)} in range.
 
@@ -113,7 +117,7 @@ def backfilled_twice(warehouse, spark, client):
         assert [d.day for d in span.days] == CONFIG.day_list
         states.append(
             {
-                "facts": {t: fact_checksums(client, t) for t in ("fact_sales", "fact_inventory")},
+                "facts": {t: fact_checksums(client, t) for t in CHECKSUMMED},
                 "batch_ids": {t: batch_ids(client, t) for t in ("fact_sales", "fact_inventory")},
                 "silver": silver_checksums(spark, warehouse),
                 "rows": {d.day: (d.sales_rows, d.inventory_rows) for d in span.days},
@@ -133,7 +137,7 @@ def test_every_day_of_the_range_was_loaded(backfilled_twice):
 
 def test_second_backfill_leaves_identical_facts(backfilled_twice):
     first, second = backfilled_twice
-    for table in ("fact_sales", "fact_inventory"):
+    for table in CHECKSUMMED:
         assert second["facts"][table] == first["facts"][table], table
 
 
@@ -172,3 +176,39 @@ def test_checksum_sees_a_changed_row(backfilled_twice, client):
     key = (f"{day:%Y%m}", day.isoformat())
     assert probe[key][0] == first[key][0]
     assert probe[key][1] != first[key][1]
+
+
+def test_aggregates_reconcile_with_the_facts(backfilled_twice, client):
+    # Each day's load rebuilt its aggregates one day at a time, oldest first; here everything is
+    # computed again from the facts in one query, the fill-rate estimate over the whole history.
+    per_day = client.query(
+        "SELECT a.date_key, a.units, a.revenue, a.lines, f.units, f.revenue, f.lines FROM "
+        "(SELECT date_key, sum(units) AS units, sum(revenue) AS revenue, sum(sale_lines) AS lines "
+        " FROM agg_store_daily FINAL GROUP BY date_key) AS a "
+        "FULL JOIN (SELECT date_key, sum(quantity) AS units, sum(revenue) AS revenue, count() AS lines "
+        " FROM fact_sales FINAL GROUP BY date_key) AS f USING (date_key) "
+        "WHERE date_key BETWEEN %(a)s AND %(b)s ORDER BY date_key",
+        parameters={"a": FIRST, "b": LAST},
+    ).result_rows
+    assert len(per_day) == len(CONFIG.day_list)
+    for day, *totals in per_day:
+        assert totals[:3] == totals[3:], day
+    stock = client.query(
+        "SELECT a.date_key, a.store_id, a.products_tracked, a.stockouts, a.stock_value, a.sold, a.lost, "
+        "f.products_tracked, f.stockouts, f.stock_value, f.sold, f.lost FROM "
+        "(SELECT date_key, store_id, products_tracked, stockouts, stock_value, snapshot_units_sold AS sold, "
+        " est_lost_units AS lost FROM agg_store_daily FINAL) AS a "
+        "FULL JOIN (SELECT date_key, store_id, count() AS products_tracked, countIf(is_stockout) AS stockouts, "
+        " sum(stock_value) AS stock_value, sum(quantity_sold) AS sold, "
+        " sum(if(is_stockout, greatest(0., ifNull(usual, 0.) - quantity_sold), 0.)) AS lost "
+        " FROM (SELECT *, avgIf(toFloat64(quantity_sold), NOT is_stockout) OVER (PARTITION BY store_id, product_id "
+        "  ORDER BY date_key ROWS BETWEEN 28 PRECEDING AND 1 PRECEDING) AS usual FROM fact_inventory FINAL) "
+        " GROUP BY date_key, store_id) AS f USING (date_key, store_id) "
+        "WHERE date_key BETWEEN %(a)s AND %(b)s",
+        parameters={"a": FIRST, "b": LAST},
+    ).result_rows
+    assert stock, "no store/day rows"
+    assert any(row[6] > 0 for row in stock), "no stock-out estimate to compare"
+    for day, store, *values in stock:
+        assert values[:4] == values[5:9], (day, store)
+        assert values[4] == pytest.approx(values[9]), (day, store)

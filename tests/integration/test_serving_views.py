@@ -303,7 +303,7 @@ def test_reloading_a_day_refreshes_the_fill_rate_of_the_days_after_it(warehouse)
 
 
 def test_refreshing_twice_changes_nothing(db):
-    tables = ("agg_sales_daily", "agg_store_daily")
+    tables = ("agg_sales_daily", "agg_store_daily", "agg_chain_daily")
     checksum = "SELECT count(), sum(cityHash64(*)) FROM (SELECT * EXCEPT (loaded_at) FROM {} FINAL)"
     before = {t: rows(db, checksum.format(t)) for t in tables}
     aggregates.refresh(db, db.database, D0, D2)
