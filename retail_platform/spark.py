@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 from pyspark.sql import SparkSession
 
 from retail_platform.settings import Settings, get_settings
@@ -45,6 +48,21 @@ def session(app_name: str, settings: Settings | None = None, **conf: str) -> Spa
     return spark
 
 
+def job_session(
+    app_name: str, settings: Settings | None = None, *, driver_memory: str | None = None, **conf: str
+) -> SparkSession:
+    """The session of a job in ``spark_jobs/``, started by spark-submit (the DAGs) or as
+    ``python -m spark_jobs.<job>``. Under ``python -m`` the JVM is started here: the connectors must be
+    on the driver's classpath when it starts, and the Python workers must run this interpreter (the
+    virtualenv has pyarrow; the system Python may not). The Spark UI is off unless ``conf`` turns it on."""
+    s = settings or get_settings()
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not launched by spark-submit
+        memory = ["--driver-memory", driver_memory] if driver_memory else []
+        os.environ.setdefault("PYSPARK_SUBMIT_ARGS", " ".join([*submit_args(s), *memory, "pyspark-shell"]))
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return session(app_name, s, **{"spark.ui.enabled": "false", **conf})
+
+
 def submit_args(settings: Settings | None = None) -> list[str]:
     """Options for `spark-submit`: connectors must be on the driver's classpath when the JVM
     starts (setting spark.jars later in the session builder only ships them to executors)."""
@@ -55,9 +73,6 @@ def submit_args(settings: Settings | None = None) -> list[str]:
 def submit_env(settings: Settings | None = None) -> dict[str, str]:
     """Environment for pyspark's `spark-submit`: it locates Spark and Python through PATH, so the
     virtual environment must come first (Airflow's processes get the same PATH)."""
-    import os
-    import sys
-
     import pyspark
 
     s = settings or get_settings()

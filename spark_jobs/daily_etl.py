@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from datetime import date
 
@@ -41,18 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     from retail_platform.batch.daily import run_day, run_days
     from retail_platform.batch.quality import DataQualityError
     from retail_platform.settings import get_settings
-    from retail_platform.spark import session, submit_args
+    from retail_platform.spark import job_session
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("retail_platform").setLevel(logging.INFO)
     args = parse_args(argv)
     settings = get_settings()
-    if "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # python -m: connectors on the driver's classpath when the JVM starts; workers run this Python.
-        os.environ.setdefault("PYSPARK_SUBMIT_ARGS", " ".join([*submit_args(settings), "pyspark-shell"]))
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     label = args.date or f"{args.first}..{args.last}"
-    spark = session(f"daily-etl-{label}", settings, **{"spark.ui.enabled": "false"})
+    spark = job_session(f"daily-etl-{label}", settings)
     try:
         if args.date is None:
             span = run_days(spark, settings, args.first, args.last, args.run_id)

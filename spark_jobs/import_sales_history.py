@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 
 
@@ -30,18 +29,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     from retail_platform.settings import get_settings
     from retail_platform.sources import report, runs
-    from retail_platform.spark import session, submit_args
+    from retail_platform.spark import job_session
     from retail_platform.warehouse.client import connect
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("retail_platform").setLevel(logging.INFO)
     args = parse_args(argv)
     settings = get_settings()
-    if "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # python -m: connectors on the driver's classpath when the JVM starts; workers run this Python.
-        os.environ.setdefault("PYSPARK_SUBMIT_ARGS", " ".join([*submit_args(settings), "pyspark-shell"]))
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = session("import-sales-history", settings, **{"spark.ui.enabled": "false"})
+    spark = job_session("import-sales-history", settings)
     client = connect(settings)
     try:
         loads = runs.ingest_bronze(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from datetime import date
@@ -37,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from retail_platform.maintenance.records import summary
     from retail_platform.maintenance.run import MaintenanceFailed, new_run_id, run_lake, run_warehouse, session_conf
     from retail_platform.settings import get_settings
-    from retail_platform.spark import session, submit_args
+    from retail_platform.spark import job_session
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("retail_platform").setLevel(logging.INFO)
@@ -45,12 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     config = from_arguments(args)
     run_id = args.run_id or new_run_id()
     settings = get_settings()
-    if "PYSPARK_GATEWAY_PORT" not in os.environ:
-        # python -m: connectors on the driver's classpath when the JVM starts; workers run this Python.
-        os.environ.setdefault("PYSPARK_SUBMIT_ARGS", " ".join([*submit_args(settings), "pyspark-shell"]))
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     started = time.monotonic()
-    spark = session("maintenance", settings, **{"spark.ui.enabled": "false", **session_conf(settings)})
+    spark = job_session("maintenance", settings, **session_conf(settings))
     records = []
     failed: list[str] = []
     try:

@@ -11,18 +11,12 @@ checkpoint and replays the unfinished batch exactly). ``--help`` lists the optio
 from __future__ import annotations
 
 import logging
-import os
 import sys
-
-
-def _launched_by_spark_submit() -> bool:
-    # spark-submit starts the JVM first and hands its gateway to Python through these variables.
-    return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
 def main(argv: list[str] | None = None) -> int:
     from retail_platform.settings import get_settings
-    from retail_platform.spark import session, submit_args
+    from retail_platform.spark import job_session
     from retail_platform.streaming.config import parse_args
     from retail_platform.streaming.runner import StreamRunner, spark_conf
 
@@ -34,15 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("retail_platform").setLevel(logging.INFO)
     settings = get_settings()
     config = parse_args(argv, settings)
-    if not _launched_by_spark_submit():
-        # python -m: the connectors must be on the driver's classpath when the JVM starts, and the
-        # Python workers must run this interpreter (the virtualenv has pyarrow; the system one may not).
-        os.environ.setdefault(
-            "PYSPARK_SUBMIT_ARGS",
-            " ".join([*submit_args(settings), "--driver-memory", config.driver_memory, "pyspark-shell"]),
-        )
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = session(config.query_name, settings, **spark_conf(config))
+    spark = job_session(config.query_name, settings, driver_memory=config.driver_memory, **spark_conf(config))
     try:
         return StreamRunner(spark, settings, config).run()
     finally:
