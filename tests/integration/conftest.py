@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from clickhouse_connect.driver.client import Client
@@ -59,3 +60,14 @@ def warehouse_client_factory(warehouse: Settings) -> Iterator[Callable[..., Clie
     yield factory
     for client in clients:
         client.close()
+
+
+@pytest.fixture(scope="module")
+def spark(warehouse: Settings) -> Iterator[Any]:
+    """A Spark session on the test overlay for one module, stopped at its end (the JVM stays up for
+    the session: pyspark starts it once per process, with the first module's options)."""
+    from retail_platform.spark import job_session
+
+    session = job_session("integration-tests", warehouse, driver_memory="2g")
+    yield session
+    session.stop()

@@ -13,8 +13,6 @@ too. Silver is compared on every column: it holds bronze's own lineage, which a 
 
 from __future__ import annotations
 
-import os
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -32,17 +30,6 @@ CONFIG = HistoryConfig(
 )
 FIRST, LAST = CONFIG.first_day, CONFIG.end_date
 LINEAGE = {"batch_id", "loaded_at"}
-
-
-@pytest.fixture(scope="module")
-def spark(warehouse):
-    from retail_platform.spark import session, submit_args
-
-    os.environ["PYSPARK_SUBMIT_ARGS"] = " ".join([*submit_args(warehouse), "--driver-memory", "1g", "pyspark-shell"])
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = session("test-backfill", warehouse, **{"spark.ui.enabled": "false"})
-    yield spark
-    spark.stop()
 
 
 @pytest.fixture(scope="module")

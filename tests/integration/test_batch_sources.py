@@ -6,10 +6,8 @@ sales file updates bronze rows in place."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
-import sys
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -55,17 +53,6 @@ def warehouse(warehouse):
     supplier ids these fixtures share."""
     with scratch_database(warehouse, "retail_sources") as settings:
         yield settings
-
-
-@pytest.fixture(scope="module")
-def spark(warehouse):
-    from retail_platform.spark import session, submit_args
-
-    os.environ["PYSPARK_SUBMIT_ARGS"] = " ".join([*submit_args(warehouse), "--driver-memory", "1g", "pyspark-shell"])
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = session("test-batch-sources", warehouse, **{"spark.ui.enabled": "false"})
-    yield spark
-    spark.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ and a day whose input fails its checks is refused."""
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
@@ -31,18 +29,6 @@ CONFIG = HistoryConfig(
 DAY1, DAY2, DAY3 = CONFIG.day_list
 DAY4 = DAY3 + timedelta(days=1)
 FACTS = ("fact_sales", "fact_inventory")
-
-
-@pytest.fixture(scope="module")
-def spark(warehouse):
-    from retail_platform.spark import session, submit_args
-
-    # Connectors (Delta) on the driver's classpath when the JVM starts; workers run this Python.
-    os.environ["PYSPARK_SUBMIT_ARGS"] = " ".join([*submit_args(warehouse), "--driver-memory", "1g", "pyspark-shell"])
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = session("test-daily-etl", warehouse, **{"spark.ui.enabled": "false"})
-    yield spark
-    spark.stop()
 
 
 @pytest.fixture(scope="module")

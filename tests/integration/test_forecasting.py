@@ -11,8 +11,6 @@ facts are involved), on simulated daily-grain history whose generating process i
 
 from __future__ import annotations
 
-import os
-import sys
 from datetime import date, timedelta
 
 import numpy as np
@@ -37,17 +35,6 @@ def warehouse(warehouse):
 
 LEAK_CONFIG = synthetic.SyntheticConfig(end_date=date(2026, 6, 30), days=160, stores=2, products=6, seed=11)
 CUT = LEAK_CONFIG.end_date - timedelta(days=30)  # the day d of the leakage test
-
-
-@pytest.fixture(scope="module")
-def spark(settings):
-    from retail_platform.spark import session, submit_args
-
-    os.environ["PYSPARK_SUBMIT_ARGS"] = " ".join([*submit_args(settings), "--driver-memory", "2g", "pyspark-shell"])
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = session("test-forecasting", settings, **{"spark.ui.enabled": "false"})
-    yield spark
-    spark.stop()
 
 
 def _frames(spark, tables: dict[str, pa.Table]):

@@ -11,8 +11,6 @@ warehouse half merges a ReplacingMergeTree's parts and drops a month past retent
 from __future__ import annotations
 
 import dataclasses
-import os
-import sys
 import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -40,15 +38,13 @@ CONFIG = MaintenanceConfig(vacuum_retention_hours=0, vacuum_full_weekday=-1)
 
 @pytest.fixture(scope="module")
 def spark(warehouse):
-    from retail_platform.spark import session, submit_args
-
-    os.environ["PYSPARK_SUBMIT_ARGS"] = " ".join([*submit_args(warehouse), "--driver-memory", "1g", "pyspark-shell"])
-    os.environ["PYSPARK_PYTHON"] = sys.executable
     from retail_platform.maintenance.run import session_conf
+    from retail_platform.spark import job_session
 
-    spark = session("test-maintenance", warehouse, **{"spark.ui.enabled": "false", **session_conf(warehouse)})
-    yield spark
-    spark.stop()
+    # The maintenance job's own session settings (what spark_jobs/maintenance.py runs with).
+    session = job_session("test-maintenance", warehouse, driver_memory="2g", **session_conf(warehouse))
+    yield session
+    session.stop()
 
 
 def _sales(day: date, seed: int) -> pa.Table:
