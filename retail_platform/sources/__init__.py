@@ -8,7 +8,7 @@ warehouse's dimensions and the lake's bronze sales table.
     landing/legacy/          legacy SQLite databases   -> all of the above, once     legacy_sqlite.py
 
 Files are CSV, JSON (an array or JSON lines) or Parquet (readers.py); dirty values are cleaned or the
-row is quarantined with its reason (cleaning.py, dq_source_rejects). Every file a run looks at gets a
+row is quarantined with its reason (cleaning.py, records.py, dq_source_rejects). Every file a run looks at gets a
 row in ops_source_loads (report.py), which doubles as the registry of loaded content (landing.py).
 """
 

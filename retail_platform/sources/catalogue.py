@@ -35,6 +35,7 @@ from retail_platform.events.contracts import EVENT_TYPES
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
 from retail_platform.sources.readers import FileFormatError, ReadResult, read_file
+from retail_platform.sources.records import ParsedRow, parse_records
 from retail_platform.sources.report import FileLoad, Reject
 
 OPEN_VALID_TO = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
@@ -90,35 +91,17 @@ REQUIRED = tuple(name for name, _, required, _ in SPEC if required)
 DEFAULTS = {name: default for name, _, required, default in SPEC if not required}
 
 
-@dataclass(frozen=True)
-class ProductRow:
-    line: int
-    raw: str
-    values: dict[str, Any]  # the tracked attributes, product_id and effective_from (None: load time)
+# values: the tracked attributes, product_id and effective_from (None: load time).
+ProductRow = ParsedRow
 
 
 def to_products(read: ReadResult) -> tuple[list[ProductRow], list[Reject]]:
-    products: list[ProductRow] = []
-    rejects: list[Reject] = []
-    seen: set[str] = set()
-    for record in read.records:
-        if record.error:
-            rejects.append(Reject(record.line, record.raw, record.error))
-            continue
-        try:
-            values = cleaning.parse_fields(record.values, SPEC)
-        except BadValue as exc:
-            rejects.append(Reject(record.line, record.raw, exc.code, exc.detail))
-            continue
-        # An optional column the file does not have at all keeps the current version's value (a partial
-        # catalogue, e.g. prices only); its default applies to new products only (plan_versions).
-        values = {k: v for k, v in values.items() if k in read.columns or k in REQUIRED or k == "effective_from"}
-        if values["product_id"] in seen:
-            rejects.append(Reject(record.line, record.raw, "duplicate:product_id", "appears earlier in the file"))
-            continue
-        seen.add(values["product_id"])
-        products.append(ProductRow(record.line, record.raw, values))
-    return products, rejects
+    # An optional column the file does not have at all keeps the current version's value (a partial
+    # catalogue, e.g. prices only); its default applies to new products only (plan_versions).
+    def present(values: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in values.items() if k in read.columns or k in REQUIRED or k == "effective_from"}
+
+    return parse_records(read, SPEC, "product_id", present)
 
 
 def current_versions(client: Client, database: str) -> dict[str, dict[str, Any]]:

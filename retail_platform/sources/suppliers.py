@@ -11,7 +11,6 @@ load time, so the newest load wins and loading the same content again writes not
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +21,7 @@ from clickhouse_connect.driver.client import Client
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
 from retail_platform.sources.readers import FileFormatError, ReadResult, read_file
+from retail_platform.sources.records import ParsedRow, parse_records
 from retail_platform.sources.report import FileLoad, Reject
 
 ATTRIBUTES = ("supplier_name", "country", "lead_time_days", "lead_time_stddev_days", "min_order_quantity",
@@ -65,32 +65,11 @@ SPEC: tuple[cleaning.Field, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class SupplierRow:
-    line: int
-    raw: str
-    values: dict[str, Any]
+SupplierRow = ParsedRow
 
 
 def to_suppliers(read: ReadResult) -> tuple[list[SupplierRow], list[Reject]]:
-    suppliers: list[SupplierRow] = []
-    rejects: list[Reject] = []
-    seen: set[str] = set()
-    for record in read.records:
-        if record.error:
-            rejects.append(Reject(record.line, record.raw, record.error))
-            continue
-        try:
-            values = cleaning.parse_fields(record.values, SPEC)
-        except BadValue as exc:
-            rejects.append(Reject(record.line, record.raw, exc.code, exc.detail))
-            continue
-        if values["supplier_id"] in seen:
-            rejects.append(Reject(record.line, record.raw, "duplicate:supplier_id", "appears earlier in the file"))
-            continue
-        seen.add(values["supplier_id"])
-        suppliers.append(SupplierRow(record.line, record.raw, values))
-    return suppliers, rejects
+    return parse_records(read, SPEC, "supplier_id")
 
 
 def current_suppliers(client: Client, database: str) -> dict[str, dict[str, Any]]:
