@@ -1,5 +1,7 @@
 """daily_etl through a real Airflow 3: unpause it, `airflow backfill create` one day with the running
-Airflow's environment, await the run, and find that day's facts and watermark in the warehouse."""
+Airflow's environment, await the run, and find that day's facts, serving aggregates and watermark in
+the warehouse. Then stock_optimization, triggered for that day, recommends for every store/product of
+its snapshot."""
 
 from __future__ import annotations
 
@@ -72,3 +74,36 @@ def test_backfill_one_day_loads_its_facts(airflow, warehouse_client_factory):
     assert mark.result_rows and mark.result_rows[0][1] == sales.result_rows[0][0]
     failed = client.query("SELECT count() FROM dq_results WHERE day = %(d)s AND NOT passed", parameters={"d": DAY})
     assert failed.result_rows[0][0] == 0
+    # The day is served from its aggregates: the executive view's batch row equals the fact's totals.
+    facts = client.query(
+        "SELECT sum(quantity), sum(revenue), count() FROM fact_sales FINAL WHERE date_key = %(d)s",
+        parameters={"d": DAY},
+    ).result_rows[0]
+    served = client.query(
+        "SELECT units, revenue, sale_lines, source FROM v_exec_daily WHERE date = %(d)s", parameters={"d": DAY}
+    ).result_rows
+    assert served == [(*facts, "batch")]
+
+
+def test_stock_optimization_recommends_for_every_store_product_of_the_day(airflow, warehouse_client_factory):
+    dag_id = "stock_optimization"
+    api = AirflowApi(airflow)
+    api.wait_for_dag(dag_id, timeout=180)
+    api.set_paused(dag_id, False)
+    run_id = api.trigger(dag_id, conf={"date": DAY.isoformat()})
+    state = api.wait_for_run(dag_id, run_id, timeout=600)
+    assert state == "success", api.task_states(dag_id, run_id)
+    assert api.task_states(dag_id, run_id) == {"stock_loaded": "success", "optimize": "success"}
+
+    client = warehouse_client_factory()
+    stocked = client.query(
+        "SELECT groupArray((store_id, product_id)) FROM fact_inventory FINAL WHERE date_key = %(d)s",
+        parameters={"d": DAY},
+    ).result_rows[0][0]
+    recommended = client.query(
+        "SELECT groupArray((store_id, product_id)), groupUniqArray(run_id) FROM ml_reorder_recommendations FINAL "
+        "WHERE run_date = %(d)s",
+        parameters={"d": DAY},
+    ).result_rows[0]
+    assert stocked and sorted(recommended[0]) == sorted(stocked)
+    assert recommended[1] == [run_id]
