@@ -157,10 +157,13 @@ def process_type(
     try:
         accepted = conformed.where(F.col("rejection_reason").isNull()).drop("rejection_reason")
         rejected = conformed.where(F.col("rejection_reason").isNotNull())
-        _write_days(accepted, silver_path(settings, event_type), first, last)
-        _write_days(rejected, quarantine_path(settings, event_type), first, last)
+        # Counting first fills the cache with every partition in parallel: the writes below coalesce
+        # to one file per day, and a coalesced task would otherwise run the conformance (the costly
+        # Python part) of all partitions itself, on one core.
         for row in rejected.groupBy(*PARTITION_COLUMNS).count().collect():
             results[_day_of(row["year"], row["month"], row["day"])].quarantined = int(row["count"])
+        _write_days(accepted, silver_path(settings, event_type), first, last)
+        _write_days(rejected, quarantine_path(settings, event_type), first, last)
         # Read back what silver now holds for the days: the facts are built from the record itself.
         silver = spark.read.format("delta").load(silver_path(settings, event_type)).where(day_predicate(first, last))
         frame = silver.toArrow().to_pandas(timestamp_as_object=False)
