@@ -151,6 +151,35 @@ FROM
 )
 GROUP BY store_id, product_id, date;
 
+-- Days of supply per store/product now (as in 0008; columns quantity_on_hand, avg_daily_units_28d,
+-- days_of_supply, is_dead_stock). The last 28 days' units are summed per store/product straight from
+-- both layers (the same day split as v_sales_daily), without grouping by day first.
+CREATE OR REPLACE VIEW {database}.v_kpi_days_of_supply AS
+SELECT
+    s.store_id AS store_id,
+    s.product_id AS product_id,
+    s.quantity_on_hand AS quantity_on_hand,
+    ifNull(d.units_28d, 0) / 28 AS avg_daily_units_28d,
+    if(avg_daily_units_28d > 0, s.quantity_on_hand / avg_daily_units_28d, NULL) AS days_of_supply,
+    s.quantity_on_hand > 0 AND ifNull(d.units_28d, 0) = 0 AS is_dead_stock
+FROM {database}.v_stock_current AS s
+LEFT JOIN
+(
+    SELECT store_id, product_id, toNullable(sum(units)) AS units_28d
+    FROM
+    (
+        SELECT store_id, product_id, units
+        FROM {database}.agg_sales_daily FINAL
+        WHERE date_key > today() - 28 AND date_key IN (SELECT day FROM {database}.ops_batch_watermark FINAL)
+        UNION ALL
+        SELECT store_id, product_id, units
+        FROM {database}.rt_sales_5min
+        WHERE toDate(window_start) > today() - 28
+          AND toDate(window_start) NOT IN (SELECT day FROM {database}.ops_batch_watermark FINAL)
+    )
+    GROUP BY store_id, product_id
+) AS d ON s.store_id = d.store_id AND s.product_id = d.product_id;
+
 -- Executive dashboard: chain-wide daily totals. Grain: date. Columns as in 0008: revenue, units,
 -- sale_lines, stores_selling, products_selling (both layers); profit and margin (batch days only: cost
 -- needs the daily load; NULL after the watermark); source. Closed days are one agg_chain_daily row
@@ -319,6 +348,23 @@ FROM
     WHERE NOT has(closed_days, toDate(window_start))
 )
 GROUP BY store_id, product_id, date;
+-- v_kpi_days_of_supply as 0008/0013 defined it.
+CREATE OR REPLACE VIEW {database}.v_kpi_days_of_supply AS
+SELECT
+    s.store_id AS store_id,
+    s.product_id AS product_id,
+    s.quantity_on_hand AS quantity_on_hand,
+    ifNull(d.units_28d, 0) / 28 AS avg_daily_units_28d,
+    if(avg_daily_units_28d > 0, s.quantity_on_hand / avg_daily_units_28d, NULL) AS days_of_supply,
+    s.quantity_on_hand > 0 AND ifNull(d.units_28d, 0) = 0 AS is_dead_stock
+FROM {database}.v_stock_current AS s
+LEFT JOIN
+(
+    SELECT store_id, product_id, toNullable(sum(units)) AS units_28d
+    FROM {database}.v_sales_daily
+    WHERE date > today() - 28
+    GROUP BY store_id, product_id
+) AS d ON s.store_id = d.store_id AND s.product_id = d.product_id;
 -- v_exec_daily as 0008/0013 defined it.
 CREATE OR REPLACE VIEW {database}.v_exec_daily AS
 SELECT
