@@ -861,8 +861,31 @@ LEFT JOIN
         store_id,
         product_id,
         toNullable(sum(units)) AS units_28d
-    FROM {database}.v_sales_daily
-    WHERE date > (today() - 28)
+    FROM
+    (
+        SELECT
+            store_id,
+            product_id,
+            units
+        FROM {database}.agg_sales_daily
+        FINAL
+        WHERE (date_key > (today() - 28)) AND (date_key IN (
+            SELECT day
+            FROM {database}.ops_batch_watermark
+            FINAL
+        ))
+        UNION ALL
+        SELECT
+            store_id,
+            product_id,
+            units
+        FROM {database}.rt_sales_5min
+        WHERE (toDate(window_start) > (today() - 28)) AND (toDate(window_start) NOT IN (
+            SELECT day
+            FROM {database}.ops_batch_watermark
+            FINAL
+        ))
+    )
     GROUP BY
         store_id,
         product_id
