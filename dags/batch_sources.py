@@ -14,6 +14,7 @@ purpose: the logic lives in retail_platform.sources and spark_jobs/import_sales_
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pendulum
@@ -22,6 +23,9 @@ from airflow.sdk import Param, dag, get_current_context, task
 
 from retail_platform.batch.operators import PlatformSparkSubmitOperator
 from retail_platform.orchestration import DEFAULT_ARGS
+
+# Airflow 3 captures the standard logging of task code into the task's log.
+log = logging.getLogger(__name__)
 
 APPLICATION = str(Path(__file__).resolve().parent.parent / "spark_jobs" / "import_sales_history.py")
 
@@ -55,7 +59,7 @@ def batch_sources() -> None:
             loads = runs.ingest_dimensions(client, settings, context["run_id"])
         finally:
             client.close()
-        context["ti"].log.info("dimensions:\n%s", report.summary(loads))
+        log.info("dimensions:\n%s", report.summary(loads))
 
     import_bronze = PlatformSparkSubmitOperator(
         task_id="import_sales_history",
@@ -110,7 +114,7 @@ def batch_sources() -> None:
             loads = runs.run_loads(client, settings.clickhouse_database, get_current_context()["run_id"])
         finally:
             client.close()
-        get_current_context()["ti"].log.info("batch sources:\n%s", source_report.summary(loads))
+        log.info("batch sources:\n%s", source_report.summary(loads))
         failed = [f"{f.kind}/{f.file}: {f.message}" for f in loads if f.status == source_report.FAILED]
         if failed:
             raise RuntimeError("files failed to load:\n" + "\n".join(failed))

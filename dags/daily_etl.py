@@ -9,13 +9,17 @@ retail_platform.batch and spark_jobs/daily_etl.py.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, get_current_context, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 
 from retail_platform.batch.operators import PlatformSparkSubmitOperator
 from retail_platform.orchestration import DEFAULT_ARGS
+
+# Airflow 3 captures the standard logging of task code into the task's log.
+log = logging.getLogger(__name__)
 
 APPLICATION = str(Path(__file__).resolve().parent.parent / "spark_jobs" / "daily_etl.py")
 DAY = "{{ dag_run.conf.get('date') or data_interval_start | ds }}"
@@ -47,7 +51,7 @@ def daily_etl() -> None:
 
         present = bronze_day_present(get_settings(), date.fromisoformat(day), TYPES)
         if not present:
-            get_current_context()["ti"].log.warning("no bronze files for %s: nothing to recompute", day)
+            log.warning("no bronze files for %s: nothing to recompute", day)
         return present
 
     load = PlatformSparkSubmitOperator(

@@ -9,10 +9,15 @@ recommendations, warehouse I/O).
 
 from __future__ import annotations
 
+import logging
+
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
 
 from retail_platform.orchestration import DEFAULT_ARGS
+
+# Airflow 3 captures the standard logging of task code into the task's log.
+log = logging.getLogger(__name__)
 
 DAY = "{{ dag_run.conf.get('date') or data_interval_start | ds }}"
 FACT_INVENTORY = Asset("clickhouse://retail/fact_inventory")
@@ -55,7 +60,7 @@ def stock_optimization() -> None:
         finally:
             client.close()
         if not found:
-            get_current_context()["ti"].log.warning("no fact_inventory snapshot on or before %s", day)
+            log.warning("no fact_inventory snapshot on or before %s", day)
         return found
 
     @task(
@@ -80,7 +85,7 @@ def stock_optimization() -> None:
             summary = run_day(client, settings.clickhouse_database, date.fromisoformat(day), config, context["run_id"])
         finally:
             client.close()
-        context["ti"].log.info("stock optimisation %s: %s", day, summary.as_dict())
+        log.info("stock optimisation %s: %s", day, summary.as_dict())
         return summary.as_dict()
 
     stock_loaded(DAY) >> optimize(DAY)
