@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
@@ -48,7 +49,19 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_AIRFLOW_USER": "admin",
     "RETAIL_AIRFLOW_PASSWORD": "admin",
     "RETAIL_AIRFLOW_PARALLELISM": "4",
+    # Event-time bounds (events/time_bounds.py): what the stream and the daily load accept.
+    "RETAIL_EVENT_MAX_FUTURE_SECONDS": "3600",
+    "RETAIL_EVENT_TIME_FLOOR": "2000-01-01",
+    "RETAIL_STREAM_MAX_EVENT_AGE_DAYS": "35",
+    # The batch/real-time switch: a day closes once the stream has read past its end plus this grace.
+    "RETAIL_CLOSE_GRACE_MINUTES": "60",
+    # How long after its original a redelivered event is still recognised as a duplicate.
+    "RETAIL_DEDUP_HORIZON_HOURS": "24",
 }
+
+# The real-time tables keep this many days (rt_sales_5min's TTL in sql/0006_realtime.sql): an event
+# older than that at arrival would be deleted as soon as it is inserted.
+REALTIME_RETENTION_DAYS = 35
 
 # The test overlay: its own ports and state folder, so `make test` can run beside `make up`.
 TEST_OVERLAY: dict[str, str] = {
@@ -82,6 +95,11 @@ class Settings:
     airflow_user: str
     airflow_password: str
     airflow_parallelism: int
+    event_max_future_seconds: int = 3600
+    event_time_floor: date = date(2000, 1, 1)
+    stream_max_event_age_days: int = REALTIME_RETENTION_DAYS
+    close_grace_minutes: int = 60
+    dedup_horizon_hours: int = 24
     source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # Derived values: computed, never configured separately, so they cannot disagree.
@@ -139,6 +157,24 @@ def _int(env: Mapping[str, str], name: str) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not an integer; set it to a whole number or unset it") from None
+
+
+def _bounded(env: Mapping[str, str], name: str, low: int, high: int) -> int:
+    value = _int(env, name)
+    if not low <= value <= high:
+        raise SettingsError(f"{name}={value} is out of range; set it between {low} and {high}")
+    return value
+
+
+def _date(env: Mapping[str, str], name: str) -> date:
+    raw = env[name]
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a date; write it as YYYY-MM-DD") from None
+    if value.year < 1970:
+        raise SettingsError(f"{name}={raw!r}: the warehouse's DateTime starts in 1970; set a later date")
+    return value
 
 
 def _host_port(env: Mapping[str, str], name: str) -> None:
@@ -201,6 +237,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         airflow_user=values["RETAIL_AIRFLOW_USER"],
         airflow_password=values["RETAIL_AIRFLOW_PASSWORD"],
         airflow_parallelism=_int(values, "RETAIL_AIRFLOW_PARALLELISM"),
+        event_max_future_seconds=_bounded(values, "RETAIL_EVENT_MAX_FUTURE_SECONDS", 0, 7 * 86400),
+        event_time_floor=_date(values, "RETAIL_EVENT_TIME_FLOOR"),
+        # Not more than the real-time tables keep: an older event would be inserted and deleted at once.
+        stream_max_event_age_days=_bounded(values, "RETAIL_STREAM_MAX_EVENT_AGE_DAYS", 1, REALTIME_RETENTION_DAYS),
+        close_grace_minutes=_bounded(values, "RETAIL_CLOSE_GRACE_MINUTES", 0, 24 * 60),
+        dedup_horizon_hours=_bounded(values, "RETAIL_DEDUP_HORIZON_HOURS", 1, 7 * 24),
         source={k: values[k] for k in DEFAULTS},
     )
 
