@@ -32,6 +32,7 @@ from retail_platform.batch import aggregates, facts, quality
 from retail_platform.batch import warehouse_load as wl
 from retail_platform.batch.conform import DEDUP_ORDER, Dimensions, conform_arrow_batches
 from retail_platform.batch.history import day_predicate
+from retail_platform.batch.late_arrivals import stream_topics
 from retail_platform.events.contracts import EVENT_TYPES
 from retail_platform.settings import Settings
 from retail_platform.streaming.bronze import PARTITION_COLUMNS, SOURCES, event_columns, table_path
@@ -87,6 +88,7 @@ def _day_of(year: str, month: str, day: str) -> date:
 @dataclass
 class TypeResult:
     rows: int = 0
+    stream_rows: int = 0  # of rows, those from the stream (a contract topic): late-arrival detection
     complete: int = 0
     distinct_ids: int = 0
     accepted: int = 0
@@ -139,14 +141,19 @@ def process_type(
     bronze = read_bronze_days(spark, settings, event_type, first, last)
     required = EVENT_TYPES[event_type].schema["required"]
     complete = F.when(F.expr(" AND ".join(f"{c} IS NOT NULL" for c in required)), 1).otherwise(0)
+    from_stream = F.when(F.col("kafka_topic").isin(list(stream_topics())), 1).otherwise(0)
     stats = bronze.groupBy(*PARTITION_COLUMNS).agg(
-        F.count(F.lit(1)).alias("rows"), F.sum(complete).alias("complete"), F.count_distinct("event_id").alias("ids")
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(complete).alias("complete"),
+        F.count_distinct("event_id").alias("ids"),
+        F.sum(from_stream).alias("stream_rows"),
     )
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     results = {day: TypeResult() for day in days}
     for row in stats.collect():
         r = results[_day_of(row["year"], row["month"], row["day"])]
         r.rows, r.complete, r.distinct_ids = int(row["rows"]), int(row["complete"] or 0), int(row["ids"])
+        r.stream_rows = int(row["stream_rows"] or 0)
 
     order = [F.col(c).asc_nulls_last() for c in DEDUP_ORDER]
     copies = Window.partitionBy(*PARTITION_COLUMNS, "event_id").orderBy(*order)
@@ -238,6 +245,7 @@ def load_day(client: Client, database: str, day: date, types: dict[str, TypeResu
         result.batch_id,
         run_id,
         bronze_rows=sum(r.rows for r in types),
+        stream_rows=sum(r.stream_rows for r in types),
         duplicates_dropped=sum(r.rows - r.distinct_ids for r in types),
         quarantined_rows=sum(r.quarantined for r in types),
         sales_rows=result.sales_rows,
