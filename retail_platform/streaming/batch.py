@@ -4,12 +4,15 @@ Spark runs ``foreachBatch`` at least once per batch: after a crash it replays th
 same id and the same records (offsets and dedup state come from the checkpoint). Every write below is
 idempotent for a repeated batch id, so any prefix of this function may have run before:
 
+0. duplicates redelivered after the dedup operator's window are dropped (reads only: the ids earlier
+   batches accepted, ``late_duplicates``);
 1. restock alerts are decided first (reads only: the state as the previous batch left it, the reorder
    policies; an earlier attempt's stored alerts win);
 2. bronze Delta appends of the events and the alerts (``txnAppId``/``txnVersion``: Delta skips a
    version it already committed), all four tables at once;
-3. rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state (deduplication token
-   per table and batch);
+3. rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state, rt_event_ids and
+   ops_stream_days (deduplication token per table and batch; ops_stream_days after bronze, which the
+   late-arrival check of closed days relies on);
 4. dead letters and alerts to Kafka (the outbox publishes each message once);
 5. the ops_stream_batches row, last: its presence means the batch is complete in every sink.
 """
@@ -22,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -32,6 +35,7 @@ from retail_platform import topics
 from retail_platform.events.contracts import validate
 from retail_platform.streaming import alerts as restock
 from retail_platform.streaming import deadletter, tables
+from retail_platform.streaming.late_duplicates import Band, Identity, day_rows, id_rows, probes
 from retail_platform.streaming.ops import BatchStats, PartitionInput, batch_row
 from retail_platform.streaming.outbox import OutMessage
 from retail_platform.streaming.realtime import sales_window_rows, stock_rows
@@ -54,7 +58,8 @@ REJECTED_FIELDS = [
     "raw_value",
 ]
 # What the driver collects of a micro-batch (prices only count: they go to the lake, not the warehouse).
-COLLECTED_COLUMNS = sorted({*SALES_FIELDS, *INVENTORY_FIELDS, *REJECTED_FIELDS, ROW_KIND})
+IDENTITY_FIELDS = ["event_id", "event_type", "event_time", "arrival"]
+COLLECTED_COLUMNS = sorted({*SALES_FIELDS, *INVENTORY_FIELDS, *REJECTED_FIELDS, *IDENTITY_FIELDS, ROW_KIND})
 
 
 @dataclass
@@ -67,6 +72,32 @@ class CollectedBatch:
     sales: list[dict[str, Any]] = field(default_factory=list)
     inventory: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # Every accepted event of every type (prices too); empty: derived from sales and inventory.
+    accepted: list[Identity] = field(default_factory=list)
+
+    def identities(self) -> list[Identity]:
+        if self.accepted:
+            return self.accepted
+        return [
+            Identity(e["event_id"], event_type, e["event_time"], None)
+            for event_type, events in (("sales_transaction", self.sales), ("inventory_update", self.inventory))
+            for e in events
+        ]
+
+    def drop(self, event_ids: set[str]) -> None:
+        """Remove late duplicates: they leave the accepted counts (so the batch's tally counts them
+        as duplicates dropped) and every list a sink writes."""
+        if not event_ids:
+            return
+        identities = self.identities()
+        dropped = Counter(i.event_type for i in identities if i.event_id in event_ids)
+        for event_type, n in dropped.items():
+            self.stats.accepted_by_type[event_type] -= n
+            if not self.stats.accepted_by_type[event_type]:
+                del self.stats.accepted_by_type[event_type]
+        self.accepted = [i for i in identities if i.event_id not in event_ids]
+        self.sales = [e for e in self.sales if e["event_id"] not in event_ids]
+        self.inventory = [e for e in self.inventory if e["event_id"] not in event_ids]
 
     @classmethod
     def from_arrow(cls, table: pa.Table, batch_id: int) -> CollectedBatch:
@@ -100,6 +131,7 @@ class CollectedBatch:
             sales=of_type("sales_transaction", SALES_FIELDS),
             inventory=of_type("inventory_update", INVENTORY_FIELDS),
             rejected=rejected.select(REJECTED_FIELDS).to_pylist(),
+            accepted=[Identity(**row) for row in accepted.select(IDENTITY_FIELDS).to_pylist()],
         )
 
 
@@ -110,8 +142,9 @@ class Publisher(Protocol):
 class Bronze(Protocol):
     """The lake side (bronze.BoundBronze: DeltaBronze bound to the batch's DataFrame)."""
 
-    def write(self, alerts: list[restock.Alert]) -> dict[str, int]:
-        """Append the batch's accepted events and these alerts; rows written per lake folder."""
+    def write(self, alerts: list[restock.Alert], skip_event_ids: frozenset[str] = frozenset()) -> dict[str, int]:
+        """Append the batch's accepted events (but the skipped ones) and these alerts; rows written per
+        lake folder."""
         ...
 
 
@@ -189,17 +222,23 @@ def process(
     started_at: datetime,
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     timings: dict[str, float] | None = None,
+    band: Band = Band(timedelta(minutes=15)),
 ) -> list[Any]:
     """Write the batch everywhere; returns the ops_stream_batches row it inserted last. ``timings``,
-    when given, receives the seconds each step took."""
+    when given, receives the seconds each step took; ``band`` is the on-time band of the query's
+    dedup window."""
     batch_id = batch.batch_id
     written: dict[str, int] = {}
+
+    with _timed(timings, "late_duplicates"):
+        late = warehouse.seen_event_ids(batch_id, probes(batch.identities(), band))
+        batch.drop(late)
 
     with _timed(timings, "alerts"):
         decided, changed = decide_alerts(batch, warehouse)
 
     with _timed(timings, "bronze"):
-        written.update(bronze.write(decided))
+        written.update(bronze.write(decided, frozenset(late)))
 
     with _timed(timings, "warehouse"):
         quarantine = [deadletter.quarantine_row(r, query_id, batch_id) for r in batch.rejected]
@@ -211,6 +250,11 @@ def process(
         written[tables.RESTOCK_ALERTS.name] = warehouse.insert(tables.RESTOCK_ALERTS, alert_rows, batch_id)
         states = [state_row(k, s, query_id, batch_id) for k, s in sorted(changed.items())]
         written[tables.RESTOCK_STATE.name] = warehouse.insert(tables.RESTOCK_STATE, states, batch_id)
+        identities = batch.identities()
+        ids = id_rows(identities, band, query_id, batch_id)
+        written[tables.EVENT_IDS.name] = warehouse.insert(tables.EVENT_IDS, ids, batch_id)
+        days = day_rows(identities, query_name, query_id, batch_id)
+        written[tables.STREAM_DAYS.name] = warehouse.insert(tables.STREAM_DAYS, days, batch_id)
 
     with _timed(timings, "kafka"):
         # Recorded: the batch's messages (all in the topic once publish returns), not how many this

@@ -74,10 +74,12 @@ class DeltaBronze:
             .save(table_path(self.settings, event_type))
         )
 
-    def _event_rows(self, df: DataFrame, event_type: str, batch_id: int) -> DataFrame:
+    def _event_rows(self, df: DataFrame, event_type: str, batch_id: int, skip: frozenset[str]) -> DataFrame:
+        rows = df.where((F.col("row_kind") == "event") & F.col("rejection_reason").isNull())
+        if skip:  # late duplicates the batch dropped (a handful: a literal IN list)
+            rows = rows.where(~F.col("event_id").isin(sorted(skip)))
         rows = (
-            df.where((F.col("row_kind") == "event") & F.col("rejection_reason").isNull())
-            .where(F.col("event_type") == event_type)
+            rows.where(F.col("event_type") == event_type)
             .withColumnRenamed("topic", "kafka_topic")
             .withColumnRenamed("partition", "kafka_partition")
             .withColumnRenamed("offset", "kafka_offset")
@@ -97,13 +99,21 @@ class DeltaBronze:
             rows.append(tuple(event[c.name] for c in alert_fields()) + (alert.source_event_id, batch_id))
         return with_day(spark.createDataFrame(rows, T.StructType(fields)))
 
-    def write(self, df: DataFrame, batch_id: int, counts: dict[str, int], alerts: Sequence[Alert]) -> dict[str, int]:
-        """Append the batch's accepted events per type and its alerts, the tables concurrently.
-        ``counts`` (accepted per type) is known already, so empty types cost no Spark job."""
+    def write(
+        self,
+        df: DataFrame,
+        batch_id: int,
+        counts: dict[str, int],
+        alerts: Sequence[Alert],
+        skip: frozenset[str] = frozenset(),
+    ) -> dict[str, int]:
+        """Append the batch's accepted events per type (but ``skip``) and its alerts, the tables
+        concurrently. ``counts`` (accepted per type, without ``skip``) is known already, so empty types
+        cost no Spark job."""
         appends: dict[str, tuple[str, Any]] = {}
         for event_type in ("sales_transaction", "inventory_update", "price_change"):
             if counts.get(event_type):
-                appends[event_type] = (event_type, self._event_rows(df, event_type, batch_id))
+                appends[event_type] = (event_type, self._event_rows(df, event_type, batch_id, skip))
         if alerts:
             appends["restock_alert"] = ("restock_alert", self._alert_rows(df.sparkSession, alerts, batch_id))
         with ThreadPoolExecutor(max_workers=max(1, len(appends)), thread_name_prefix="bronze") as pool:
@@ -122,5 +132,5 @@ class BoundBronze:
     def __init__(self, bronze: DeltaBronze, df: DataFrame, batch_id: int, counts: dict[str, int]) -> None:
         self.bronze, self.df, self.batch_id, self.counts = bronze, df, batch_id, counts
 
-    def write(self, alerts: list[Alert]) -> dict[str, int]:
-        return self.bronze.write(self.df, self.batch_id, self.counts, alerts)
+    def write(self, alerts: list[Alert], skip_event_ids: frozenset[str] = frozenset()) -> dict[str, int]:
+        return self.bronze.write(self.df, self.batch_id, self.counts, alerts, skip_event_ids)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from retail_platform import lake
 from retail_platform.settings import Settings
@@ -42,6 +43,12 @@ class StreamConfig:
     @property
     def trigger_interval(self) -> str:
         return f"{self.trigger_seconds:g} seconds"
+
+    @property
+    def dedup_window(self) -> timedelta:
+        """``dedup_watermark`` as a duration."""
+        count, unit = self.dedup_watermark.split()
+        return timedelta(**{unit.lower().rstrip("s") + "s": int(count)})
 
 
 def default_checkpoint(settings: Settings, query_name: str = QUERY_NAME) -> str:

@@ -24,6 +24,7 @@ from retail_platform.streaming import batch as batch_mod
 from retail_platform.streaming import topology
 from retail_platform.streaming.bronze import BoundBronze, DeltaBronze
 from retail_platform.streaming.config import StreamConfig
+from retail_platform.streaming.late_duplicates import Band
 from retail_platform.streaming.outbox import KafkaOutbox
 from retail_platform.streaming.sink import Warehouse
 
@@ -106,6 +107,7 @@ class StreamRunner:
                 bronze=bronze,
                 started_at=started,
                 timings=timings,
+                band=Band(self.config.dedup_window),
             )
         finally:
             df.unpersist()

@@ -81,6 +81,28 @@ class Warehouse:
     def _query(self, sql: str, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         return self._retry("query", lambda: self.client.query(sql, parameters=dict(parameters)).result_rows)
 
+    # ---- late duplicates (late_duplicates.py) ---------------------------------------------------
+
+    def seen_event_ids(self, batch_id: int, probes: Sequence[tuple[int, int, str]]) -> set[str]:
+        """Event ids among ``probes`` (rt_event_ids key prefixes) that an earlier batch accepted. The
+        batch's own rows (batch_id >= N of this query: an earlier attempt of a replayed batch) are not
+        counted, so a replay decides exactly as the first attempt."""
+        seen: set[str] = set()
+        for chunk in _chunks(sorted(probes), LOOKUP_CHUNK):
+            # A literal tuple set, so the primary key prunes to the probed granules; always two keys
+            # or more, so one key is not read as a tuple of scalars.
+            keys = tuple(chunk) if len(chunk) > 1 else (chunk[0], chunk[0])
+            rows = self._query(
+                f"""
+                SELECT DISTINCT event_id FROM {tables.EVENT_IDS.name}
+                WHERE (early, event_hour, event_id) IN %(keys)s
+                  AND NOT (query_id = %(query_id)s AND batch_id >= %(batch_id)s)
+                """,
+                {"keys": keys, "query_id": self.query_id, "batch_id": batch_id},
+            )
+            seen.update(str(event_id) for (event_id,) in rows)
+        return seen
+
     # ---- restock alerts -------------------------------------------------------------------------
 
     def restock_states(self, batch_id: int, keys: Sequence[Key]) -> dict[Key, KeyState]:

@@ -1,4 +1,4 @@
-"""The warehouse tables the stream writes (created by sql/0006_realtime.sql): names, insert columns
+"""The warehouse tables the stream writes (created by sql/0006_realtime.sql, 0016 and 0018): names, insert columns
 and their ClickHouse types.
 
 Inserts name their column types so clickhouse-connect does not DESCRIBE the table before each insert
@@ -129,6 +129,34 @@ STREAM_OUTBOX = Table(
     ),
 )
 
+# sql/0018_stream_event_ids.sql: accepted event ids, for late-duplicate lookups (late_duplicates.py).
+EVENT_IDS = Table(
+    "rt_event_ids",
+    (
+        ("early", "UInt8"),
+        ("event_hour", "UInt32"),
+        ("event_id", "String"),
+        ("event_type", "String"),
+        ("arrival", "DateTime64(3, 'UTC')"),
+        ("query_id", "String"),
+        ("batch_id", "UInt64"),
+    ),
+)
+
+# sql/0016_late_arrivals.sql: accepted events per batch, event type and day appended to bronze (the
+# daily load compares them with what it loaded, to find closed days that received late events).
+STREAM_DAYS = Table(
+    "ops_stream_days",
+    (
+        ("query_name", "String"),
+        ("query_id", "String"),
+        ("batch_id", "UInt64"),
+        ("event_type", "String"),
+        ("day", "Date"),
+        ("events", "UInt64"),
+    ),
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     SALES_5MIN,
     STOCK,
@@ -137,4 +165,6 @@ ALL_TABLES: tuple[Table, ...] = (
     RESTOCK_STATE,
     STREAM_BATCHES,
     STREAM_OUTBOX,
+    EVENT_IDS,
+    STREAM_DAYS,
 )

@@ -619,7 +619,7 @@ def test_a_batch_replayed_on_the_real_sinks_writes_and_publishes_once(kafka: Set
     batch = CollectedBatch(0, stats, [], inventory, rejected)
 
     class Bronze:
-        def write(self, alerts: list[Alert]) -> dict[str, int]:
+        def write(self, alerts: list[Alert], skip_event_ids: frozenset[str] = frozenset()) -> dict[str, int]:
             return {"raw-data/events": len(alerts)}
 
     outbox = KafkaOutbox.connect(kafka.kafka_bootstrap, warehouse_sink)

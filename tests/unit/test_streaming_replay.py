@@ -17,6 +17,7 @@ from retail_platform import topics
 from retail_platform.streaming import tables
 from retail_platform.streaming.alerts import Alert, KeyState, Policy
 from retail_platform.streaming.batch import CollectedBatch, process
+from retail_platform.streaming.late_duplicates import Identity
 from retail_platform.streaming.ops import BatchStats, PartitionInput
 from retail_platform.streaming.outbox import KafkaOutbox, OutMessage, message_id_of, unpublished
 from retail_platform.streaming.sink import dedup_token
@@ -157,6 +158,14 @@ class FakeWarehouse:
     def policies(self, keys):
         return {k: p for k, p in self._policies.items() if k in keys}
 
+    def seen_event_ids(self, batch_id, probes):
+        recorded = {
+            (r["early"], r["event_hour"], r["event_id"])
+            for r in self.named(tables.EVENT_IDS)
+            if not (r["query_id"] == QID and r["batch_id"] >= batch_id)
+        }
+        return {key[2] for key in probes if key in recorded}
+
     def alerts_of_batch(self, batch_id):
         return [
             Alert(
@@ -198,7 +207,7 @@ class FakeBronze:
             versions.append(self.batch.batch_id)
             self.lake.setdefault(table, []).extend(rows)
 
-    def write(self, alerts):
+    def write(self, alerts, skip_event_ids=frozenset()):
         self._append("raw-data/sales", [s["event_id"] for s in self.batch.sales])
         self._append("raw-data/inventory", [e["event_id"] for e in self.batch.inventory])
         written = {"raw-data/sales": len(self.batch.sales), "raw-data/inventory": len(self.batch.inventory)}
@@ -216,6 +225,7 @@ class World:
     lake: dict[str, list[Any]]
 
     def run(self, batch: CollectedBatch) -> None:
+        batch = copy.deepcopy(batch)  # each attempt collects the batch anew (drop() edits it)
         outbox = KafkaOutbox(self.warehouse, FakeProducer(self.kafka, self.fuse), FakeConsumer(self.kafka))
         process(
             batch,
@@ -306,9 +316,9 @@ BATCHES = [
         [rejected(60)],
     ),
 ]
-# Writes of each batch above: 2 bronze appends, 5 warehouse inserts, 1 bronze alert append, 2 outbox
+# Writes of each batch above: 2 bronze appends, 7 warehouse inserts, 1 bronze alert append, 2 outbox
 # markers, 2 flushes (crashing half-way), the ops row. test_crash_points_cover_every_write checks it.
-WRITES_PER_BATCH = 13
+WRITES_PER_BATCH = 15
 
 
 def clean_run() -> dict[str, Any]:
@@ -378,3 +388,54 @@ def test_unpublished_keeps_order_and_drops_known_and_repeated_ids():
     msgs = [OutMessage("a", None, b"1"), OutMessage("b", None, b"2"), OutMessage("a", None, b"1")]
     assert [m.message_id for m in unpublished(msgs, {"b"})] == ["a"]
     assert [m.message_id for m in unpublished(msgs, set())] == ["a", "b"]
+
+
+def late_copy(batch_id: int, original: dict[str, Any], arrival: datetime) -> CollectedBatch:
+    """A batch holding a redelivery of ``original`` (same event id and time) arriving at ``arrival``."""
+    stats = BatchStats(
+        inputs={(topics.SALES.name, 0): PartitionInput(1, 100 * batch_id)},
+        accepted_by_type={"sales_transaction": 1},
+    )
+    identity = Identity(original["event_id"], "sales_transaction", original["event_time"], arrival)
+    return CollectedBatch(batch_id, stats, [dict(original)], [], [], [identity])
+
+
+@pytest.mark.parametrize("delay_minutes", [20, 60 * 23])
+def test_a_duplicate_redelivered_after_the_dedup_window_is_dropped_everywhere(delay_minutes):
+    w = world()
+    for b in BATCHES:
+        w.run(b)
+    before = w.snapshot()
+    original = BATCHES[0].sales[0]
+    w.run(late_copy(2, original, original["event_time"] + timedelta(minutes=delay_minutes)))
+    after = w.snapshot()
+    assert after["tables"][tables.SALES_5MIN.name] == before["tables"][tables.SALES_5MIN.name]
+    assert after["lake"]["raw-data/sales"] == before["lake"]["raw-data/sales"]
+    ops = w.warehouse.named(tables.STREAM_BATCHES)[-1]
+    assert (ops["batch_id"], ops["input_total"], ops["accepted"], ops["duplicates_dropped"]) == (2, 1, 0, 1)
+
+
+def test_an_early_event_redelivered_inside_the_band_is_dropped():
+    """The original arrived 10 minutes before its own event_time (a fast till clock): a redelivery 20
+    minutes later is on time by its arrival, and is found among the early ids."""
+    w = world()
+    first = sale("SKU0003", 4, 30)
+    w.run(late_copy(0, first, first["event_time"] - timedelta(minutes=10)))
+    w.run(late_copy(1, first, first["event_time"] + timedelta(minutes=10)))
+    units = [r for r in w.warehouse.named(tables.SALES_5MIN) if r["product_id"] == "SKU0003"]
+    assert [r["units"] for r in units] == [4]
+    assert w.warehouse.named(tables.STREAM_BATCHES)[-1]["duplicates_dropped"] == 1
+
+
+def test_a_replayed_batch_does_not_take_its_own_ids_for_duplicates():
+    w = world()
+    first = sale("SKU0004", 3, 0)
+    batch0 = late_copy(0, first, first["event_time"] + timedelta(hours=2))  # late: looked up
+    w.fuse.at, w.fuse.count = 5, 0  # bronze (2), rt_sales_5min, rt_event_ids, then the crash
+    with pytest.raises(Crash):
+        w.run(batch0)
+    assert w.warehouse.named(tables.EVENT_IDS) and not w.warehouse.named(tables.STREAM_BATCHES)
+    w.fuse.at = None
+    w.run(batch0)
+    assert [r["units"] for r in w.warehouse.named(tables.SALES_5MIN)] == [3]
+    assert w.warehouse.named(tables.STREAM_BATCHES)[-1]["accepted"] == 1

@@ -15,10 +15,11 @@ MIGRATION = REPO_ROOT / "sql" / "0006_realtime.sql"
 
 
 def create_statement(table: str) -> str:
-    for statement in parse_migration(MIGRATION).up:
-        if re.search(rf"CREATE TABLE IF NOT EXISTS \{{database\}}\.{table}\b", statement):
-            return statement
-    raise AssertionError(f"{table} is not created by {MIGRATION.name}")
+    for path in sorted((REPO_ROOT / "sql").glob("[0-9][0-9][0-9][0-9]_*.sql")):
+        for statement in parse_migration(path).up:
+            if re.search(rf"CREATE TABLE IF NOT EXISTS \{{database\}}\.{table}\b", statement):
+                return statement
+    raise AssertionError(f"{table} is not created by any migration")
 
 
 def declared_columns(statement: str) -> dict[str, str]:
