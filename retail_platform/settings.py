@@ -55,8 +55,6 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_STREAM_MAX_EVENT_AGE_DAYS": "35",
     # The batch/real-time switch: a day closes once the stream has read past its end plus this grace.
     "RETAIL_CLOSE_GRACE_MINUTES": "60",
-    # How long after its original a redelivered event is still recognised as a duplicate.
-    "RETAIL_DEDUP_HORIZON_HOURS": "24",
 }
 
 # The real-time tables keep this many days (rt_sales_5min's TTL in sql/0006_realtime.sql): an event
@@ -99,7 +97,6 @@ class Settings:
     event_time_floor: date = date(2000, 1, 1)
     stream_max_event_age_days: int = REALTIME_RETENTION_DAYS
     close_grace_minutes: int = 60
-    dedup_horizon_hours: int = 24
     source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # Derived values: computed, never configured separately, so they cannot disagree.
@@ -242,7 +239,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # Not more than the real-time tables keep: an older event would be inserted and deleted at once.
         stream_max_event_age_days=_bounded(values, "RETAIL_STREAM_MAX_EVENT_AGE_DAYS", 1, REALTIME_RETENTION_DAYS),
         close_grace_minutes=_bounded(values, "RETAIL_CLOSE_GRACE_MINUTES", 0, 24 * 60),
-        dedup_horizon_hours=_bounded(values, "RETAIL_DEDUP_HORIZON_HOURS", 1, 7 * 24),
         source={k: values[k] for k in DEFAULTS},
     )
 
