@@ -4,8 +4,9 @@
   silver/ and quarantine/ (discovered, not listed here), retention of old days, OPTIMIZE (compaction
   of the stream's small files) and VACUUM.
 - ``warehouse_maintenance``: OPTIMIZE ... FINAL of the recent partitions of the ReplacingMergeTree
-  tables and partition retention of the tables no TTL trims, through the ``clickhouse_default``
-  connection.
+  tables, partition retention of the tables no TTL trims, rt_restock_state's retention and a guard
+  that fails the task when an unclosed day's real-time rows near their TTL, through the
+  ``clickhouse_default`` connection.
 
 The two are independent (a lake failure does not hold back the warehouse, nor the reverse). Both
 record every action in ops_maintenance_runs under the Airflow run id. Windows are DAG params with
@@ -58,7 +59,7 @@ LAKE_OPTIONS = {
         ),
         "warehouse_optimize_days": Param(62, type="integer", minimum=1, description="OPTIMIZE FINAL window"),
         "warehouse_retention_days": Param(
-            {"rt_quarantine": 180, "rt_restock_alerts": 365, "dq_results": 730},
+            {"rt_quarantine": 180, "rt_restock_alerts": 365, "dq_results": 730, "ops_stream_days": 730},
             type="object",
             description="warehouse table -> days kept (months wholly older are dropped)",
         ),

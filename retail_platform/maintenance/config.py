@@ -10,6 +10,8 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
+from retail_platform.maintenance.realtime_tables import RT_SALES_TTL_DAYS
+
 # Delta refuses VACUUM below 7 days unless told otherwise: a shorter window can delete files that a
 # running reader (the stream, a long batch job) or time travel still needs.
 DELTA_MIN_VACUUM_HOURS = 168
@@ -27,8 +29,15 @@ OPTIMIZE_FINAL_TABLES = (
     "rt_stock",
 )
 # Warehouse tables without a TTL whose old months are dropped, and their windows in days. The other
-# ops_* and rt_* tables expire through their own TTL (migrations 0004, 0006, 0009).
-WAREHOUSE_RETENTION_DAYS = {"rt_quarantine": 180, "rt_restock_alerts": 365, "dq_results": 730}
+# ops_* and rt_* tables expire through their own TTL (migrations 0004, 0006, 0009), except
+# rt_restock_state (maintenance.realtime_tables). ops_stream_days (partitioned by the events' day)
+# goes with bronze's 730 days: a day past it can no longer be recomputed.
+WAREHOUSE_RETENTION_DAYS = {
+    "rt_quarantine": 180,
+    "rt_restock_alerts": 365,
+    "dq_results": 730,
+    "ops_stream_days": 730,
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class MaintenanceConfig:
     warehouse_optimize_days: int = 62  # partitions holding any of the last N days get OPTIMIZE FINAL
     optimize_final_tables: tuple[str, ...] = OPTIMIZE_FINAL_TABLES
     warehouse_retention_days: Mapping[str, int] = field(default_factory=lambda: dict(WAREHOUSE_RETENTION_DAYS))
+    ttl_guard_days: int | None = 28  # unclosed days with rt_sales_5min rows older than this fail the run
+    restock_state_keep_batches: int = 1000  # rt_restock_state: batches per query kept whole
 
     def __post_init__(self) -> None:
         for name in ("bronze_retention_days", "quarantine_retention_days", "silver_retention_days"):
@@ -59,6 +70,10 @@ class MaintenanceConfig:
             )
         if self.warehouse_optimize_days < 1:
             raise ValueError(f"warehouse_optimize_days must be at least 1, got {self.warehouse_optimize_days}")
+        if self.ttl_guard_days is not None and not 1 <= self.ttl_guard_days < RT_SALES_TTL_DAYS:
+            raise ValueError(f"ttl_guard_days must be 1 to {RT_SALES_TTL_DAYS - 1}, got {self.ttl_guard_days}")
+        if self.restock_state_keep_batches < 1:
+            raise ValueError(f"restock_state_keep_batches must be at least 1, got {self.restock_state_keep_batches}")
         for table, days in self.warehouse_retention_days.items():
             if days < 1:
                 raise ValueError(f"warehouse retention of {table} must be at least 1 day, got {days}")
@@ -85,7 +100,13 @@ class MaintenanceConfig:
         return cls(**values)  # type: ignore[arg-type]
 
 
-_OPTIONAL_INTS = {"bronze_retention_days", "quarantine_retention_days", "silver_retention_days", "optimize_recent_days"}
+_OPTIONAL_INTS = {
+    "bronze_retention_days",
+    "quarantine_retention_days",
+    "silver_retention_days",
+    "optimize_recent_days",
+    "ttl_guard_days",
+}
 
 
 def _optional_int(raw: object) -> int | None:
@@ -97,7 +118,12 @@ def _optional_int(raw: object) -> int | None:
 def _coerce(name: str, raw: object) -> object:
     if name in _OPTIONAL_INTS:
         return _optional_int(raw)
-    if name in ("vacuum_retention_hours", "vacuum_full_weekday", "warehouse_optimize_days"):
+    if name in (
+        "vacuum_retention_hours",
+        "vacuum_full_weekday",
+        "warehouse_optimize_days",
+        "restock_state_keep_batches",
+    ):
         return int(raw)  # type: ignore[call-overload]
     if name in ("zones", "optimize_final_tables"):
         return tuple(str(raw).split(",")) if isinstance(raw, str) else tuple(raw)  # type: ignore[arg-type]

@@ -5,9 +5,11 @@
   reads have nothing left to merge. ``optimize_skip_merged_partitions`` skips a partition that is
   already one merged part, so a quiet night costs almost nothing. Old months are left alone: their
   parts were merged when they were recent, and a forced merge rewrites the whole partition.
-- Retention for tables without a TTL (rt_quarantine, rt_restock_alerts, dq_results): ``ALTER TABLE
-  ... DROP PARTITION ID`` for each month wholly before the cut-off; dropping whole partitions is a
-  metadata operation, unlike a ``DELETE`` that rewrites parts.
+- Retention for tables without a TTL (rt_quarantine, rt_restock_alerts, dq_results, ops_stream_days):
+  ``ALTER TABLE ... DROP PARTITION ID`` for each month wholly before the cut-off; dropping whole
+  partitions is a metadata operation, unlike a ``DELETE`` that rewrites parts.
+- rt_restock_state: superseded state rows no replay reads are deleted; and a guard fails the run
+  when an unclosed day's real-time rows near rt_sales_5min's TTL (``realtime_tables``).
 
 Parts and bytes come from ``system.parts`` (active parts), the warehouse's equivalent of the lake's
 files, before and after each action.
@@ -19,6 +21,7 @@ import logging
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from retail_platform.maintenance import realtime_tables as realtime
 from retail_platform.maintenance import retention
 from retail_platform.maintenance.config import MaintenanceConfig
 from retail_platform.maintenance.records import ActionRecord
@@ -103,6 +106,13 @@ def maintain_warehouse(
         (t, "retention", lambda t=t, n=n: drop_expired_partitions(client, database, t, n, run_id, day))
         for t, n in sorted(config.warehouse_retention_days.items())
     ]
+    keep = config.restock_state_keep_batches
+    steps.append(
+        (realtime.RESTOCK_STATE, "retention", lambda: realtime.prune_restock_state(client, database, keep, run_id))
+    )
+    if config.ttl_guard_days is not None:
+        guard = config.ttl_guard_days
+        steps.append((realtime.RT_SALES, "ttl_guard", lambda: realtime.ttl_guard(client, database, guard, run_id, day)))
     records: list[ActionRecord] = []
     for table, action, step in steps:
         started = datetime.now(timezone.utc)
