@@ -1,6 +1,12 @@
 """The Kafka topic contract: names, partition counts and retention.
 
 Events are keyed by store_id so one store's events stay ordered within a partition.
+
+Every topic stamps its records with the broker's clock (``message.timestamp.type=LogAppendTime``): a
+record's Kafka timestamp is when the platform received it, whatever the producer's clock says. The
+stream takes it as the record's arrival (deduplication watermark, event-time bounds) and retention
+counts from it, so a producer with a wrong clock or a replayed old timestamp cannot make an event look
+late, early or expired. Topic configs are reconciled on every ``up``, existing topics included.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ class Topic:
 
     @property
     def configs(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms)}
+        return {"retention.ms": str(self.retention_ms), "message.timestamp.type": "LogAppendTime"}
 
 
 SALES = Topic("retail-sales-transactions", 3)

@@ -9,11 +9,17 @@ sends rows to the slow path; it never decides a rejection itself.
 
 Column types are part of the rule: a column whose Arrow type cannot hold only valid values of the
 field's JSON type (a float column for an integer field, a decimal for a number) sends the whole batch
-to the slow path.
+to the slow path. So does a rule of the schema the pre-check does not cover.
+
+Beyond the properties: the schema's ``allOf`` of ``if``/``then`` (the sign rules of inventory_update)
+and, given ``TimeBounds``, the event-time bounds on ``event_time`` against ``kafka_timestamp`` and
+``kafka_topic`` (``events/time_bounds.py``), compared as integer microseconds like the validator's
+datetimes.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import numpy as np
@@ -21,7 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from retail_platform.events.contracts import EVENT_TYPES
+from retail_platform.events.time_bounds import CEILING, CONTRACT_TOPICS, TimeBounds
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
 _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
@@ -73,8 +82,8 @@ def _field_ok(column: pa.Array, rule: dict[str, Any], required: bool, name: str)
         raise NotVectorisable
     else:
         ok = pa.array(np.ones(len(column), dtype=bool))
-        if pa.types.is_floating(column.type):
-            ok = pc.and_(ok, pc.invert(pc.fill_null(pc.is_nan(column), False)))
+        if pa.types.is_floating(column.type):  # NaN and +-Infinity are wrong_type
+            ok = pc.and_(ok, pc.fill_null(pc.is_finite(column), True))
         if "minimum" in rule:
             ok = pc.and_(ok, pc.fill_null(pc.greater_equal(column, rule["minimum"]), True))
         if "exclusiveMinimum" in rule:
@@ -98,9 +107,98 @@ def _field_ok(column: pa.Array, rule: dict[str, Any], required: bool, name: str)
     return pc.or_(pc.invert(present), ok)
 
 
-def valid_mask(batch: pa.RecordBatch, event_type: str) -> np.ndarray:
-    """True for the rows that certainly pass their contract; raises NotVectorisable when the batch's
-    columns or the schema's rules are outside what the pre-check covers."""
+def _bool(mask: pa.Array) -> np.ndarray:
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _column(batch: pa.RecordBatch, name: str) -> pa.Array:
+    if name not in batch.schema.names:
+        raise NotVectorisable
+    return batch.column(name)
+
+
+def _if_mask(batch: pa.RecordBatch, schema: dict[str, Any]) -> np.ndarray:
+    """The rows an ``if`` subschema (string consts over present fields) matches."""
+    if set(schema) - {"properties", "required"}:
+        raise NotVectorisable
+    hit = np.ones(batch.num_rows, dtype=bool)
+    for name in schema.get("required", ()):
+        hit &= _bool(pc.is_valid(_column(batch, name)))
+    for name, rule in schema.get("properties", {}).items():
+        column = _column(batch, name)
+        if set(rule) != {"const"} or not isinstance(rule["const"], str) or not pa.types.is_string(column.type):
+            raise NotVectorisable
+        # A null value is an omitted field: the property does not apply to it.
+        hit &= _bool(pc.fill_null(pc.equal(column, pa.scalar(rule["const"], type=column.type)), True))
+    return hit
+
+
+def _then_mask(batch: pa.RecordBatch, schema: dict[str, Any]) -> np.ndarray:
+    """The rows a ``then`` subschema (minimum/maximum over numeric fields) holds for."""
+    if set(schema) - {"properties"}:
+        raise NotVectorisable
+    ok = np.ones(batch.num_rows, dtype=bool)
+    for name, rule in schema.get("properties", {}).items():
+        column = _column(batch, name)
+        if set(rule) - {"minimum", "maximum"} or not (
+            pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+        ):
+            raise NotVectorisable
+        if "minimum" in rule:
+            ok &= _bool(pc.fill_null(pc.greater_equal(column, rule["minimum"]), True))
+        if "maximum" in rule:
+            ok &= _bool(pc.fill_null(pc.less_equal(column, rule["maximum"]), True))
+    return ok
+
+
+def _conditions_ok(batch: pa.RecordBatch, schema: dict[str, Any]) -> np.ndarray:
+    """The schema's ``allOf`` of ``if``/``then``: rows where every matching ``if`` has its ``then``."""
+    ok = np.ones(batch.num_rows, dtype=bool)
+    for clause in schema.get("allOf", ()):
+        if set(clause) - {"if", "then", "x-reason", "description"} or "if" not in clause:
+            raise NotVectorisable
+        ok &= ~_if_mask(batch, clause["if"]) | _then_mask(batch, clause.get("then", {}))
+    return ok
+
+
+def _micros(column: pa.Array) -> pa.Array:
+    """A timestamp column as int64 microseconds since the epoch (UTC; a naive one is taken as UTC)."""
+    if not pa.types.is_timestamp(column.type) or column.type.unit != "us":
+        raise NotVectorisable
+    return pc.cast(column, pa.int64())
+
+
+def _epoch_micros(value: datetime) -> int:
+    return (value - _EPOCH) // _MICROSECOND
+
+
+def _time_ok(batch: pa.RecordBatch, bounds: TimeBounds) -> np.ndarray:
+    """The rows whose event_time is within the bounds (``TimeBounds.reason`` is None)."""
+    event = _micros(_column(batch, "event_time"))
+    names = batch.schema.names
+    ok = pc.and_(pc.greater_equal(event, _epoch_micros(bounds.floor)), pc.less_equal(event, _epoch_micros(CEILING)))
+    if "kafka_timestamp" in names:
+        arrival = _micros(batch.column("kafka_timestamp"))
+        try:
+            ahead = pc.subtract_checked(event, arrival)  # null when the arrival is unknown: no relative bound
+        except pa.ArrowInvalid:  # overflow: let the validator's datetimes decide
+            raise NotVectorisable from None
+        max_future = bounds.max_future // _MICROSECOND
+        ok = pc.and_(ok, pc.fill_null(pc.less_equal(ahead, max_future), True))
+        if "kafka_topic" in names:
+            streamed = pc.fill_null(
+                pc.is_in(batch.column("kafka_topic"), value_set=pa.array(sorted(CONTRACT_TOPICS))), False
+            )
+            max_age = bounds.max_age // _MICROSECOND
+            young = pc.fill_null(pc.greater_equal(ahead, -max_age), True)
+            ok = pc.and_(ok, pc.or_(pc.invert(streamed), young))
+    return _bool(pc.fill_null(ok, False))
+
+
+def valid_mask(batch: pa.RecordBatch, event_type: str, bounds: TimeBounds | None = None) -> np.ndarray:
+    """True for the rows that certainly pass their contract (and, given ``bounds``, the event-time
+    bounds); raises NotVectorisable when the batch's columns or the schema's rules are outside what the
+    pre-check covers."""
     schema = EVENT_TYPES[event_type].schema
     required = set(schema["required"])
     ok = np.ones(batch.num_rows, dtype=bool)
@@ -112,4 +210,7 @@ def valid_mask(batch: pa.RecordBatch, event_type: str) -> np.ndarray:
             continue
         mask = _field_ok(batch.column(name), rule, name in required, name)
         ok &= mask.to_numpy(zero_copy_only=False)
+    ok &= _conditions_ok(batch, schema)
+    if bounds is not None:
+        ok &= _time_ok(batch, bounds)
     return ok

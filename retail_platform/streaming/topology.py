@@ -19,11 +19,13 @@ timestamp, recorded in the checkpoint's offset log, so a replayed batch sees the
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from retail_platform.events.time_bounds import TimeBounds
 from retail_platform.settings import Settings
 from retail_platform.streaming.batch import COLLECTED_COLUMNS, ROW_KIND, CollectedBatch
 from retail_platform.streaming.columns import INPUT_TOPICS, spark_schema
@@ -54,7 +56,7 @@ def build(spark: SparkSession, settings: Settings, config: StreamConfig) -> Data
     source = kafka_source(spark, settings, config)
     events = (
         source.select("topic", "partition", "offset", "timestamp", "key", "value")
-        .mapInArrow(parse_arrow_batches, spark_schema())
+        .mapInArrow(partial(parse_arrow_batches, bounds=TimeBounds.from_settings(settings)), spark_schema())
         .withColumn("arrival", arrival_time(config.dedup_watermark))
         .withWatermark("arrival", config.dedup_watermark)
         .dropDuplicatesWithinWatermark(["dedup_key"])
