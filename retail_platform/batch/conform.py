@@ -25,7 +25,8 @@ import numpy as np
 import pyarrow as pa
 
 from retail_platform.batch.conform_fast import NotVectorisable, valid_mask
-from retail_platform.events.contracts import EVENT_TYPES, validate
+from retail_platform.events.contracts import EVENT_TYPES, utc_time, validate
+from retail_platform.events.time_bounds import TimeBounds, is_streamed
 
 # Which copy of a duplicated event_id is kept: the first to arrive (Kafka timestamp, then its position
 # in the log). Copies of one event are byte-identical re-sends, so the choice only decides the lineage
@@ -123,12 +124,32 @@ class Dimensions:
     products: ProductVersions
 
 
-def verdict(row: Mapping[str, Any], event_type: str, dims: Dimensions) -> tuple[str | None, ProductVersion | None]:
-    """(rejection reason or None, the product version the row conforms to)."""
-    reason = validate(to_event(row, event_type), event_type)
-    if reason is not None:
-        return reason, None
-    return dimension_verdict(row["store_id"], row["product_id"], row["event_time"], dims)
+def verdict(
+    row: Mapping[str, Any], event_type: str, dims: Dimensions, bounds: TimeBounds | None = None
+) -> tuple[str | None, ProductVersion | None]:
+    """(rejection reason or None, the product version the row conforms to). Never raises.
+
+    The contract first, then (with ``bounds``) the event-time bounds against the row's arrival
+    (``kafka_timestamp``; ``too_old`` only for rows streamed from a contract topic), then the
+    dimensions. An exception on the way is the reason ``validator_error:<ExceptionClass>``."""
+    try:
+        event = to_event(row, event_type)
+        reason = validate(event, event_type)
+        if reason is None and bounds is not None:
+            reason = time_reason(event["event_time"], row, bounds)
+        if reason is not None:
+            return reason, None
+        return dimension_verdict(row["store_id"], row["product_id"], row["event_time"], dims)
+    except Exception as exc:  # the last line of defence: the row is quarantined, the load goes on
+        return f"validator_error:{type(exc).__name__}", None
+
+
+def time_reason(event_time: str, row: Mapping[str, Any], bounds: TimeBounds) -> str | None:
+    """The event-time bounds of a bronze row whose contract (``event_time`` in its wire form) holds."""
+    when = utc_time(event_time)
+    if when is None:  # cannot happen after the contract; never let a bad time through
+        return "bad_format:event_time"
+    return bounds.reason(when, row.get("kafka_timestamp"), is_streamed(row.get("kafka_topic")))
 
 
 def dimension_verdict(
@@ -145,14 +166,17 @@ def dimension_verdict(
     return None, version
 
 
-def conform_batch(batch: pa.RecordBatch, event_type: str, dims: Dimensions) -> pa.RecordBatch:
-    """A batch of bronze rows with the conformance columns appended.
+def conform_batch(
+    batch: pa.RecordBatch, event_type: str, dims: Dimensions, bounds: TimeBounds | None = None
+) -> pa.RecordBatch:
+    """A batch of bronze rows with the conformance columns appended (without ``bounds``, the contract
+    and the dimensions only).
 
     Rows the vectorised pre-check (``conform_fast``) passes skip the per-row validator; the others
     get ``verdict`` in full, so every reason is the validator's own."""
     n = batch.num_rows
     try:
-        fast = valid_mask(batch, event_type)
+        fast = valid_mask(batch, event_type, bounds)
     except NotVectorisable:
         fast = np.zeros(n, dtype=bool)
     slow = iter(batch.take(pa.array(np.flatnonzero(~fast))).to_pylist() if not fast.all() else [])
@@ -164,7 +188,7 @@ def conform_batch(batch: pa.RecordBatch, event_type: str, dims: Dimensions) -> p
         if fast[i]:
             reason, version = dimension_verdict(stores[i], products[i], times[i], dims)
         else:
-            reason, version = verdict(next(slow), event_type, dims)
+            reason, version = verdict(next(slow), event_type, dims, bounds)
         out["rejection_reason"].append(reason)
         out["category"].append(version.category if version else None)
         out["supplier_id"].append(version.supplier_id if version else None)
@@ -181,10 +205,11 @@ def _with_conformed(schema: pa.Schema) -> pa.Schema:
 
 
 def conform_arrow_batches(
-    batches: Iterable[pa.RecordBatch], event_type: str, dims: Dimensions
+    batches: Iterable[pa.RecordBatch], event_type: str, dims: Dimensions, bounds: TimeBounds
 ) -> Iterator[pa.RecordBatch]:
+    """The daily job's ``mapInArrow`` function (``partial(..., dims=..., bounds=...)``)."""
     for batch in batches:
-        yield conform_batch(batch, event_type, dims)
+        yield conform_batch(batch, event_type, dims, bounds)
 
 
 def dimensions_from_rows(stores: Sequence[str], products: Iterable[Mapping[str, Any]]) -> Dimensions:

@@ -34,6 +34,7 @@ from retail_platform.batch.conform import DEDUP_ORDER, Dimensions, conform_arrow
 from retail_platform.batch.history import day_predicate
 from retail_platform.batch.late_arrivals import stream_topics
 from retail_platform.events.contracts import EVENT_TYPES
+from retail_platform.events.time_bounds import TimeBounds
 from retail_platform.settings import Settings
 from retail_platform.streaming.bronze import PARTITION_COLUMNS, SOURCES, event_columns, table_path
 from retail_platform.streaming.columns import fields_of, spark_type
@@ -159,7 +160,10 @@ def process_type(
     copies = Window.partitionBy(*PARTITION_COLUMNS, "event_id").orderBy(*order)
     deduped = bronze.withColumn("_copy", F.row_number().over(copies)).where("_copy = 1").drop("_copy")
     schema = T.StructType([*deduped.schema.fields, *CONFORMED_SPARK])
-    conformed = deduped.mapInArrow(partial(conform_arrow_batches, event_type=event_type, dims=dims), schema)
+    bounds = TimeBounds.from_settings(settings)  # the stream's event-time bounds, applied to bronze
+    conformed = deduped.mapInArrow(
+        partial(conform_arrow_batches, event_type=event_type, dims=dims, bounds=bounds), schema
+    )
     conformed = conformed.persist()
     try:
         accepted = conformed.where(F.col("rejection_reason").isNull()).drop("rejection_reason")
