@@ -2,11 +2,23 @@
 
 A bronze row is rebuilt as the contract event it came from (``to_event``) and checked with
 ``contracts.validate``, so the batch layer rejects exactly what the stream rejects and for the same
-reason codes. Conformance then requires the store in dim_store and a version of the product in
-dim_product valid at the event's time (SCD2: ``valid_from <= event_time < valid_to``); the product's
-attributes of that version (category, supplier, unit cost) travel with the row into silver and the
-facts. Reasons added here: ``unknown_store:store_id``, ``unknown_product:product_id`` (no version at
-all) and ``no_product_version:product_id`` (the product exists, but not at that time).
+reason codes. Conformance then attaches the product version valid at the event's time (SCD2:
+``valid_from <= event_time < valid_to``); the product's attributes of that version (category, supplier,
+unit cost) travel with the row into silver and the facts.
+
+Conformance accepts what the contract accepts, as the stream does (Kimball's late-arriving dimension
+members):
+* a store or product the dimensions do not hold (yet) is attached to an *inferred member*: for a
+  product, ``INFERRED_PRODUCT`` (placeholder attributes, valid from the beginning of time); a store
+  needs no attributes here (the facts carry only its key). The daily load then writes the inferred
+  rows (``is_inferred = 1``) into dim_store / dim_product (``retail_platform.batch.inferred``), and the
+  catalogue fills them in when the product arrives (``retail_platform.sources.catalogue``);
+* a product's first version covers all time before it (``ProductVersions.at``): a sale before the
+  catalogue's valid_from conforms to the first version.
+The one reason left here is ``no_product_version:product_id``: an instant after the product's first
+version that no version covers (a hole in its history, or after a version closed with no successor).
+Neither loader writes such a history (a version is only closed by opening the next at the same
+instant), so it means a broken dimension; it is quarantined so that it shows.
 
 ``conform_arrow_batches`` is the function the daily job runs with ``mapInArrow``: plain Python over
 Arrow batches, unit-testable without Spark.
@@ -82,10 +94,31 @@ class ProductVersion:
     category: str
     supplier_id: str
     unit_cost: Decimal
+    is_inferred: bool = False
+
+
+# Inferred members (late-arriving dimension members): the placeholder a sale or stock movement of a
+# product no catalogue has delivered yet is attached to, and the dimension rows the daily load writes.
+# valid_from is the beginning of time (the member covers every event until the catalogue arrives).
+# unit_cost 0: the cost is unknown, and a guess (e.g. a share of the price) would look like a real
+# margin; with 0 the line's cost is 0 and its profit equals its revenue until the catalogue fills the
+# member in and the day is recomputed (v_inferred_members shows the revenue exposed). The category
+# 'Unknown' is reserved for this placeholder: fact rows carrying it mark the days to recompute once
+# the product is filled in (v_inferred_recompute_days).
+INFERRED_FROM = datetime(1970, 1, 1, tzinfo=timezone.utc)
+OPEN_VALID_TO = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
+INFERRED_CATEGORY = "Unknown"
+INFERRED_SUPPLIER = "UNKNOWN"
+INFERRED_PRODUCT = ProductVersion(INFERRED_FROM, OPEN_VALID_TO, INFERRED_CATEGORY, INFERRED_SUPPLIER,
+                                  Decimal("0.00"), is_inferred=True)  # fmt: skip
 
 
 class ProductVersions:
-    """dim_product's SCD2 versions per product, for point-in-time lookups."""
+    """dim_product's SCD2 versions per product, for point-in-time lookups.
+
+    Rows flagged ``is_inferred`` stand in for a product only while it has no real version: once the
+    catalogue has delivered it, a leftover inferred row (the fill-in deletes it, see
+    ``sources.catalogue``) is ignored, so the history read is the catalogue's alone."""
 
     def __init__(self, rows: Iterable[Mapping[str, Any]]) -> None:
         by_product: dict[str, list[ProductVersion]] = {}
@@ -93,23 +126,34 @@ class ProductVersions:
             by_product.setdefault(str(r["product_id"]), []).append(
                 ProductVersion(
                     _utc(r["valid_from"]), _utc(r["valid_to"]), str(r["category"]), str(r["supplier_id"]),
-                    Decimal(r["unit_cost"]),
+                    Decimal(r["unit_cost"]), bool(r.get("is_inferred", False)),
                 )
             )  # fmt: skip
+        for product, versions in by_product.items():
+            real = [v for v in versions if not v.is_inferred]
+            if real:
+                by_product[product] = real
         self._versions = {p: sorted(v, key=lambda x: x.valid_from) for p, v in by_product.items()}
         self._starts = {p: [v.valid_from for v in vs] for p, vs in self._versions.items()}
 
     def __contains__(self, product_id: str) -> bool:
         return product_id in self._versions
 
+    @property
+    def inferred(self) -> frozenset[str]:
+        """Products held only as inferred members."""
+        return frozenset(p for p, vs in self._versions.items() if vs[0].is_inferred)
+
     def at(self, product_id: str, when: datetime) -> ProductVersion | None:
-        """The version valid at ``when`` (valid_from inclusive, valid_to exclusive), or None."""
+        """The version valid at ``when`` (valid_from inclusive, valid_to exclusive), or None.
+
+        The first version also covers all time before its valid_from (SCD2 practice: a product sold
+        before the catalogue dated it is that version), so None means an unknown product or an instant
+        after the first version that no version covers (a hole in the history)."""
         starts = self._starts.get(product_id)
         if not starts:
             return None
-        i = bisect.bisect_right(starts, _utc(when)) - 1
-        if i < 0:
-            return None
+        i = max(bisect.bisect_right(starts, _utc(when)) - 1, 0)
         version = self._versions[product_id][i]
         return version if _utc(when) < version.valid_to else None
 
@@ -122,6 +166,11 @@ def _utc(value: datetime) -> datetime:
 class Dimensions:
     stores: frozenset[str]
     products: ProductVersions
+    inferred_stores: frozenset[str] = frozenset()  # stores held only as inferred members
+
+    def unknown(self, stores: Iterable[str], products: Iterable[str]) -> tuple[list[str], list[str]]:
+        """The store and product keys among these that have no dimension row at all (sorted)."""
+        return sorted(set(stores) - self.stores), sorted(p for p in set(products) if p not in self.products)
 
 
 def verdict(
@@ -155,11 +204,13 @@ def time_reason(event_time: str, row: Mapping[str, Any], bounds: TimeBounds) -> 
 def dimension_verdict(
     store_id: str, product_id: str, event_time: datetime, dims: Dimensions
 ) -> tuple[str | None, ProductVersion | None]:
-    """The conformance half of ``verdict``, for a row that passed its contract."""
-    if store_id not in dims.stores:
-        return "unknown_store:store_id", None
+    """The conformance half of ``verdict``, for a row that passed its contract.
+
+    An unknown store is accepted (its inferred member is written by the load); an unknown product
+    conforms to ``INFERRED_PRODUCT``. The only reason returned is ``no_product_version:product_id``
+    (see the module docstring)."""
     if product_id not in dims.products:
-        return "unknown_product:product_id", None
+        return None, INFERRED_PRODUCT
     version = dims.products.at(product_id, event_time)
     if version is None:
         return "no_product_version:product_id", None
@@ -212,5 +263,7 @@ def conform_arrow_batches(
         yield conform_batch(batch, event_type, dims, bounds)
 
 
-def dimensions_from_rows(stores: Sequence[str], products: Iterable[Mapping[str, Any]]) -> Dimensions:
-    return Dimensions(frozenset(stores), ProductVersions(products))
+def dimensions_from_rows(
+    stores: Sequence[str], products: Iterable[Mapping[str, Any]], inferred_stores: Iterable[str] = ()
+) -> Dimensions:
+    return Dimensions(frozenset(stores), ProductVersions(products), frozenset(inferred_stores))

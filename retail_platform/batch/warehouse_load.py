@@ -75,11 +75,12 @@ def replace_day(
 
 
 def dimensions(client: Client, database: str) -> Dimensions:
-    stores = [r[0] for r in client.query(f"SELECT store_id FROM {database}.dim_store FINAL").result_rows]
+    stores = client.query(f"SELECT store_id, is_inferred FROM {database}.dim_store FINAL").result_rows
     products = client.query(
-        f"SELECT product_id, valid_from, valid_to, category, supplier_id, unit_cost FROM {database}.dim_product FINAL"
+        f"SELECT product_id, valid_from, valid_to, category, supplier_id, unit_cost, is_inferred "
+        f"FROM {database}.dim_product FINAL"
     ).named_results()
-    return dimensions_from_rows(stores, list(products))
+    return dimensions_from_rows([s for s, _ in stores], list(products), [s for s, inferred in stores if inferred])
 
 
 def previous_snapshots(client: Client, database: str, day: date) -> pd.DataFrame:

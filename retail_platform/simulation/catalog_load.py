@@ -19,6 +19,7 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from retail_platform.batch import inferred
 from retail_platform.settings import Settings, get_settings
 from retail_platform.simulation.catalog import Catalog
 from retail_platform.warehouse.client import connect
@@ -105,10 +106,15 @@ def load_warehouse(catalog: Catalog, settings: Settings | None = None, client: C
     own = client is None
     c = client or connect(settings)
     try:
+        # Products the daily load inferred before this catalogue (batch/inferred.py): their real versions
+        # replace the inferred rows. An inferred store needs nothing: its real row replaces it (newer
+        # updated_at than the inferred row's 1970 stamp).
+        filled = inferred.inferred_products(c, c.database, catalog.product_ids)
         counts = {}
         for table, (columns, rows) in warehouse_rows(catalog).items():
             c.insert(table, rows, column_names=columns)
             counts[table] = len(rows)
+        inferred.fill_in_products(c, c.database, filled)
         return counts
     finally:
         if own:

@@ -14,6 +14,13 @@ Against the current version of each product (dim_product FINAL, is_current):
 * an unchanged product writes nothing, so loading a catalogue twice changes nothing;
 * products absent from the file are left as they are (a catalogue file may be partial: discontinue
   a product with is_active = false).
+* a product held only as an inferred member (``is_inferred``: the daily load created it for sales or
+  stock seen before the catalogue delivered it, ``retail_platform.batch.inferred``) is filled in: it
+  opens its first real version as a new product would, and the inferred row is deleted. The first
+  version covers all time before its valid_from (the conformance rule), so the days whose facts carry
+  the placeholder become correct when recomputed: ``load_products`` returns them (``Scd2Plan.
+  recompute_days``, from ``v_inferred_recompute_days``) and the file's load records them as its
+  ``affected_days``, which the batch_sources DAG turns into daily_etl runs.
 Rejected: a product id that sales events could never carry (the contract's pattern), bad numbers,
 a product twice in one file (``duplicate:product_id``) and an effective_from not after the current
 version's start (``stale_version:effective_from``: history is not rewritten by a catalogue file).
@@ -23,14 +30,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from retail_platform.batch import inferred
 from retail_platform.events.contracts import EVENT_TYPES
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
@@ -105,9 +113,10 @@ def to_products(read: ReadResult) -> tuple[list[ProductRow], list[Reject]]:
 
 
 def current_versions(client: Client, database: str) -> dict[str, dict[str, Any]]:
+    # Inferred rows first: a real version of the same product (an inferred row not deleted yet) wins.
     rows = client.query(
-        f"SELECT product_id, valid_from, change_reason, {', '.join(TRACKED)} "
-        f"FROM {database}.dim_product FINAL WHERE is_current"
+        f"SELECT product_id, valid_from, change_reason, is_inferred, {', '.join(TRACKED)} "
+        f"FROM {database}.dim_product FINAL WHERE is_current ORDER BY is_inferred DESC"
     ).named_results()
     return {r["product_id"]: r for r in rows}
 
@@ -142,6 +151,8 @@ class Scd2Plan:
     opened: int = 0
     closed: int = 0
     unchanged: int = 0
+    filled: list[str] = field(default_factory=list)  # inferred members given their first real version
+    recompute_days: list[date] = field(default_factory=list)  # days whose facts carry their placeholder
 
 
 def plan_versions(
@@ -153,6 +164,10 @@ def plan_versions(
         values = p.values
         effective = values.get("effective_from") or now
         old = current.get(values["product_id"])
+        if old is not None and old.get("is_inferred"):
+            # An inferred member: its placeholder attributes are no version to keep or to inherit from.
+            plan.filled.append(values["product_id"])
+            old = None
         base = old if old is not None else DEFAULTS
         values = {**values, **{c: base[c] for c in TRACKED if values.get(c) is None}}
         attributes = [values[c] for c in TRACKED]
@@ -186,6 +201,8 @@ def load_products(
     plan = plan_versions(products, current_versions(client, database), datetime.now(timezone.utc), batch_id, label)
     if plan.rows:
         client.insert("dim_product", plan.rows, column_names=DIM_COLUMNS, database=database)
+    # After the real versions are in: readers never see the product without a version.
+    plan.recompute_days = inferred.fill_in_products(client, database, plan.filled)
     return plan
 
 
@@ -203,6 +220,9 @@ def handle_file(client: Client, database: str) -> Any:
         load.rows_read, load.blank_lines, load.header_lines = read.rows_read, read.blank_lines, read.header_lines
         load.rows_loaded = len(products) - len(plan.rejects)
         load.details = {"versions_opened": plan.opened, "versions_closed": plan.closed, "unchanged": plan.unchanged}
+        if plan.filled:
+            load.details |= {"inferred_filled": len(plan.filled), "days_to_recompute": len(plan.recompute_days)}
+        load.affected_days = plan.recompute_days
         return rejects
 
     return handle

@@ -9,6 +9,8 @@ import pyarrow as pa
 
 from retail_platform.batch.conform import (
     CONFORMED_FIELDS,
+    INFERRED_FROM,
+    INFERRED_PRODUCT,
     ProductVersions,
     conform_batch,
     dimensions_from_rows,
@@ -71,11 +73,51 @@ def test_contract_reasons_are_the_streams():
     assert verdict(sale(payment_method="iou"), "sales_transaction", DIMS)[0] == "not_allowed:payment_method"
 
 
-def test_conformance_reasons():
-    assert verdict(sale(store_id="store_999"), "sales_transaction", DIMS)[0] == "unknown_store:store_id"
-    assert verdict(sale(product_id="SKU0002"), "sales_transaction", DIMS)[0] == "unknown_product:product_id"
-    early = sale(event_time=T0 - timedelta(seconds=1))
-    assert verdict(early, "sales_transaction", DIMS)[0] == "no_product_version:product_id"
+def test_an_unknown_store_is_accepted_for_its_inferred_member():
+    reason, version = verdict(sale(store_id="store_999"), "sales_transaction", DIMS)
+    assert reason is None and version.category == "Dairy"  # the product's own version
+    assert DIMS.unknown(["store_001", "store_999"], ["SKU0001"]) == (["store_999"], [])
+
+
+def test_an_unknown_product_conforms_to_the_inferred_placeholder():
+    reason, version = verdict(sale(product_id="SKU0002"), "sales_transaction", DIMS)
+    assert reason is None and version is INFERRED_PRODUCT
+    assert (version.category, version.supplier_id, version.unit_cost) == ("Unknown", "UNKNOWN", Decimal("0.00"))
+    assert version.valid_from == INFERRED_FROM and version.is_inferred
+    assert DIMS.unknown(["store_001"], ["SKU0001", "SKU0002", "SKU0002"]) == ([], ["SKU0002"])
+
+
+def test_an_inferred_member_row_conforms_like_the_placeholder_until_a_real_version_exists():
+    row = {"product_id": "SKU0002", "valid_from": INFERRED_FROM, "valid_to": FAR, "category": "Unknown",
+           "supplier_id": "UNKNOWN", "unit_cost": Decimal("0.00"), "is_inferred": True}  # fmt: skip
+    dims = dimensions_from_rows(["store_001", "store_009"], [*VERSIONS, row], inferred_stores=["store_009"])
+    assert dims.products.inferred == {"SKU0002"} and dims.inferred_stores == {"store_009"}
+    assert dims.unknown(["store_009"], ["SKU0002"]) == ([], [])  # nothing to create again
+    assert verdict(sale(product_id="SKU0002"), "sales_transaction", dims) == (None, INFERRED_PRODUCT)
+    # The catalogue delivered it (a real version from T0 + 5 days) but the inferred row is still there:
+    # the real version alone counts, and covers the time before it.
+    real = {**row, "valid_from": T0 + timedelta(days=5), "category": "Snacks", "unit_cost": Decimal("0.80"),
+            "is_inferred": False}  # fmt: skip
+    dims = dimensions_from_rows(["store_001"], [*VERSIONS, row, real])
+    assert dims.products.inferred == frozenset()
+    reason, version = verdict(sale(product_id="SKU0002"), "sales_transaction", dims)  # T0 + 1 day
+    assert reason is None and version.category == "Snacks" and not version.is_inferred
+
+
+def test_an_event_before_the_first_version_conforms_to_the_first_version():
+    early = sale(event_time=T0 - timedelta(days=400))
+    reason, version = verdict(early, "sales_transaction", DIMS)
+    assert reason is None and version.category == "Dairy" and version.valid_from == T0
+
+
+def test_the_only_conformance_reason_left_is_a_hole_in_the_history():
+    closed = [{**VERSIONS[0]}]  # closed at T0 + 10 days, no successor
+    gap = [{**VERSIONS[0]}, {**VERSIONS[1], "valid_from": T0 + timedelta(days=12)}]
+    for rows, when in ((closed, T0 + timedelta(days=10)), (gap, T0 + timedelta(days=11))):
+        dims = dimensions_from_rows(["store_001"], rows)
+        assert verdict(sale(event_time=when), "sales_transaction", dims) == ("no_product_version:product_id", None)
+    assert verdict(sale(event_time=T0 + timedelta(days=12)), "sales_transaction",
+                   dimensions_from_rows(["store_001"], gap))[1].category == "Bakery"  # fmt: skip
 
 
 def test_scd2_lookup_valid_to_is_exclusive():
@@ -83,6 +125,7 @@ def test_scd2_lookup_valid_to_is_exclusive():
     assert versions.at("SKU0001", T0 + timedelta(days=10) - timedelta(milliseconds=1)) is not None
     assert versions.at("SKU0001", T0 + timedelta(days=10)) is None
     assert versions.at("SKU0001", datetime(2026, 1, 5)) is not None  # naive means UTC
+    assert versions.at("SKU0001", T0 - timedelta(days=1)).valid_from == T0  # the first version covers before
     assert versions.at("SKU9999", T0) is None
 
 
@@ -133,9 +176,9 @@ MIXED = [
     sale(customer_id="c-9"),
     sale(payment_method="iou"),
     sale(payment_method=None),
-    sale(store_id="store_002"),  # valid contract, unknown store
-    sale(product_id="SKU0002"),  # unknown product
-    sale(event_time=T0 - timedelta(days=1)),  # before the product's first version
+    sale(store_id="store_002"),  # valid contract, unknown store: accepted (inferred member)
+    sale(product_id="SKU0002"),  # unknown product: accepted (inferred member)
+    sale(event_time=T0 - timedelta(days=1)),  # before the product's first version: conforms to it
     sale(event_time=T0 + timedelta(days=12)),  # second version
 ]
 
@@ -148,8 +191,12 @@ def test_vectorised_pre_check_gives_the_validators_verdict_on_every_row():
         assert out["rejection_reason"] == reason, row
         assert out["category"] == (version.category if version else None), row
     reasons = [o["rejection_reason"] for o in got]
-    assert reasons.count(None) == 5  # the untouched sale, 1000 units, the top price, a customer, version 2
-    assert reasons[MIXED.index(sale(store_id="store_001\n"))] == "unknown_store:store_id"  # validator passed it
+    # The untouched sale, 1000 units, the top price, a customer, version 2, and the three dimension
+    # misses (unknown store, unknown product, before the first version) that conform all the same.
+    assert reasons.count(None) == 8
+    # A pattern's $ is the end of the string (JSON Schema): a final newline is not a store id.
+    assert reasons[MIXED.index(sale(store_id="store_001\n"))] == "bad_format:store_id"
+    assert got[MIXED.index(sale(product_id="SKU0002"))]["category"] == "Unknown"
     assert "wrong_type:unit_price" in reasons and "out_of_range:unit_price" in reasons
 
 
@@ -160,8 +207,7 @@ def test_pre_check_passes_only_rows_it_can_vouch_for():
     mask = valid_mask(batch, "sales_transaction")
     for row, fast in zip(MIXED, mask, strict=True):
         if fast:
-            assert verdict(row, "sales_transaction", DIMS)[0] in (None, "unknown_store:store_id",
-                "unknown_product:product_id", "no_product_version:product_id"), row  # fmt: skip
+            assert verdict(row, "sales_transaction", DIMS)[0] is None, row
     assert mask.sum() == 8  # the five valid rows and the three dimension misses; store\n is sent on
 
 
