@@ -166,11 +166,12 @@ def late_days(client: Any, database: str, since: date | None = None) -> list[Lat
     """Closed days (a watermark row) whose stream events exceed the latest load's stream_rows."""
     rows = client.query(
         f"""
-        SELECT w.day, s.events, w.stream_rows, w.batch_id, w.loaded_at
+        SELECT w.day, s.events, w.last_stream_rows, w.last_batch_id, w.last_loaded_at
         FROM
         (
-            SELECT day, argMax(stream_rows, loaded_at) AS stream_rows, argMax(batch_id, loaded_at) AS batch_id,
-                   max(loaded_at) AS loaded_at
+            -- The latest load of each day (what FINAL keeps once merged).
+            SELECT day, argMax(stream_rows, loaded_at) AS last_stream_rows,
+                   argMax(batch_id, loaded_at) AS last_batch_id, max(loaded_at) AS last_loaded_at
             FROM {database}.{WATERMARK}
             WHERE day >= %(since)s
             GROUP BY day
@@ -182,7 +183,7 @@ def late_days(client: Any, database: str, since: date | None = None) -> list[Lat
             WHERE event_type IN %(types)s AND day >= %(since)s
             GROUP BY day
         ) AS s ON s.day = w.day
-        WHERE s.events > w.stream_rows
+        WHERE s.events > w.last_stream_rows
         ORDER BY w.day
         """,
         parameters={"types": list(LOADED_TYPES), "since": since or date(1970, 1, 1)},
