@@ -3,6 +3,7 @@
     landing/suppliers, landing/catalogue  -> dim_supplier, dim_product (SCD2)     ingest_dimensions
     landing/sales_history, landing/legacy -> bronze (MERGE on event_id)           import_sales_history (Spark)
     the days bronze received               -> daily_etl, one run per day          recompute_day (mapped)
+      (only days that may close: today's rows wait in bronze for daily_etl's schedule)
     what loaded and what did not           -> task log; fails for failed files    report
 
 Content already loaded is skipped, so an hourly run with nothing new does nothing. Params:
@@ -80,7 +81,12 @@ def batch_sources() -> None:
 
     @task(execution_timeout=pendulum.duration(minutes=5))
     def days_to_recompute() -> list[dict[str, str]]:
-        """One daily_etl conf per bronze day this run wrote to."""
+        """One daily_etl conf per bronze day this run wrote to that may close now; a day too recent to
+        close (today, or within the close grace) is left to daily_etl's schedule, which reads the
+        rows loaded here when it closes the day."""
+        from datetime import datetime, timezone
+
+        from retail_platform.batch.close import split_too_early
         from retail_platform.settings import get_settings
         from retail_platform.sources import runs
         from retail_platform.warehouse.client import connect
@@ -91,7 +97,11 @@ def batch_sources() -> None:
             loads = runs.run_loads(client, settings.clickhouse_database, get_current_context()["run_id"])
         finally:
             client.close()
-        return [{"date": day.isoformat()} for day in runs.affected_days(loads)]
+        now = datetime.now(timezone.utc)
+        closable, later = split_too_early(runs.affected_days(loads), now, settings.close_grace_minutes)
+        if later:
+            log.info("bronze days left to daily_etl's schedule (too recent to close): %s", [str(d) for d in later])
+        return [{"date": day.isoformat()} for day in closable]
 
     days = days_to_recompute()
     recompute = TriggerDagRunOperator.partial(

@@ -5,6 +5,15 @@ whose late arrivals had eight hours to land). Catch-up and ``airflow backfill cr
 a time (max_active_runs=1; days of one month must not be swapped in concurrently). A run can also be
 triggered for any day with conf {"date": "YYYY-MM-DD"}. Thin on purpose: the logic lives in
 retail_platform.batch and spark_jobs/daily_etl.py.
+
+A day closes only once the stream is past it (retail_platform/batch/close.py):
+
+    bronze_has_day -> close_target -> stream_past_day -> recompute_day
+
+close_target refuses a day whose end plus the close grace is still ahead (today, a future day) and
+takes Kafka's end offsets of the input partitions; stream_past_day (a sensor in reschedule mode) waits
+until the stream has consumed past them, and fails after an hour naming the partitions behind and by
+how much; recompute_day gets the target and checks it again before loading.
 """
 
 from __future__ import annotations
@@ -13,7 +22,7 @@ import logging
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
 
 from retail_platform.batch.operators import PlatformSparkSubmitOperator
 from retail_platform.orchestration import DEFAULT_ARGS
@@ -54,17 +63,64 @@ def daily_etl() -> None:
             log.warning("no bronze files for %s: nothing to recompute", day)
         return present
 
+    @task(execution_timeout=pendulum.duration(minutes=5))
+    def close_target(day: str) -> dict:
+        """Refuse a day too recent to close; the Kafka end offsets the stream must pass."""
+        from datetime import date
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from retail_platform.batch import close
+        from retail_platform.settings import get_settings
+
+        try:
+            return close.dag_target(get_settings(), date.fromisoformat(day))
+        except close.TooEarly as exc:
+            raise AirflowFailException(str(exc)) from exc  # retrying does not make a day older
+
+    @task.sensor(
+        mode="reschedule",
+        poke_interval=60,
+        timeout=pendulum.duration(minutes=75).total_seconds(),
+        execution_timeout=pendulum.duration(minutes=5),
+    )
+    def stream_past_day(day: str, target: dict) -> PokeReturnValue:
+        """Done once the stream consumed every input partition past the target; fails past the wait."""
+        from datetime import date
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from retail_platform.batch import close
+        from retail_platform.settings import get_settings
+
+        try:
+            done = close.dag_poke(get_settings(), date.fromisoformat(day), target)
+        except close.DayNotClosable as exc:
+            raise AirflowFailException(str(exc)) from exc
+        return PokeReturnValue(is_done=done, xcom_value=target if done else None)
+
     load = PlatformSparkSubmitOperator(
         task_id="recompute_day",
         conn_id="spark_default",
         application=APPLICATION,
-        application_args=["--date", DAY, "--run-id", "{{ run_id }}"],
+        application_args=[
+            "--date",
+            DAY,
+            "--run-id",
+            "{{ run_id }}",
+            "--close-wait",
+            "0",
+            "--close-target",
+            "{{ ti.xcom_pull(task_ids='stream_past_day') | tojson }}",
+        ],  # fmt: skip
         name="daily_etl",
         outlets=[FACT_SALES, FACT_INVENTORY],
         execution_timeout=pendulum.duration(hours=2),
         verbose=False,
     )
-    bronze_has_day(DAY) >> load
+    target = close_target(DAY)
+    bronze_has_day(DAY) >> target
+    stream_past_day(DAY, target) >> load
 
 
 daily_etl()

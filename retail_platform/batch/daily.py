@@ -8,9 +8,11 @@ For day D, per event type (sales, inventory):
    with ``replaceWhere`` on D's partition: a re-run rewrites the same rows.
 Then, on the driver (a day is at most ~1M rows): fact rows from silver (``facts``), input checks,
 both facts replaced for D (``warehouse_load.replace_day``), the serving aggregates rebuilt for D
-(``aggregates.refresh``), the watermark row, and the post-load checks
-(uniqueness of the loaded day, reconciliation with the speed layer). A failed check fails the run
-after every check was recorded in dq_results.
+(``aggregates.refresh``), the post-load checks (uniqueness of the loaded day, reconciliation with
+the speed layer) recorded in dq_results, and only when every check passed the watermark row that
+closes the day. A failed check fails the run after every check was recorded; the day then has no
+watermark row (one left by an earlier load of the day is withdrawn), so the views serve it from the
+speed layer while its facts hold the failed load.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from retail_platform import lake
-from retail_platform.batch import aggregates, facts, quality
+from retail_platform.batch import aggregates, close, facts, quality
 from retail_platform.batch import warehouse_load as wl
 from retail_platform.batch.conform import DEDUP_ORDER, Dimensions, conform_arrow_batches
 from retail_platform.batch.history import day_predicate
@@ -209,8 +211,8 @@ def run_day(spark: SparkSession, settings: Settings, day: date, run_id: str = ""
 
 
 def load_day(client: Client, database: str, day: date, types: dict[str, TypeResult], run_id: str) -> DayResult:
-    """Facts, load, watermark and checks of one day whose silver is written; raises DataQualityError
-    (after recording every check) when a check fails."""
+    """Facts, load, checks and (when every check passed) the watermark of one day whose silver is
+    written; raises DataQualityError (after recording every check) when a check fails."""
     result = DayResult(day, new_batch_id(day), types=types)
     started = time.monotonic()
     for event_type, r in result.types.items():
@@ -253,6 +255,22 @@ def load_day(client: Client, database: str, day: date, types: dict[str, TypeResu
     # Before the watermark row: a day enters the views with its aggregates in place.
     aggregates.refresh(client, database, day, day)
     result.seconds["aggregates"] = time.monotonic() - t0
+    totals = wl.sales_totals(client, database, day)
+    result.checks += quality.fact_checks(totals["rows"], totals["distinct_sale_ids"])
+    result.checks += quality.reconciliation_checks(
+        totals["units"], totals["revenue"], totals["speed_units"], totals["speed_revenue"]
+    )
+    wl.record_checks(client, database, result.batch_id, day, result.checks)
+    if any(not c.passed for c in result.checks):
+        # The day's facts and aggregates are swapped in, but the day is not closed: without a watermark
+        # row the views keep serving it from the speed layer. A day closed by an earlier load whose
+        # re-run fails here loses its row too (its facts are the failed load's now).
+        if wl.withdraw_watermark(client, database, day):
+            log.warning("daily_etl %s: checks failed on a re-run of a closed day; watermark withdrawn", day)
+        result.seconds["load_day"] = time.monotonic() - started
+        log.info("daily_etl %s: %s", day, result.summary())
+        quality.raise_on_failure(day.isoformat(), result.checks)
+    # Only a day whose every check passed closes.
     types = result.types.values()
     wl.record_watermark(
         client,
@@ -268,15 +286,8 @@ def load_day(client: Client, database: str, day: date, types: dict[str, TypeResu
         inventory_rows=result.inventory_rows,
         duration_ms=int((time.monotonic() - started) * 1000),
     )
-    totals = wl.sales_totals(client, database, day)
-    result.checks += quality.fact_checks(totals["rows"], totals["distinct_sale_ids"])
-    result.checks += quality.reconciliation_checks(
-        totals["units"], totals["revenue"], totals["speed_units"], totals["speed_revenue"]
-    )
-    wl.record_checks(client, database, result.batch_id, day, result.checks)
     result.seconds["load_day"] = time.monotonic() - started
     log.info("daily_etl %s: %s", day, result.summary())
-    quality.raise_on_failure(day.isoformat(), result.checks)
     return result
 
 
@@ -299,9 +310,33 @@ def run_days(
     Bronze goes to silver ``days_per_pass`` days at a time (``process_type``); then each day of the
     pass is loaded on its own, oldest first (a day's end-of-day stock starts from the previous day's
     snapshot), atomically, exactly as a run of that day alone. A day whose checks fail is recorded and
-    left as it was; the range goes on."""
+    left as it was; the range goes on.
+
+    Refused (``close.DayNotClosable``) when a day of the range is too recent to close (end of the day
+    plus the close grace still ahead); whether the stream is past the days is the caller's check
+    (``close.await_closable``: the CLI and the DAG), as it needs Kafka. The month partitions the range
+    swaps (facts and aggregates, plus the fill-rate estimates of the 28 days after) are claimed for the
+    whole run (``warehouse_load.MonthClaims``): a second writer on one of them is refused
+    (``warehouse_load.MonthBusy``, naming the holder) before any Spark work."""
     if last < first:
         raise ValueError(f"empty range: {first} is after {last}")
+    close.refuse_too_early([last], datetime.now(timezone.utc), settings.close_grace_minutes)
+    swapped_to = last + timedelta(days=aggregates.FILL_RATE_LOOKBACK_DAYS)
+    months = [month for month, _, _ in aggregates.month_spans(first, swapped_to)]
+    what = f"daily_etl {first}..{last}" + (f" run {run_id}" if run_id else "")
+    with wl.MonthClaims(partial(connect, settings), settings.clickhouse_database, months, what) as claims:
+        return _run_days(spark, settings, first, last, run_id, days_per_pass, claims)
+
+
+def _run_days(
+    spark: SparkSession,
+    settings: Settings,
+    first: date,
+    last: date,
+    run_id: str,
+    days_per_pass: int,
+    claims: wl.MonthClaims,
+) -> RangeResult:
     database = settings.clickhouse_database
     result = RangeResult()
     client = connect(settings)
@@ -315,6 +350,7 @@ def run_days(
             spark_seconds = (time.monotonic() - t0) / ((end - start).days + 1)
             day = start
             while day <= end:
+                claims.check()
                 try:
                     done = load_day(client, database, day, {t: per_type[t][day] for t in TYPES}, run_id)
                     done.seconds["spark_share"] = spark_seconds

@@ -7,14 +7,20 @@ stage table holding a copy of its month (hard links), then the month is swapped 
 swap leaves the fact untouched, and re-running the day replaces it again: idempotent.
 
 One writer per month at a time: two loads of different days of the same month running concurrently
-would each swap in a month holding only their own new day. The DAG runs days one at a time
-(max_active_runs=1); a manual load must not overlap a running one.
+would each swap in a month holding only their own new day. A load therefore claims the months it may
+swap in ``ops_month_claims`` first (``MonthClaims``, sql/0015_month_claims.sql) and a second writer
+is refused with a message naming the holder; the DAG also runs days one at a time (max_active_runs=1).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -25,6 +31,8 @@ from clickhouse_connect.driver.client import Client
 from retail_platform.batch.conform import Dimensions, dimensions_from_rows
 from retail_platform.batch.facts import SNAPSHOT_COLUMNS
 from retail_platform.batch.quality import Check
+
+log = logging.getLogger(__name__)
 
 
 def month_partition(day: date) -> int:
@@ -138,6 +146,16 @@ def record_watermark(client: Client, database: str, day: date, batch_id: str, ru
     client.insert("ops_batch_watermark", [row], column_names=columns, database=database)
 
 
+def withdraw_watermark(client: Client, database: str, day: date) -> bool:
+    """Remove the watermark row(s) of ``day`` (the day goes back to the speed layer in the views);
+    True when there was one."""
+    query = f"SELECT count() FROM {database}.ops_batch_watermark WHERE day = %(day)s"
+    if not client.query(query, parameters={"day": day}).result_rows[0][0]:
+        return False
+    client.command(f"DELETE FROM {database}.ops_batch_watermark WHERE day = '{day.isoformat()}'")
+    return True
+
+
 def watermark(client: Client, database: str) -> date | None:
     """The batch watermark: the newest day loaded, or None before the first load."""
     rows = client.query(f"SELECT count(), max(day) FROM {database}.ops_batch_watermark FINAL").result_rows
@@ -154,3 +172,208 @@ def record_checks(client: Client, database: str, run_id: str, day: date, checks:
         column_names=["run_id", "day", "check_name", "value", "threshold", "passed", "detail"],
         database=database,
     )
+
+
+# ---- one writer per month partition (sql/0015_month_claims.sql) ---------------------------------
+#
+# Protocol: read the month's newest generation g; if it is held by another writer (not released, its
+# newest claim/renew row younger than its TTL by the server's clock), refuse. Otherwise insert a claim
+# row for g + 1 with insert_deduplication_token "claim:<month>:<g+1>": of writers racing for g + 1
+# the engine keeps exactly one row, and each reads it back to learn whether its token is the one.
+# The winner renews (a heartbeat thread) while it loads and releases at the end; a writer that dies
+# leaves a claim that goes stale after the TTL, and the next writer takes the next generation.
+# Limits: the exclusion rests on the engine's insert deduplication (the window must still hold the
+# token, it holds the last 10,000 inserts of this table) and on one server's clock; a holder paused
+# longer than the TTL (no heartbeat) loses its claim and may then overlap with the next writer, which
+# ``MonthClaims.check`` narrows (it is called before each day's swaps) but cannot exclude. The claim
+# is advisory: only writers that claim (the daily load) are excluded.
+
+CLAIM_TTL_SECONDS = 600
+CLAIM_RENEW_SECONDS = 60
+
+
+class MonthBusy(RuntimeError):
+    """Another writer holds (or took over) a month partition this writer needs; the message names it."""
+
+
+@dataclass(frozen=True)
+class MonthClaim:
+    month: int
+    generation: int
+    token: str
+    holder: str
+    claimed_at: datetime
+    renewed_at: datetime  # newest claim/renew row
+    ttl_seconds: int
+    released: bool
+    now: datetime  # the server's clock when read
+
+    @property
+    def stale_at(self) -> datetime:
+        return self.renewed_at + timedelta(seconds=self.ttl_seconds)
+
+    @property
+    def live(self) -> bool:
+        return not self.released and self.now < self.stale_at
+
+    def describe(self) -> str:
+        return (
+            f"month {self.month // 100}-{self.month % 100:02d} is being written by {self.holder} "
+            f"(claim {self.generation} since {self.claimed_at:%Y-%m-%d %H:%M:%S} UTC, renewed "
+            f"{self.renewed_at:%H:%M:%S}, stale at {self.stale_at:%Y-%m-%d %H:%M:%S} UTC if not renewed)"
+        )
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def month_claim(client: Client, database: str, month: int, generation: int | None = None) -> MonthClaim | None:
+    """The claim of ``month`` at ``generation`` (default: the newest), or None when there is none."""
+    where = "" if generation is None else f" AND generation = {int(generation)}"
+    rows = client.query(
+        f"SELECT generation, token, holder, recorded_at, ttl_seconds FROM {database}.ops_month_claims "
+        f"WHERE month = %(month)s AND event = 'claim'{where} ORDER BY generation DESC, recorded_at LIMIT 1",
+        parameters={"month": month},
+    ).result_rows
+    if not rows:
+        return None
+    gen, token, holder, claimed_at, ttl = rows[0]
+    renewed, released, now = client.query(
+        f"SELECT maxIf(recorded_at, event != 'release'), countIf(event = 'release'), now64(3) "
+        f"FROM {database}.ops_month_claims WHERE month = %(month)s AND generation = %(gen)s AND token = %(token)s",
+        parameters={"month": month, "gen": gen, "token": token},
+    ).result_rows[0]
+    return MonthClaim(
+        month, int(gen), token, holder, _utc(claimed_at), _utc(renewed), int(ttl), bool(released), _utc(now)
+    )
+
+
+def _claim_event(
+    client: Client, database: str, month: int, generation: int, event: str, token: str, holder: str, ttl: int,
+    dedup: str,
+) -> None:  # fmt: skip
+    client.insert(
+        "ops_month_claims",
+        [[month, generation, event, token, holder, ttl]],
+        column_names=["month", "generation", "event", "token", "holder", "ttl_seconds"],
+        database=database,
+        settings={"insert_deduplication_token": dedup},
+    )
+
+
+def claim_month(client: Client, database: str, month: int, token: str, holder: str, ttl_seconds: int) -> int:
+    """Claim ``month`` for ``token``; returns the generation held, raises MonthBusy naming the holder."""
+    current = month_claim(client, database, month)
+    if current is not None and current.live:
+        if current.token == token:
+            return current.generation
+        raise MonthBusy(current.describe())
+    generation = (current.generation if current is not None else 0) + 1
+    dedup = f"claim:{month}:{generation}"
+    _claim_event(client, database, month, generation, "claim", token, holder, ttl_seconds, dedup)
+    won = month_claim(client, database, month, generation)
+    if won is None or won.token != token:
+        raise MonthBusy(won.describe() if won is not None else f"month {month}: claim {generation} was not recorded")
+    return generation
+
+
+def renew_month(client: Client, database: str, month: int, generation: int, token: str) -> None:
+    """Extend a held claim; raises MonthBusy when it is no longer held (stale, or taken over)."""
+    newest = month_claim(client, database, month)
+    if newest is None or newest.generation != generation or newest.token != token or not newest.live:
+        raise MonthBusy(
+            f"lost the claim of month {month} (claim {generation}): "
+            + (newest.describe() if newest is not None and newest.token != token else "it went stale")
+        )
+    dedup = f"renew:{token}:{uuid.uuid4().hex}"
+    _claim_event(client, database, month, generation, "renew", token, newest.holder, newest.ttl_seconds, dedup)
+
+
+def release_month(client: Client, database: str, month: int, generation: int, token: str) -> None:
+    """Release a claim this token holds (nothing when another writer took over since)."""
+    newest = month_claim(client, database, month)
+    if newest is None or newest.generation != generation or newest.token != token or newest.released:
+        return
+    dedup = f"release:{token}:{month}:{generation}"
+    _claim_event(client, database, month, generation, "release", token, newest.holder, newest.ttl_seconds, dedup)
+
+
+class MonthClaims:
+    """Hold every month of ``months`` for the duration of a ``with`` block: claimed oldest first (all or
+    none: a refusal releases what was claimed), renewed by a heartbeat thread on its own connection,
+    released on exit whether the block succeeded or failed. ``check()`` raises if a claim was lost."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Client],
+        database: str,
+        months: Iterable[int],
+        what: str,
+        ttl_seconds: int = CLAIM_TTL_SECONDS,
+        renew_seconds: float = CLAIM_RENEW_SECONDS,
+    ) -> None:
+        self._connect = connect
+        self.database = database
+        self.months = sorted(set(months))
+        self.holder = f"{what} (host {socket.gethostname()}, pid {os.getpid()})"
+        self.token = uuid.uuid4().hex
+        self.ttl_seconds = ttl_seconds
+        self.renew_seconds = renew_seconds
+        self.held: dict[int, int] = {}  # month -> generation
+        self.lost: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> MonthClaims:
+        client = self._connect()
+        try:
+            for month in self.months:
+                self.held[month] = claim_month(client, self.database, month, self.token, self.holder, self.ttl_seconds)
+        except BaseException:
+            self._release(client)
+            raise
+        finally:
+            client.close()
+        self._thread = threading.Thread(target=self._heartbeat, name="month-claims", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        client = self._connect()
+        try:
+            self._release(client)
+        finally:
+            client.close()
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise MonthBusy(self.lost)
+
+    def _release(self, client: Client) -> None:
+        for month, generation in sorted(self.held.items()):
+            try:
+                release_month(client, self.database, month, generation, self.token)
+            except Exception:  # a claim left behind goes stale after its TTL
+                log.exception("could not release month %s (claim %s); it goes stale after %s s", month, generation,
+                              self.ttl_seconds)  # fmt: skip
+        self.held.clear()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.renew_seconds):
+            try:
+                client = self._connect()
+                try:
+                    for month, generation in sorted(self.held.items()):
+                        renew_month(client, self.database, month, generation, self.token)
+                finally:
+                    client.close()
+            except MonthBusy as exc:
+                self.lost = str(exc)
+                log.error("%s", exc)
+                return
+            except Exception:  # the warehouse is away for a moment: the TTL leaves room for a few misses
+                log.warning("could not renew the month claims; retrying", exc_info=True)

@@ -227,6 +227,37 @@ def test_lambda_view_switches_between_layers_without_double_counting(loaded, spa
     assert reconciled == {"reconciliation:units": 0.0, "reconciliation:revenue": 0.0}
 
 
+def test_a_closed_day_whose_rerun_fails_its_checks_goes_back_to_the_speed_layer(loaded, spark, warehouse, client):
+    # An extra speed-layer window for DAY3: the batch and speed totals no longer reconcile.
+    extra = ["S-RECONCILE", "P-RECONCILE", datetime(DAY3.year, DAY3.month, DAY3.day, 12, tzinfo=timezone.utc)]
+    client.insert(
+        "rt_sales_5min",
+        [[*extra, 100_000, Decimal("99999.00"), 1]],
+        column_names=["store_id", "product_id", "window_start", "units", "revenue", "transactions"],
+    )
+    closed = "SELECT count() FROM ops_batch_watermark FINAL WHERE day = %(d)s"
+    assert client.query(closed, parameters={"d": DAY3}).result_rows[0][0] == 1
+    try:
+        with pytest.raises(DataQualityError, match="reconciliation:units"):
+            daily.run_day(spark, warehouse, DAY3)
+        # Checks recorded, no watermark: the day is served by the speed layer again.
+        assert client.query(closed, parameters={"d": DAY3}).result_rows[0][0] == 0
+        failed = client.query(
+            "SELECT DISTINCT check_name FROM dq_results WHERE day = %(d)s AND NOT passed ORDER BY check_name",
+            parameters={"d": DAY3},
+        ).result_rows
+        assert failed == [("reconciliation:revenue",), ("reconciliation:units",)]
+        sources = client.query("SELECT groupUniqArray(source) FROM v_sales_daily WHERE date = %(d)s",
+                               parameters={"d": DAY3}).result_rows[0][0]  # fmt: skip
+        assert sources == ["speed"]
+    finally:
+        client.command("ALTER TABLE rt_sales_5min DELETE WHERE store_id = 'S-RECONCILE'",
+                       settings={"mutations_sync": 2})  # fmt: skip
+    # Once the speed layer agrees again the re-run closes the day.
+    daily.run_day(spark, warehouse, DAY3)
+    assert client.query(closed, parameters={"d": DAY3}).result_rows[0][0] == 1
+
+
 def test_a_day_failing_its_input_checks_is_not_loaded(loaded, spark, warehouse, client, history):
     from retail_platform.streaming.bronze import event_columns, table_path, with_day
 
