@@ -53,8 +53,13 @@ def _run_start(settings) -> datetime:
         newest = client.command("SELECT toUnixTimestamp(max(event_time)) FROM rt_stock")
     finally:
         client.close()
-    latest = max(datetime.now(timezone.utc), datetime.fromtimestamp(int(newest), timezone.utc))
-    return (latest + timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    # The stream rejects events more than an hour ahead of their arrival (in_future:event_time), so
+    # the run starts at the last noon UTC already past, or just after the newest stock event if later.
+    now = datetime.now(timezone.utc)
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon > now - timedelta(minutes=5):
+        noon -= timedelta(days=1)
+    return max(noon, datetime.fromtimestamp(int(newest), timezone.utc) + timedelta(seconds=1))
 
 
 @pytest.fixture
@@ -74,10 +79,10 @@ def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
         rate=250,
         duration=75,
         faults=FaultRates.parse(FAULTS),
-        # Noon UTC today, whatever the clock says: most of the catalogue's stores are open then, so the
-        # run has traffic in every store (at night only the 24-hour stores sell).
-        # And a day after any stock event already in the warehouse (other tests use the same store ids):
-        # the newest event wins in rt_stock, so the run's must be the newest.
+        # Noon UTC, whatever the clock says: most of the catalogue's stores are open then, so the run
+        # has traffic in every store (at night only the 24-hour stores sell). And after any stock event
+        # already in the warehouse (other tests use the same store ids): the newest event wins in
+        # rt_stock, so the run's must be the newest.
         start=_run_start(settings),
         load_catalog=True,
     )
