@@ -126,3 +126,14 @@ def test_landing_files_trigger_only_days_that_may_close():
     closable, later = close.split_too_early(days, _at("2026-11-21T00:30:00"), GRACE)
     assert closable == [date(2026, 11, 18)]
     assert later == [DAY, date(2026, 11, 21)]
+
+
+def test_the_cli_refuses_today_and_a_future_range_before_starting_spark(capsys):
+    from spark_jobs import daily_etl
+
+    today = datetime.now(timezone.utc).date()
+    assert daily_etl.main(["--date", today.isoformat()]) == 3
+    assert f"{today} is today" in capsys.readouterr().err
+    first, last = today - timedelta(days=3), today + timedelta(days=1)
+    assert daily_etl.main(["--from", first.isoformat(), "--to", last.isoformat()]) == 3
+    assert f"{last} is a future day" in capsys.readouterr().err
