@@ -220,3 +220,36 @@ def test_restock_state_retention_keeps_what_replays_read(db):
     # A second run deletes nothing more.
     rt.prune_restock_state(client, name, 10, "prune-2")
     assert len(client.query(f"SELECT 1 FROM rt_restock_state WHERE query_id = '{query_id}'").result_rows) == len(after)
+
+
+@pytest.mark.spark
+def test_the_daily_load_counts_the_stream_rows_it_reads(warehouse, spark, tmp_path):
+    """process_type counts, per day, the bronze rows whose kafka_topic is a contract topic: what the
+    watermark's stream_rows holds (history and landing rows are not the stream's)."""
+    import dataclasses
+
+    import pyarrow as pa
+
+    from retail_platform.batch.conform import dimensions_from_rows
+    from retail_platform.batch.daily import process_type
+    from retail_platform.batch.history import HistoryConfig, generate_days
+    from retail_platform.streaming.bronze import PARTITION_COLUMNS, event_columns, table_path, with_day
+
+    day = TODAY - timedelta(days=3)
+    settings = dataclasses.replace(warehouse, lake_uri=tmp_path.as_uri())
+    config = HistoryConfig(end_date=day, days=1, stores=1, products=3, seed=5, lines_per_store_hour=1)
+    ((_, generated),) = generate_days(config)
+    sales = generated["sales_transaction"].to_pylist()
+    assert len(sales) >= 6
+    for row in sales[:4]:  # four rows from the stream, one of them twice (a copy)
+        row["kafka_topic"] = "retail-sales-transactions"
+    sales.append({**sales[0]})
+    sales[4]["kafka_topic"] = "landing:sales_history"
+    frame = spark.createDataFrame(pa.Table.from_pylist(sales, generated["sales_transaction"].schema))
+    frame = with_day(frame).select(*event_columns("sales_transaction"))
+    frame.write.format("delta").mode("append").partitionBy(*PARTITION_COLUMNS).save(
+        table_path(settings, "sales_transaction")
+    )
+
+    result = process_type(spark, settings, "sales_transaction", day, day, dimensions_from_rows([], []))[day]
+    assert (result.rows, result.stream_rows) == (len(sales), 5)
