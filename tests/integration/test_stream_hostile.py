@@ -12,7 +12,6 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from retail_platform import topics
@@ -28,6 +27,7 @@ from tests.integration.test_stream_events import (  # noqa: F401 (fixtures)
     database,
     job,
     scenario,
+    topic_messages,
     wait_caught_up,
 )
 
@@ -92,14 +92,7 @@ def test_the_stream_survives_the_corpus_and_reconciles(
 
 
 def test_contract_topics_stamp_records_with_the_brokers_clock(kafka: Settings, hostile_done):
-    consumer = KafkaConsumer(bootstrap_servers=kafka.kafka_bootstrap, enable_auto_commit=False, group_id=None)
-    try:
-        tp = TopicPartition(topics.SALES.name, 0)
-        consumer.assign([tp])
-        consumer.seek_to_beginning(tp)
-        records = [r for batch in consumer.poll(timeout_ms=5000, max_records=20).values() for r in batch]
-    finally:
-        consumer.close()
+    records = topic_messages(kafka, topics.SALES.name)
     assert records and {r.timestamp_type for r in records} == {1}  # 1: LogAppendTime
 
 
