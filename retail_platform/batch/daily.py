@@ -324,7 +324,11 @@ def run_days(
     swapped_to = last + timedelta(days=aggregates.FILL_RATE_LOOKBACK_DAYS)
     months = [month for month, _, _ in aggregates.month_spans(first, swapped_to)]
     what = f"daily_etl {first}..{last}" + (f" run {run_id}" if run_id else "")
-    with wl.MonthClaims(partial(connect, settings), settings.clickhouse_database, months, what) as claims:
+    # A retry of the same orchestrator run supersedes the claim of its killed try (take_over).
+    claims = wl.MonthClaims(
+        partial(connect, settings), settings.clickhouse_database, months, what, take_over=bool(run_id)
+    )
+    with claims:
         return _run_days(spark, settings, first, last, run_id, days_per_pass, claims)
 
 

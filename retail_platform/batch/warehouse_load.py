@@ -262,13 +262,19 @@ def _claim_event(
     )
 
 
-def claim_month(client: Client, database: str, month: int, token: str, holder: str, ttl_seconds: int) -> int:
-    """Claim ``month`` for ``token``; returns the generation held, raises MonthBusy naming the holder."""
+def claim_month(
+    client: Client, database: str, month: int, token: str, holder: str, ttl_seconds: int, take_over: bool = False
+) -> int:
+    """Claim ``month`` for ``token``; returns the generation held, raises MonthBusy naming the holder.
+    ``take_over``: a live claim of the same holder (the same orchestrator run: a retry after a killed
+    try, whose claim would otherwise block the retry until it goes stale) is superseded."""
     current = month_claim(client, database, month)
     if current is not None and current.live:
         if current.token == token:
             return current.generation
-        raise MonthBusy(current.describe())
+        if not (take_over and _same_writer(current.holder, holder)):
+            raise MonthBusy(current.describe())
+        log.warning("taking over %s", current.describe())
     generation = (current.generation if current is not None else 0) + 1
     dedup = f"claim:{month}:{generation}"
     _claim_event(client, database, month, generation, "claim", token, holder, ttl_seconds, dedup)
@@ -276,6 +282,11 @@ def claim_month(client: Client, database: str, month: int, token: str, holder: s
     if won is None or won.token != token:
         raise MonthBusy(won.describe() if won is not None else f"month {month}: claim {generation} was not recorded")
     return generation
+
+
+def _same_writer(a: str, b: str) -> bool:
+    """Holders name what writes, then " (host ..., pid ...)": the same what is the same writer."""
+    return a.split(" (host ", 1)[0] == b.split(" (host ", 1)[0]
 
 
 def renew_month(client: Client, database: str, month: int, generation: int, token: str) -> None:
@@ -312,6 +323,7 @@ class MonthClaims:
         what: str,
         ttl_seconds: int = CLAIM_TTL_SECONDS,
         renew_seconds: float = CLAIM_RENEW_SECONDS,
+        take_over: bool = False,
     ) -> None:
         self._connect = connect
         self.database = database
@@ -320,6 +332,7 @@ class MonthClaims:
         self.token = uuid.uuid4().hex
         self.ttl_seconds = ttl_seconds
         self.renew_seconds = renew_seconds
+        self.take_over = take_over  # supersede a live claim of the same ``what`` (see claim_month)
         self.held: dict[int, int] = {}  # month -> generation
         self.lost: str | None = None
         self._stop = threading.Event()
@@ -329,7 +342,9 @@ class MonthClaims:
         client = self._connect()
         try:
             for month in self.months:
-                self.held[month] = claim_month(client, self.database, month, self.token, self.holder, self.ttl_seconds)
+                self.held[month] = claim_month(
+                    client, self.database, month, self.token, self.holder, self.ttl_seconds, self.take_over
+                )
         except BaseException:
             self._release(client)
             raise

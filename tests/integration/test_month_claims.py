@@ -110,3 +110,15 @@ def test_a_dead_holders_claim_goes_stale_and_a_live_one_is_renewed(claims, wareh
         with pytest.raises(wl.MonthBusy, match="live holder"):
             with claims("intruder", months=(month,)):
                 pass
+
+
+def test_a_retry_of_the_same_run_takes_over_its_killed_tries_claim(claims):
+    month = MONTH + 4
+    killed = claims("daily_etl 2030-05-02..2030-05-02 run manual__r1", months=(month,))
+    killed.__enter__()
+    killed._stop.set()  # the try was killed: its claim is live until it goes stale
+    with pytest.raises(wl.MonthBusy, match="run manual__r1"):
+        with claims("daily_etl 2030-05-02..2030-05-02 run manual__r2", months=(month,), take_over=True):
+            pass
+    with claims("daily_etl 2030-05-02..2030-05-02 run manual__r1", months=(month,), take_over=True) as retry:
+        assert retry.held[month] == killed.held[month] + 1
