@@ -22,8 +22,8 @@ from kafka import KafkaProducer
 from retail_platform import topics
 from retail_platform.settings import Settings
 from retail_platform.streaming import tables
-from retail_platform.warehouse import migrations
 from retail_platform.warehouse.client import connect
+from tests.integration.databases import scratch_database
 from tests.integration.test_stream_events import QUERY_NAME, StreamJob, fixture, iso
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.warehouse, pytest.mark.spark]
@@ -31,12 +31,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.warehouse,
 
 @pytest.fixture(scope="module")
 def database(warehouse: Settings, kafka: Settings) -> Iterator[str]:
-    name = f"late_dup_{uuid.uuid4().hex[:8]}"
-    client = connect(warehouse, database="")
-    migrations.apply_all(client, database=name)
-    yield name
-    client.command(f"DROP DATABASE IF EXISTS {name} SYNC")
-    client.close()
+    with scratch_database(warehouse, "late_dup") as scoped:
+        yield scoped.clickhouse_database
 
 
 def sale(store: str, product: str, quantity: int, at: datetime) -> dict:

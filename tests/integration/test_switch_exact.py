@@ -32,8 +32,8 @@ from kafka import KafkaProducer
 from retail_platform import topics
 from retail_platform.batch import close, daily, late_arrivals
 from retail_platform.settings import Settings
-from retail_platform.warehouse import migrations
 from retail_platform.warehouse.client import connect
+from tests.integration.databases import scratch_database
 from tests.integration.test_stream_events import StreamJob, fixture, iso
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.warehouse, pytest.mark.spark]
@@ -210,14 +210,9 @@ def close_days(spark: Any, settings: Settings, first: date, last: date) -> None:
 
 @pytest.fixture(scope="module")
 def scoped(warehouse: Settings, kafka: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    database = f"switch_{TAG}"
-    client = connect(warehouse, database="")
-    migrations.apply_all(client, database=database)
     lake = tmp_path_factory.mktemp("switch") / "lake"
-    scoped = dataclasses.replace(warehouse, clickhouse_database=database, lake_uri=f"file://{lake}")
-    yield scoped
-    client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
-    client.close()
+    with scratch_database(warehouse, "switch") as settings:
+        yield dataclasses.replace(settings, lake_uri=f"file://{lake}")
 
 
 def load_catalogue(settings: Settings) -> None:
