@@ -25,13 +25,13 @@ demo: setup  ## bring the stack up and run the platform's main job
 
 test: setup  ## unit tests, then integration tests against real services
 	@$(PY) -m pytest tests/unit -q
-	@$(PY) -m pytest tests/integration -q
+	@$(PY) -m pytest tests/integration -q --durations=25
 
 test-unit: setup
 	@$(PY) -m pytest tests/unit -q
 
 test-integration: setup
-	@$(PY) -m pytest tests/integration -q
+	@$(PY) -m pytest tests/integration -q --durations=25
 
 lint: setup  ## ruff
 	@.venv/bin/ruff check .
