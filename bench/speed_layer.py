@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from retail_platform import lake
 from retail_platform.runtime import stack
@@ -80,11 +81,21 @@ def latencies(settings, since: datetime) -> dict[str, float]:
         )
     finally:
         spark.stop()
+    return latency_summary(event_latencies(events, batches))
+
+
+def as_utc(column: pd.Series) -> pd.Series:
+    """Timestamps as UTC instants: naive ones are UTC already (the session and warehouse zone is UTC)."""
+    return column.dt.tz_localize("UTC") if column.dt.tz is None else column.dt.tz_convert("UTC")
+
+
+def event_latencies(events: pd.DataFrame, batches: pd.DataFrame) -> np.ndarray:
+    """Seconds from each event's event_time to the finish of the micro-batch that wrote it."""
     joined = events.merge(batches, on="batch_id")
-    finished = (
-        joined["finished_at"].dt.tz_localize("UTC") if joined["finished_at"].dt.tz is None else joined["finished_at"]
-    )
-    seconds = (finished - joined["event_time"].dt.tz_convert("UTC")).dt.total_seconds().to_numpy()
+    return (as_utc(joined["finished_at"]) - as_utc(joined["event_time"])).dt.total_seconds().to_numpy()
+
+
+def latency_summary(seconds: np.ndarray) -> dict[str, float]:
     if len(seconds) == 0:
         return {"events": 0}
     return {
@@ -120,6 +131,7 @@ def spark_read_ceiling(settings) -> dict[str, float]:
 
 def run_rate(settings, rate: float, seconds: float, stores: int, products: int) -> dict[str, object]:
     since = datetime.now(timezone.utc)
+    load_at_start = os.getloadavg()
     samples: list[tuple[float, int]] = []
     stop = threading.Event()
     sampler = threading.Thread(target=sample_lag, args=(settings, stop, samples), daemon=True)
@@ -138,6 +150,8 @@ def run_rate(settings, rate: float, seconds: float, stores: int, products: int) 
     slope = lag_slope(samples)
     return {
         "target_events_per_s": rate,
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": os.getloadavg(),
         "stores": stores,
         "products": products,
         "seconds": seconds,
@@ -165,7 +179,12 @@ def main() -> None:
     result = {
         "benchmark": "speed_layer",
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_1_5_15": os.getloadavg(),
+        },
         "highest_sustained_events_per_s": max((r["produced_per_s"] for r in sustained), default=None),
         "runs": runs,
         "spark_read_ceiling": ceiling,
