@@ -3,4 +3,28 @@
 
 import os
 
+import pytest
+
 os.environ["RETAIL_SETTINGS"] = "test"
+
+
+# A test's markers say which services it needs, so `-m "not spark"` and the like select honestly:
+# a test whose fixtures (directly or through other fixtures) start a service must carry its marker.
+SERVICE_FIXTURES = {
+    "test_stack": "integration",
+    "warehouse": "warehouse",
+    "kafka": "kafka",
+    "airflow": "airflow",
+    "spark": "spark",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = []
+    for item in items:
+        needed = {SERVICE_FIXTURES[name] for name in getattr(item, "fixturenames", ()) if name in SERVICE_FIXTURES}
+        marked = {mark.name for mark in item.iter_markers()}
+        if needed - marked:
+            missing.append(f"{item.nodeid}: add the marker(s) {', '.join(sorted(needed - marked))}")
+    if missing:
+        raise pytest.UsageError("tests using a service fixture without its marker:\n  " + "\n  ".join(missing))

@@ -17,7 +17,7 @@ from retail_platform.airflow_api import AirflowApi
 from retail_platform.runtime.airflow import Airflow
 from retail_platform.settings import REPO_ROOT
 
-pytestmark = [pytest.mark.integration, pytest.mark.airflow, pytest.mark.spark, pytest.mark.warehouse]
+pytestmark = [pytest.mark.integration, pytest.mark.airflow, pytest.mark.kafka, pytest.mark.spark, pytest.mark.warehouse]
 
 DAG_ID = "daily_etl"
 # The day after the last day test_daily_etl.py loads, with the same catalogue (the dimensions are shared).

@@ -22,7 +22,7 @@ from retail_platform.forecasting import features as feat
 from retail_platform.forecasting import synthetic
 from tests.integration.databases import scratch_database
 
-pytestmark = [pytest.mark.integration, pytest.mark.spark]
+pytestmark = [pytest.mark.integration, pytest.mark.warehouse, pytest.mark.spark]
 
 
 @pytest.fixture(scope="module")
