@@ -381,3 +381,23 @@ def test_one_day_is_replaced_atomically_inside_a_monthly_partition(client, migra
         (date(2025, 1, 2), 2, 10, ["run2"]),
         (date(2025, 1, 3), 3, 6, ["sales-2025-01-01-run1"]),
     ]
+
+
+def test_every_down_step_restores_the_schema_before_its_up(client, db, tmp_path):
+    """For each migration k: the schema after ``up k; down k`` equals the schema after ``up k-1``
+    (SHOW CREATE of every table and view: columns, types, defaults, engines, view queries)."""
+    folder = tmp_path / "steps"
+    folder.mkdir()
+    for k, migration in enumerate(FILES, start=1):
+        shutil.copy(migration.path, folder / migration.path.name)  # the files 1..k
+        before = migrations.dump_schema(client, db) if k > 1 else None
+        assert [m.version for m in migrations.apply_all(client, database=db, directory=folder)] == [migration.version]
+        assert [m.version for m in migrations.rollback(k - 1, client, database=db, directory=folder)] == [
+            migration.version
+        ]
+        if before is None:
+            assert not _database_exists(client, db), f"{migration.label}: down leaves the database behind"
+        else:
+            assert migrations.dump_schema(client, db) == before, f"{migration.label}: down does not undo up"
+        migrations.apply_all(client, database=db, directory=folder)
+    assert _tables(client, db) == TABLES
