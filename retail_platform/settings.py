@@ -55,6 +55,10 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_STREAM_MAX_EVENT_AGE_DAYS": "35",
     # The batch/real-time switch: a day closes once the stream has read past its end plus this grace.
     "RETAIL_CLOSE_GRACE_MINUTES": "60",
+    # The inventory API (retail_platform/api): https:// in the URL serves TLS with the cert and key below.
+    "RETAIL_API_URL": "http://127.0.0.1:8000",
+    "RETAIL_API_SECRET_FILE": "{state}/api/token-secret",
+    "RETAIL_TLS_DIR": "{state}/tls",
 }
 
 # The real-time tables keep this many days (rt_sales_5min's TTL in sql/0006_realtime.sql): an event
@@ -68,6 +72,7 @@ TEST_OVERLAY: dict[str, str] = {
     "RETAIL_KAFKA_CONTROLLER_PORT": "19093",
     "RETAIL_CLICKHOUSE_URL": "http://127.0.0.1:18123",
     "RETAIL_AIRFLOW_URL": "http://127.0.0.1:18080",
+    "RETAIL_API_URL": "http://127.0.0.1:18000",
 }
 
 
@@ -97,6 +102,9 @@ class Settings:
     event_time_floor: date = date(2000, 1, 1)
     stream_max_event_age_days: int = REALTIME_RETENTION_DAYS
     close_grace_minutes: int = 60
+    api_url: str = "http://127.0.0.1:8000"
+    api_secret_file: Path = Path(".state/api/token-secret")
+    tls_dir: Path = Path(".state/tls")
     source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # Derived values: computed, never configured separately, so they cannot disagree.
@@ -123,6 +131,19 @@ class Settings:
     @property
     def airflow_port(self) -> int:
         return urlparse(self.airflow_url).port or 8080
+
+    @property
+    def api_host(self) -> str:
+        return urlparse(self.api_url).hostname or "127.0.0.1"
+
+    @property
+    def api_port(self) -> int:
+        parsed = urlparse(self.api_url)
+        return parsed.port or (443 if parsed.scheme == "https" else 8000)
+
+    @property
+    def api_tls(self) -> bool:
+        return self.api_url.startswith("https://")
 
     @property
     def lake_is_local(self) -> bool:
@@ -205,6 +226,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     _host_port(values, "RETAIL_KAFKA_BOOTSTRAP")
     _url(values, "RETAIL_CLICKHOUSE_URL")
     _url(values, "RETAIL_AIRFLOW_URL")
+    _url(values, "RETAIL_API_URL")
     if not values["RETAIL_CLICKHOUSE_USER"]:
         raise SettingsError("RETAIL_CLICKHOUSE_USER is empty; set the warehouse user name")
     lake = values["RETAIL_LAKE_URI"]
@@ -239,6 +261,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         # Not more than the real-time tables keep: an older event would be inserted and deleted at once.
         stream_max_event_age_days=_bounded(values, "RETAIL_STREAM_MAX_EVENT_AGE_DAYS", 1, REALTIME_RETENTION_DAYS),
         close_grace_minutes=_bounded(values, "RETAIL_CLOSE_GRACE_MINUTES", 0, 24 * 60),
+        api_url=values["RETAIL_API_URL"].rstrip("/"),
+        api_secret_file=Path(values["RETAIL_API_SECRET_FILE"]),
+        tls_dir=Path(values["RETAIL_TLS_DIR"]),
         source={k: values[k] for k in DEFAULTS},
     )
 

@@ -15,6 +15,7 @@ from typing import Protocol
 from retail_platform import lake
 from retail_platform.runtime import process
 from retail_platform.runtime.airflow import Airflow
+from retail_platform.runtime.api import InventoryApi
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.kafka_broker import KafkaBroker
 from retail_platform.runtime.process import ProcessSpec
@@ -23,8 +24,8 @@ from retail_platform.runtime.warehouse import Warehouse
 from retail_platform.settings import Settings
 
 STATE_MARKER = "retail-platform-state"
-START_TIMEOUT = {"warehouse": 60.0, "kafka": 90.0, "airflow": 240.0, "stream": 180.0}
-SERVICE_NAMES = ("warehouse", "kafka", "airflow", "stream")
+START_TIMEOUT = {"warehouse": 60.0, "kafka": 90.0, "airflow": 240.0, "stream": 180.0, "api": 60.0}
+SERVICE_NAMES = ("warehouse", "kafka", "airflow", "stream", "api")
 
 
 class Service(Protocol):
@@ -45,6 +46,7 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
         "kafka": KafkaBroker(settings),
         "airflow": Airflow(settings),
         "stream": StreamJob(settings),
+        "api": InventoryApi(settings),
     }
     unknown = set(only) - set(known)
     if unknown:

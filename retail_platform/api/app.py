@@ -1,0 +1,403 @@
+"""The inventory API as a FastAPI application.
+
+FastAPI rather than Litestar: the platform already ships it (Airflow 3's API server is FastAPI, so
+the same pinned version serves both), and its OpenAPI document and /docs come for free.
+
+Handlers are plain ``def``s: they call the warehouse and Kafka with blocking clients, so FastAPI
+runs them in its thread pool. Every handler authenticates first, checks the store scope server-side,
+and records denied requests and state changes in the audit trail before answering."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from retail_platform.api import auth, idempotency, requests
+from retail_platform.api.audit import AuditRecord, AuditTrail
+from retail_platform.api.auth import AuthError, Principal
+from retail_platform.api.reads import Reads, Scope, jsonable
+from retail_platform.api.requests import BadRequest
+from retail_platform.api.writes import EventWriter, Pending, build_event
+from retail_platform.events import contracts
+from retail_platform.settings import Settings
+
+RYW_POLL_S = 0.25
+
+
+class Refusal(Exception):
+    """An answer other than success: status, message, the field concerned, audit outcome."""
+
+    def __init__(self, status: int, message: str, field: str | None = None, outcome: str = "rejected") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.outcome = outcome
+
+
+@dataclass
+class Services:
+    reads: Reads
+    audit: AuditTrail
+    writer: EventWriter
+    keys: idempotency.IdempotencyStore
+    secret: bytes
+    pending: Pending
+
+
+def open_services(settings: Settings) -> Services:
+    from retail_platform.warehouse.client import connect
+
+    # Reads run with readonly=1 fixed on every query (the endpoint refuses writes under it); the
+    # audit trail has its own client. The clients share no session, so threads may use them at once.
+    reader = connect(settings, autogenerate_session_id=False, settings={"readonly": 1})
+    writer = connect(settings, autogenerate_session_id=False)
+    return Services(
+        reads=Reads(reader, settings.clickhouse_database),
+        audit=AuditTrail(writer, settings.clickhouse_database),
+        writer=EventWriter(settings.kafka_bootstrap),
+        keys=idempotency.IdempotencyStore(settings.state_dir / "api" / "idempotency.sqlite3"),
+        secret=auth.load_secret(settings.api_secret_file, create=True),
+        pending=Pending(),
+    )
+
+
+@dataclass
+class Call:
+    """One request's context: who asked, what for, and its audit record."""
+
+    request: Request
+    services: Services
+    action: str
+    record: AuditRecord
+    principal: Principal | None = None
+
+    def authenticate(self, permission: str) -> Principal:
+        token = requests.bearer(self.request.headers.get("authorization"))
+        if token is None:
+            raise Refusal(401, "a bearer token is required (Authorization: Bearer <token>)", outcome="unauthenticated")
+        try:
+            principal = auth.verify_token(self.services.secret, token)
+        except AuthError as exc:
+            raise Refusal(401, str(exc), outcome="unauthenticated") from None
+        self.principal = principal
+        self.record.subject, self.record.role = principal.subject, principal.role
+        if not principal.may(permission):
+            raise Refusal(403, f"role {principal.role} may not {permission.split(':')[1]} inventory", outcome="denied")
+        return principal
+
+    def store(self, store_id: str) -> None:
+        assert self.principal is not None
+        self.record.store_id = store_id
+        if not self.principal.may_see(store_id):
+            raise Refusal(403, f"store {store_id} is outside this token's stores", "storeId", outcome="denied")
+
+
+def _record(request: Request, action: str) -> AuditRecord:
+    return AuditRecord(
+        request_id=request.state.request_id,
+        action=action,
+        method=request.method,
+        path=request.url.path,
+        outcome="",
+        status=0,
+        client_address=request.client.host if request.client else "",
+        user_agent=request.headers.get("user-agent", ""),
+    )
+
+
+def _answer(call: Call, status: int, body: dict[str, Any], audit: bool, headers: dict[str, str] | None = None):
+    if audit:
+        call.record.status = status
+        call.services.audit.record(call.record)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _refused(call: Call, refusal: Refusal) -> JSONResponse:
+    body: dict[str, Any] = {"detail": refusal.message}
+    if refusal.field:
+        body["field"] = refusal.field
+    call.record.outcome = refusal.outcome
+    call.record.detail = refusal.message
+    # Every denial is audited; for a write, every refusal is.
+    audit = refusal.outcome in ("denied", "unauthenticated") or call.action == "adjust"
+    headers = {"WWW-Authenticate": "Bearer"} if refusal.status == 401 else None
+    return _answer(call, refusal.status, body, audit, headers)
+
+
+def _as_of(rows: list[dict[str, Any]]) -> str | None:
+    """Freshness: the event time of the newest stock event included in the answer."""
+    times = [r["as_of"] for r in rows if r.get("as_of") is not None]
+    return max(times).isoformat() if times else None
+
+
+def _clean(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: jsonable(v) for k, v in row.items()} for row in rows]
+
+
+def _scope(principal: Principal, store_id: str | None) -> Scope:
+    if store_id is not None:
+        return Scope((store_id,))
+    return Scope(None) if principal.all_stores else Scope(tuple(sorted(principal.stores)))
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = services or open_services(settings)
+        yield
+        app.state.services.writer.close()
+        app.state.services.keys.close()
+
+    app = FastAPI(
+        title="Retail inventory API",
+        version="1",
+        summary="Real-time stock, adjustments as events, reorder alerts and forecasts, scoped per store.",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        given = request.headers.get("x-request-id")
+        try:
+            request.state.request_id = requests.identifier("X-Request-ID", given) or str(uuid.uuid4())
+        except BadRequest:
+            request.state.request_id = str(uuid.uuid4())
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    def call(request: Request, action: str) -> Call:
+        return Call(request, request.app.state.services, action, _record(request, action))
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/v1/inventory/reorder-alerts", tags=["inventory"], summary="Products at or below their reorder point")
+    def reorder_alerts(request: Request, storeId: str | None = None, limit: str | None = None) -> JSONResponse:
+        c = call(request, "read_alerts")
+        try:
+            principal = c.authenticate(auth.READ)
+            store = requests.identifier("storeId", storeId)
+            if store is not None:
+                c.store(store)
+            n = requests.bounded_int("limit", limit, 100, 1, requests.MAX_LIMIT)
+            rows = c.services.reads.reorder_alerts(_scope(principal, store), n)
+            return _answer(c, 200, {"as_of": _as_of(rows), "alerts": _clean(rows)}, audit=False)
+        except BadRequest as exc:
+            return _refused(c, Refusal(exc.status, exc.message, exc.field))
+        except Refusal as refusal:
+            return _refused(c, refusal)
+
+    @app.get("/api/v1/inventory/{productSku}", tags=["inventory"], summary="Current stock of a product")
+    def product_stock(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
+        c = call(request, "read_stock")
+        try:
+            principal = c.authenticate(auth.READ)
+            sku = requests.identifier("productSku", productSku)
+            assert sku is not None
+            c.record.product_id = sku
+            store = requests.identifier("storeId", storeId)
+            if store is not None:
+                c.store(store)
+            rows = c.services.reads.product_stock(sku, _scope(principal, store))
+            if not rows and not c.services.reads.product_exists(sku):
+                raise Refusal(404, f"unknown product {sku}", "productSku")
+            if store is not None and not rows and not c.services.reads.store_exists(store):
+                raise Refusal(404, f"unknown store {store}", "storeId")
+            body = {"product_id": sku, "as_of": _as_of(rows), "total_quantity_on_hand":
+                    sum(r["quantity_on_hand"] for r in rows), "stores": _clean(rows)}  # fmt: skip
+            return _answer(c, 200, body, audit=False)
+        except BadRequest as exc:
+            return _refused(c, Refusal(exc.status, exc.message, exc.field))
+        except Refusal as refusal:
+            return _refused(c, refusal)
+
+    @app.get("/api/v1/stores/{storeId}/inventory", tags=["stores"], summary="Stock of a store (paged)")
+    def store_stock(
+        request: Request,
+        storeId: str,
+        category: str | None = None,
+        risk: str | None = None,
+        limit: str | None = None,
+        offset: str | None = None,
+    ) -> JSONResponse:
+        c = call(request, "read_store")
+        try:
+            c.authenticate(auth.READ)
+            store = requests.identifier("storeId", storeId)
+            assert store is not None
+            c.store(store)
+            n = requests.bounded_int("limit", limit, 100, 1, requests.MAX_LIMIT)
+            skip = requests.bounded_int("offset", offset, 0, 0, 10_000_000)
+            total, rows = c.services.reads.store_stock(
+                store, category=requests.category(category), risk=requests.risk_level(risk), limit=n, offset=skip
+            )
+            if total == 0 and not c.services.reads.store_exists(store):
+                raise Refusal(404, f"unknown store {store}", "storeId")
+            body = {"store_id": store, "as_of": _as_of(rows), "total": total, "limit": n, "offset": skip,
+                    "items": _clean(rows)}  # fmt: skip
+            return _answer(c, 200, body, audit=False)
+        except BadRequest as exc:
+            return _refused(c, Refusal(exc.status, exc.message, exc.field))
+        except Refusal as refusal:
+            return _refused(c, refusal)
+
+    @app.get("/api/v1/inventory/{productSku}/forecast", tags=["inventory"], summary="Forecast and reorder advice")
+    def forecast(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
+        c = call(request, "read_forecast")
+        try:
+            c.authenticate(auth.READ)
+            sku = requests.identifier("productSku", productSku)
+            store = requests.identifier("storeId", storeId)
+            if store is None:
+                raise Refusal(422, "storeId is required: a forecast is per store", "storeId")
+            assert sku is not None
+            c.record.product_id = sku
+            c.store(store)
+            if not c.services.reads.product_exists(sku):
+                raise Refusal(404, f"unknown product {sku}", "productSku")
+            stock = c.services.reads.product_stock(sku, Scope((store,)))
+            body = {
+                "product_id": sku,
+                "store_id": store,
+                "as_of": _as_of(stock),
+                "stock": _clean(stock)[0] if stock else None,
+                "forecast": _clean(c.services.reads.forecast(store, sku)),
+                "recommendation": _clean([r])[0] if (r := c.services.reads.recommendation(store, sku)) else None,
+            }
+            return _answer(c, 200, body, audit=False)
+        except BadRequest as exc:
+            return _refused(c, Refusal(exc.status, exc.message, exc.field))
+        except Refusal as refusal:
+            return _refused(c, refusal)
+
+    @app.post(
+        "/api/v1/inventory/{productSku}/adjust",
+        tags=["inventory"],
+        summary="Adjust stock: produces an inventory_update event (202)",
+        status_code=202,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": requests.AdjustBody.model_json_schema()}},
+            },
+            "parameters": [
+                {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}},
+                {
+                    "name": "wait",
+                    "in": "query",
+                    "required": False,
+                    "description": "read-your-writes: seconds to wait until the event is queryable (0-30)",
+                    "schema": {"type": "number", "minimum": 0, "maximum": requests.MAX_WAIT_S},
+                },
+            ],  # fmt: skip
+        },
+    )
+    async def adjust(request: Request, productSku: str) -> JSONResponse:
+        raw = await request.body()
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(_adjust, request, productSku, raw)
+
+    def _adjust(request: Request, productSku: str, raw: bytes) -> JSONResponse:
+        c = call(request, "adjust")
+        try:
+            principal = c.authenticate(auth.ADJUST)
+            sku = requests.identifier("productSku", productSku)
+            assert sku is not None
+            c.record.product_id = sku
+            key = requests.idempotency_key(request.headers.get("idempotency-key"))
+            c.record.idempotency_key = key
+            wait = requests.wait_seconds(request.query_params.get("wait"))
+            change = requests.parse_adjustment(raw)
+            c.record.quantity_change, c.record.reason = change.quantity, change.reason
+            c.record.reference = change.reference or ""
+            c.store(change.store_id)
+            return _apply(c, principal, sku, key, change, wait)
+        except BadRequest as exc:
+            return _refused(c, Refusal(exc.status, exc.message, exc.field))
+        except Refusal as refusal:
+            return _refused(c, refusal)
+
+    def _apply(c: Call, principal: Principal, sku: str, key: str, change: requests.Adjustment, wait: float):
+        svc = c.services
+        fingerprint = idempotency.request_hash({"sku": sku, **change.as_dict()})
+        event_id = idempotency.event_id_for(principal.subject, key)
+        c.record.event_id = event_id
+        with svc.pending.lock(change.store_id, sku):
+            known = svc.keys.get(principal.subject, key)
+            if known is not None:
+                return _replay(c, known, fingerprint)
+            if not svc.reads.product_exists(sku):
+                raise Refusal(404, f"unknown product {sku}", "productSku")
+            if not svc.reads.store_exists(change.store_id):
+                raise Refusal(404, f"unknown store {change.store_id}", "storeId")
+            level, as_of = svc.reads.stock_level(change.store_id, sku)
+            before = svc.pending.base(change.store_id, sku, level, as_of)
+            after = before + change.quantity
+            c.record.old_quantity, c.record.new_quantity = before, after
+            if after < 0:
+                raise Refusal(422, f"would take stock below zero (on hand {before}, change {change.quantity})",
+                              "quantity")  # fmt: skip
+            moment = datetime.now(timezone.utc)
+            event = build_event(event_id, moment, change.store_id, sku, change.quantity, after, change.reason,
+                                change.reference)  # fmt: skip
+            problem = contracts.validate(event, "inventory_update")
+            if problem is not None:
+                code, _, name = problem.partition(":")
+                field = requests.API_FIELD.get(name, name or "body")
+                raise Refusal(422, f"breaks the inventory_update contract ({problem})", field)
+            try:
+                svc.writer.send(event)
+            except Exception as exc:  # the log did not confirm: nothing is recorded, the caller retries
+                raise Refusal(503, f"the event log did not confirm the event ({type(exc).__name__}); retry "
+                              "with the same Idempotency-Key", outcome="failed") from None  # fmt: skip
+            svc.pending.produced(change.store_id, sku, moment.replace(microsecond=moment.microsecond // 1000 * 1000),
+                                 after)  # fmt: skip
+            body = {"event_id": event_id, "event_time": event["event_time"], "store_id": change.store_id,
+                    "product_id": sku, "quantity_change": change.quantity, "previous_quantity": before,
+                    "new_quantity": after, "reason": change.reason}  # fmt: skip
+            stored = svc.keys.put(principal.subject, key, idempotency.Recorded(fingerprint, 202, body))
+            if stored.request_hash != fingerprint:
+                return _replay(c, stored, fingerprint)
+        c.record.outcome = "accepted"
+        body = dict(body)
+        if wait > 0:
+            body.update(_wait_visible(svc.reads, change.store_id, sku, event["event_time"], wait))
+        return _answer(
+            c, 202, body, audit=True, headers={"Location": f"/api/v1/inventory/{sku}?storeId={change.store_id}"}
+        )
+
+    def _replay(c: Call, known: idempotency.Recorded, fingerprint: str) -> JSONResponse:
+        if known.request_hash != fingerprint:
+            raise Refusal(422, "this Idempotency-Key was used for a different request", "Idempotency-Key")
+        c.record.outcome = "replayed"
+        c.record.new_quantity = known.response.get("new_quantity")
+        c.record.old_quantity = known.response.get("previous_quantity")
+        c.record.event_id = known.response.get("event_id", c.record.event_id)
+        return _answer(c, known.status, known.response, audit=True, headers={"Idempotent-Replayed": "true"})
+
+    return app
+
+
+def _wait_visible(reads: Reads, store_id: str, sku: str, event_time: str, wait: float) -> dict[str, Any]:
+    """Read-your-writes: poll the serving view until it includes the event (or a newer one)."""
+    target = contracts.utc_time(event_time)
+    deadline = time.monotonic() + wait
+    while True:
+        level, as_of = reads.stock_level(store_id, sku)
+        if as_of is not None and target is not None and as_of >= target:
+            return {"visible": True, "quantity_on_hand": level, "as_of": as_of.isoformat()}
+        if time.monotonic() >= deadline:
+            return {"visible": False}
+        time.sleep(RYW_POLL_S)

@@ -1,0 +1,158 @@
+"""What the API reads, as parameterised queries over the serving views.
+
+Stock comes from ``v_stock_current`` (the batch snapshot at the watermark, overridden by the speed
+layer's newer events: never both, never double counted), so the API answers what the dashboards
+show. Identifiers are always bound parameters (``{name:String}``), never spliced into SQL; the store
+scope is applied in the query itself (``store_id IN {stores:Array(String)}``), so a list endpoint
+cannot return rows outside the caller's stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Any
+
+from clickhouse_connect.driver.client import Client
+
+RISK_LEVELS = ("out_of_stock", "below_reorder_point", "high", "medium", "low")
+
+# Risk as v_rt_stock_risk grades it (days of cover at the recent demand rate), applied to the
+# serving stock rather than to the speed layer alone.
+_STOCK_COLUMNS = """
+    s.store_id AS store_id, s.product_id AS product_id, s.quantity_on_hand AS quantity_on_hand,
+    s.as_of AS as_of, s.source AS source, s.reorder_point AS reorder_point,
+    s.safety_stock AS safety_stock, s.order_quantity AS order_quantity,
+    toBool(s.is_stockout) AS is_stockout, toBool(s.is_below_reorder_point) AS is_below_reorder_point,
+    if(v.demand_per_day > 0, s.quantity_on_hand / v.demand_per_day, NULL) AS days_of_cover,
+    multiIf(s.quantity_on_hand <= 0, 'out_of_stock', s.is_below_reorder_point = 1, 'below_reorder_point',
+            ifNull(days_of_cover < 3, 0), 'high', ifNull(days_of_cover < 7, 0), 'medium', 'low') AS risk_level
+"""
+_VELOCITY = """
+    LEFT JOIN (SELECT store_id, product_id, toNullable(demand_per_day) AS demand_per_day
+               FROM {db}.v_rt_sales_velocity) AS v
+      ON s.store_id = v.store_id AND s.product_id = v.product_id
+"""
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Stores a query may return: None = every store."""
+
+    stores: tuple[str, ...] | None
+
+    def clause(self, column: str) -> str:
+        return "1" if self.stores is None else f"{column} IN {{scope:Array(String)}}"
+
+    def params(self) -> dict[str, Any]:
+        return {} if self.stores is None else {"scope": list(self.stores)}
+
+
+def _rows(client: Client, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    result = client.query(sql, parameters=params)
+    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+
+class Reads:
+    def __init__(self, client: Client, database: str) -> None:
+        self.client = client
+        self.db = database
+
+    def product_exists(self, product_id: str) -> bool:
+        sql = f"SELECT count() FROM {self.db}.dim_product WHERE product_id = {{p:String}}"
+        return bool(self.client.command(sql, parameters={"p": product_id}))
+
+    def store_exists(self, store_id: str) -> bool:
+        sql = f"SELECT count() FROM {self.db}.dim_store WHERE store_id = {{s:String}}"
+        return bool(self.client.command(sql, parameters={"s": store_id}))
+
+    def product_stock(self, product_id: str, scope: Scope) -> list[dict[str, Any]]:
+        sql = (
+            f"SELECT {_STOCK_COLUMNS} FROM {self.db}.v_stock_current AS s {_VELOCITY.format(db=self.db)}"
+            f" WHERE s.product_id = {{p:String}} AND {scope.clause('s.store_id')} ORDER BY s.store_id"
+        )
+        return _rows(self.client, sql, {"p": product_id, **scope.params()})
+
+    def store_stock(
+        self, store_id: str, *, category: str | None, risk: str | None, limit: int, offset: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        where = ["s.store_id = {s:String}"]
+        params: dict[str, Any] = {"s": store_id, "limit": limit, "offset": offset}
+        if category is not None:
+            where.append("d.category = {c:String}")
+            params["c"] = category
+        if risk is not None:
+            where.append("risk_level = {r:String}")
+            params["r"] = risk
+        base = (
+            f"SELECT {_STOCK_COLUMNS}, d.product_name AS product_name, d.category AS category"
+            f" FROM {self.db}.v_stock_current AS s {_VELOCITY.format(db=self.db)}"
+            f" LEFT JOIN (SELECT product_id, product_name, category FROM {self.db}.dim_product FINAL"
+            f"            WHERE is_current) AS d ON s.product_id = d.product_id"
+            f" WHERE {' AND '.join(where)}"
+        )
+        sql = (
+            f"SELECT *, count() OVER () AS total FROM ({base}) ORDER BY product_id"
+            " LIMIT {limit:UInt32} OFFSET {offset:UInt32}"
+        )
+        rows = _rows(self.client, sql, params)
+        total = int(rows[0].pop("total")) if rows else 0
+        for row in rows[1:]:
+            row.pop("total")
+        if not rows and offset:
+            total = int(self.client.command(f"SELECT count() FROM ({base})", parameters=params))
+        return total, rows
+
+    def reorder_alerts(self, scope: Scope, limit: int) -> list[dict[str, Any]]:
+        sql = (
+            f"SELECT {_STOCK_COLUMNS}, s.order_quantity AS recommended_quantity"
+            f" FROM {self.db}.v_stock_current AS s {_VELOCITY.format(db=self.db)}"
+            f" WHERE s.is_below_reorder_point = 1 AND {scope.clause('s.store_id')}"
+            " ORDER BY s.quantity_on_hand - toInt64(s.reorder_point), s.store_id, s.product_id"
+            " LIMIT {limit:UInt32}"
+        )
+        return _rows(self.client, sql, {"limit": limit, **scope.params()})
+
+    def forecast(self, store_id: str, product_id: str) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT forecast_date, target_date, horizon, predicted_units, lower_units, upper_units, model_version"
+            f" FROM {self.db}.ml_demand_forecast FINAL"
+            " WHERE store_id = {s:String} AND product_id = {p:String} AND forecast_date ="
+            f"  (SELECT max(forecast_date) FROM {self.db}.ml_demand_forecast"
+            "   WHERE store_id = {s:String} AND product_id = {p:String})"
+            " ORDER BY target_date"
+        )
+        return _rows(self.client, sql, {"s": store_id, "p": product_id})
+
+    def recommendation(self, store_id: str, product_id: str) -> dict[str, Any] | None:
+        sql = (
+            "SELECT run_date, safety_stock, reorder_point, order_quantity, eoq, quantity_on_hand, quantity_on_order,"
+            " order_now, recommended_quantity, order_by_date, reason, forecast_daily_units, days_of_cover,"
+            f" service_level, model_version, policy_version FROM {self.db}.v_reorder_recommendations"
+            " WHERE store_id = {s:String} AND product_id = {p:String}"
+        )
+        rows = _rows(self.client, sql, {"s": store_id, "p": product_id})
+        return rows[0] if rows else None
+
+    def stock_level(self, store_id: str, product_id: str) -> tuple[int, datetime | None]:
+        """(units on hand, as-of) of one store/product; (0, None) when nothing is known yet."""
+        sql = (
+            f"SELECT quantity_on_hand, as_of FROM {self.db}.v_stock_current"
+            " WHERE store_id = {s:String} AND product_id = {p:String}"
+        )
+        rows = self.client.query(sql, parameters={"s": store_id, "p": product_id}).result_rows
+        return (int(rows[0][0]), utc(rows[0][1])) if rows else (0, None)
+
+
+def utc(value: datetime) -> datetime:
+    """The warehouse's DateTime64(3, 'UTC') as an aware datetime (the client may hand it back naive)."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value != value:  # NaN
+        return None
+    return value
