@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from retail_platform.api import auth, idempotency, requests
 from retail_platform.api.audit import AuditRecord, AuditTrail
 from retail_platform.api.auth import AuthError, Principal
-from retail_platform.api.reads import Reads, Scope, jsonable
+from retail_platform.api.reads import Reads, Scope, jsonable, utc
 from retail_platform.api.requests import BadRequest
 from retail_platform.api.writes import EventWriter, Pending, build_event
 from retail_platform.events import contracts
@@ -58,7 +58,8 @@ def open_services(settings: Settings) -> Services:
 
     # Reads run with readonly=1 fixed on every query (the endpoint refuses writes under it); the
     # audit trail has its own client. The clients share no session, so threads may use them at once.
-    reader = connect(settings, autogenerate_session_id=False, settings={"readonly": 1})
+    reader = connect(settings, autogenerate_session_id=False)
+    reader.set_client_setting("readonly", "1")
     writer = connect(settings, autogenerate_session_id=False)
     return Services(
         reads=Reads(reader, settings.clickhouse_database),
@@ -136,7 +137,7 @@ def _refused(call: Call, refusal: Refusal) -> JSONResponse:
 def _as_of(rows: list[dict[str, Any]]) -> str | None:
     """Freshness: the event time of the newest stock event included in the answer."""
     times = [r["as_of"] for r in rows if r.get("as_of") is not None]
-    return max(times).isoformat() if times else None
+    return utc(max(times)).isoformat() if times else None
 
 
 def _clean(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

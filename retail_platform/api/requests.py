@@ -6,6 +6,7 @@ is a ``BadRequest`` naming the field, turned into a 400/422 answer by the app.""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from retail_platform.api.identifiers import MAX_LENGTH, BadIdentifier, check_ide
 from retail_platform.api.reads import RISK_LEVELS
 
 MAX_BODY_BYTES = 4096
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}\Z")
 MAX_QUANTITY = 100_000  # the inventory_update contract's bound on quantity_change
 MAX_LIMIT = 1000
 MAX_WAIT_S = 30.0
@@ -91,9 +93,10 @@ def parse_adjustment(raw: bytes) -> Adjustment:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = [str(part) for part in first["loc"]] or ["body"]
-        field = loc[0] if loc[0] in AdjustBody.model_fields else "body"
         if first["type"] == "extra_forbidden":
-            raise BadRequest(field, "unknown field") from None
+            # Named as sent when it is a plain name (it is echoed back and audited), else "?".
+            raise BadRequest(loc[0] if _PLAIN_NAME.match(loc[0]) else "?", "unknown field") from None
+        field = loc[0] if loc[0] in AdjustBody.model_fields else "body"
         raise BadRequest(field, first["msg"]) from None
     if body.quantity == 0:
         raise BadRequest("quantity", "must not be 0")

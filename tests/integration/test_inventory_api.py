@@ -1,0 +1,373 @@
+"""The inventory API against the running stack: the real API process (started like `make up` starts
+it), the real warehouse endpoint, the real Kafka broker and the real streaming job.
+
+One module-scoped stack: the stock the tests read is seeded through Kafka and the stream (the same
+path as every event), then every test talks HTTP to the API. The adjustment test goes the whole way:
+POST -> inventory_update on Kafka -> stream -> v_stock_current -> read-your-writes answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from retail_platform.api import auth
+from retail_platform.runtime import process, stack
+from retail_platform.runtime.api import InventoryApi
+from retail_platform.runtime.process import ProcessSpec
+from retail_platform.topics import INVENTORY
+from retail_platform.warehouse.client import connect
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.warehouse, pytest.mark.spark]
+
+# Identifiers of this module only (the session's warehouse holds other modules' stores/products).
+RUN = uuid.uuid4().int % 9000 + 1000
+OWN, OTHER, EMPTY = f"store_7{RUN}", f"store_8{RUN}", f"store_9{RUN}"
+SKU_A, SKU_B, SKU_C = f"SKU7{RUN}01", f"SKU7{RUN}02", f"SKU7{RUN}03"
+SEED = {(OWN, SKU_A): 40, (OWN, SKU_B): 3, (OTHER, SKU_A): 25, (OWN, SKU_C): 0}
+POLICY = {(OWN, SKU_A): 10, (OWN, SKU_B): 5, (OTHER, SKU_A): 30, (OWN, SKU_C): 4}
+
+
+def _dimensions(client) -> None:
+    now = datetime.now(timezone.utc) - timedelta(days=1)
+    client.insert(
+        "dim_store",
+        [[s, f"Store {s}", "supermarket", "Lyon", "Rhone", "FR", now.date()] for s in (OWN, OTHER, EMPTY)],
+        column_names=["store_id", "store_name", "store_type", "city", "region", "country", "opened_on"],
+    )
+    client.insert(
+        "dim_product",
+        [
+            [p, now, f"Product {p}", cat, "SUP001", 1.5, 2.5]
+            for p, cat in ((SKU_A, "dairy"), (SKU_B, "bakery"), (SKU_C, "dairy"))
+        ],
+        column_names=["product_id", "valid_from", "product_name", "category", "supplier_id", "unit_cost", "unit_price"],
+    )
+    client.insert(
+        "rt_reorder_policy",
+        [[s, p, rp, 20, 2] for (s, p), rp in POLICY.items()],
+        column_names=["store_id", "product_id", "reorder_point", "order_quantity", "safety_stock"],
+    )
+
+
+def _seed_stock(settings) -> None:
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    at = datetime.now(timezone.utc) - timedelta(minutes=5)
+    for (store, sku), level in SEED.items():
+        event = {
+            "event_id": str(uuid.uuid4()),
+            "event_type": "inventory_update",
+            "schema_version": 1,
+            "event_time": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "store_id": store,
+            "product_id": sku,
+            "quantity_change": level,
+            "new_quantity": level,
+            "reason": "delivery",
+            "reference_id": None,
+        }
+        producer.send(INVENTORY.name, key=store.encode(), value=json.dumps(event).encode()).get(timeout=15)
+    producer.close()
+
+
+def _view(settings, store: str, sku: str) -> tuple[int, datetime] | None:
+    client = connect(settings)
+    try:
+        rows = client.query(
+            "SELECT quantity_on_hand, as_of FROM v_stock_current"
+            " WHERE store_id = {s:String} AND product_id = {p:String}",
+            parameters={"s": store, "p": sku},
+        ).result_rows
+    finally:
+        client.close()
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def _wait(predicate, timeout: float = 120.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "the stream did not apply the events in time"
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def api(warehouse, kafka):
+    settings = warehouse
+    client = connect(settings)
+    _dimensions(client)
+    client.close()
+    _seed_stock(settings)
+    stack.up(settings, ("stream", "api"), log=lambda _: None)
+    _wait(lambda: all(_view(settings, s, p) is not None for s, p in SEED))
+    yield settings
+    stack.down(settings, ("api", "stream"), log=lambda _: None)
+
+
+@pytest.fixture(scope="module")
+def secret(api) -> bytes:
+    return auth.load_secret(api.api_secret_file)
+
+
+@pytest.fixture(scope="module")
+def http(api):
+    with httpx.Client(base_url=api.api_url, timeout=60) as client:
+        yield client
+
+
+def token(secret: bytes, role: str, stores: list[str], **kwargs: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {auth.issue_token(secret, f'{role}-test', role, stores, **kwargs)}"}
+
+
+def _audit(settings, **where: str) -> list[dict[str, Any]]:
+    client = connect(settings)
+    try:
+        cond = " AND ".join(f"{k} = {{{k}:String}}" for k in where)
+        result = client.query(f"SELECT * FROM ops_api_audit WHERE {cond} ORDER BY at", parameters=where)
+        return [dict(zip(result.column_names, r, strict=True)) for r in result.result_rows]
+    finally:
+        client.close()
+
+
+def _inventory_end_offsets(settings) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    parts = [TopicPartition(INVENTORY.name, p) for p in range(INVENTORY.partitions)]
+    ends = consumer.end_offsets(parts)
+    consumer.close()
+    return {tp.partition: off for tp, off in ends.items()}
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+def test_product_stock_equals_the_serving_view(api, secret, http):
+    reply = http.get(f"/api/v1/inventory/{SKU_A}", headers=token(secret, "analyst", ["*"]))
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    by_store = {row["store_id"]: row for row in body["stores"]}
+    assert set(by_store) == {OWN, OTHER}
+    for store in (OWN, OTHER):
+        level, as_of = _view(api, store, SKU_A)
+        assert by_store[store]["quantity_on_hand"] == level
+        assert datetime.fromisoformat(by_store[store]["as_of"]) == as_of.replace(tzinfo=timezone.utc)
+    assert body["total_quantity_on_hand"] == sum(by_store[s]["quantity_on_hand"] for s in by_store)
+    assert body["as_of"] == max(row["as_of"] for row in body["stores"])
+
+
+def test_store_stock_pages_and_filters(api, secret, http):
+    headers = token(secret, "store_manager", [OWN])
+    full = http.get(f"/api/v1/stores/{OWN}/inventory", headers=headers).json()
+    assert full["total"] == 3 and [i["product_id"] for i in full["items"]] == sorted([SKU_A, SKU_B, SKU_C])
+    page = http.get(f"/api/v1/stores/{OWN}/inventory?limit=1&offset=1", headers=headers).json()
+    assert page["total"] == 3 and [i["product_id"] for i in page["items"]] == [sorted([SKU_A, SKU_B, SKU_C])[1]]
+    dairy = http.get(f"/api/v1/stores/{OWN}/inventory?category=dairy", headers=headers).json()
+    assert {i["product_id"] for i in dairy["items"]} == {SKU_A, SKU_C}
+    out = http.get(f"/api/v1/stores/{OWN}/inventory?risk=out_of_stock", headers=headers).json()
+    assert [i["product_id"] for i in out["items"]] == [SKU_C]
+    empty = http.get(f"/api/v1/stores/{EMPTY}/inventory", headers=token(secret, "analyst", ["*"]))
+    assert empty.status_code == 200 and empty.json()["total"] == 0
+
+
+def test_reorder_alerts_are_scoped_to_the_callers_stores(api, secret, http):
+    own = http.get("/api/v1/inventory/reorder-alerts", headers=token(secret, "store_manager", [OWN])).json()
+    assert {a["store_id"] for a in own["alerts"]} == {OWN}
+    assert {a["product_id"] for a in own["alerts"]} == {SKU_B, SKU_C}  # 3 <= 5 and 0 <= 4; 40 > 10
+    chain = http.get("/api/v1/inventory/reorder-alerts?limit=1000", headers=token(secret, "analyst", ["*"])).json()
+    mine = {(a["store_id"], a["product_id"]) for a in chain["alerts"] if a["store_id"] in (OWN, OTHER)}
+    assert mine == {(OWN, SKU_B), (OWN, SKU_C), (OTHER, SKU_A)}
+
+
+def test_forecast_answers_stock_and_empty_forecast_when_none_was_made(api, secret, http):
+    reply = http.get(f"/api/v1/inventory/{SKU_A}/forecast?storeId={OWN}", headers=token(secret, "store_manager", [OWN]))
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["stock"]["quantity_on_hand"] == _view(api, OWN, SKU_A)[0]
+    assert body["forecast"] == [] and body["recommendation"] is None
+
+
+# --- authorisation matrix ------------------------------------------------------------------------
+
+ENDPOINTS = {
+    "product": lambda store: ("GET", f"/api/v1/inventory/{SKU_A}?storeId={store}", None),
+    "store": lambda store: ("GET", f"/api/v1/stores/{store}/inventory", None),
+    "alerts": lambda store: ("GET", f"/api/v1/inventory/reorder-alerts?storeId={store}", None),
+    "forecast": lambda store: ("GET", f"/api/v1/inventory/{SKU_A}/forecast?storeId={store}", None),
+    "adjust": lambda store: ("POST", f"/api/v1/inventory/{SKU_A}/adjust", {"storeId": store, "quantity": 1}),
+}
+# role -> (stores in its token, permissions or None) and whether it may read / adjust its stores.
+ROLES = {
+    "store_manager": ([OWN], None, True, True),
+    "analyst": (["*"], None, True, False),
+    "integration": ([OWN], ["inventory:read"], True, False),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+@pytest.mark.parametrize("role", sorted(ROLES))
+@pytest.mark.parametrize("where", ["own", "other"])
+def test_authorisation_matrix(api, secret, http, endpoint, role, where):
+    stores, perms, may_read, may_adjust = ROLES[role]
+    store = OWN if where == "own" else OTHER
+    method, path, body = ENDPOINTS[endpoint](store)
+    key = str(uuid.uuid4())
+    headers = {**token(secret, role, stores, permissions=perms), "Idempotency-Key": key, "X-Request-ID": key}
+    before = _inventory_end_offsets(api) if method == "POST" else None
+    reply = http.request(method, path, json=body, headers=headers)
+    in_scope = stores == ["*"] or store in stores
+    allowed = in_scope and (may_adjust if method == "POST" else may_read)
+    if allowed:
+        assert reply.status_code == (202 if method == "POST" else 200), reply.text
+    else:
+        assert reply.status_code == 403, reply.text
+        rows = _audit(api, request_id=key)
+        assert [(r["outcome"], r["status"], r["role"]) for r in rows] == [("denied", 403, role)]
+        if method == "POST":
+            assert _inventory_end_offsets(api) == before  # nothing reached Kafka
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+@pytest.mark.parametrize("credential", ["none", "forged", "expired", "garbage"])
+def test_bad_credentials_answer_401_and_are_audited(api, secret, http, endpoint, credential):
+    method, path, body = ENDPOINTS[endpoint](OWN)
+    headers = {
+        "none": {},
+        "forged": token(b"x" * 40, "analyst", ["*"]),
+        "expired": token(secret, "analyst", ["*"], lifetime_s=60, now=datetime.now().timestamp() - 3600),
+        "garbage": {"Authorization": "Bearer not.a.jwt"},
+    }[credential]
+    key = str(uuid.uuid4())
+    reply = http.request(method, path, json=body, headers={**headers, "X-Request-ID": key, "Idempotency-Key": key})
+    assert reply.status_code == 401 and reply.headers["www-authenticate"] == "Bearer"
+    rows = _audit(api, request_id=key)
+    assert [(r["outcome"], r["status"], r["subject"]) for r in rows] == [("unauthenticated", 401, "")]
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+BAD = [
+    ("/api/v1/inventory/SKU0000000/adjust", {"storeId": OWN, "quantity": 1}, 404, "productSku"),
+    (f"/api/v1/inventory/{SKU_A}/adjust", {"storeId": OWN + "0", "quantity": 1}, 403, "storeId"),
+    (f"/api/v1/inventory/{SKU_A}/adjust", {"storeId": OWN, "quantity": 100_001}, 422, "quantity"),
+    (f"/api/v1/inventory/{SKU_A}/adjust", {"storeId": OWN, "quantity": -1000}, 422, "quantity"),
+    (f"/api/v1/inventory/{SKU_A}/adjust", {"storeId": OWN, "quantity": 5, "reason": "shrinkage"}, 422, "quantity"),
+    (f"/api/v1/inventory/{SKU_A}/adjust", {"storeId": OWN, "quantity": "5"}, 422, "quantity"),
+    (f"/api/v1/inventory/{SKU_A}/adjust", {"quantity": 5}, 422, "storeId"),
+    (f"/api/v1/inventory/{SKU_A}/adjust", {"storeId": OWN, "quantity": 5, "extra": 1}, 422, "extra"),
+    (f"/api/v1/inventory/{SKU_A}/adjust", b'{"storeId": "x", "quantity": ', 400, "body"),
+    (f"/api/v1/inventory/{SKU_A}/adjust", {"storeId": "store'; DROP TABLE x", "quantity": 1}, 422, "storeId"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "field"), BAD)
+def test_bad_adjustments_name_the_field_and_reach_no_kafka(api, secret, http, path, body, status, field):
+    before = _inventory_end_offsets(api)
+    key = str(uuid.uuid4())
+    headers = {**token(secret, "store_manager", [OWN]), "Idempotency-Key": key, "X-Request-ID": key}
+    if isinstance(body, bytes):
+        reply = http.post(path, content=body, headers={**headers, "Content-Type": "application/json"})
+    else:
+        reply = http.post(path, json=body, headers=headers)
+    assert reply.status_code == status, reply.text
+    assert reply.json()["field"] == field
+    assert _inventory_end_offsets(api) == before
+    rows = _audit(api, request_id=key)
+    assert len(rows) == 1 and rows[0]["status"] == status and rows[0]["outcome"] in ("rejected", "denied")
+
+
+def test_unknown_product_and_store_reads_are_404(api, secret, http):
+    headers = token(secret, "analyst", ["*"])
+    assert http.get("/api/v1/inventory/SKU0000000", headers=headers).json()["field"] == "productSku"
+    reply = http.get(f"/api/v1/stores/{OWN}0/inventory", headers=headers)
+    assert reply.status_code == 404 and reply.json()["field"] == "storeId"
+    reply = http.get("/api/v1/inventory/SKU%00x", headers=headers)
+    assert reply.status_code == 422 and reply.json()["field"] == "productSku"
+
+
+# --- writes: the whole path ----------------------------------------------------------------------
+
+
+def test_adjustment_flows_through_the_stream_once_even_when_retried(api, secret, http):
+    before_level, _ = _view(api, OWN, SKU_A)
+    key = f"restock-{uuid.uuid4()}"
+    headers = {**token(secret, "store_manager", [OWN]), "Idempotency-Key": key}
+    payload = {"storeId": OWN, "quantity": 10, "reason": "restock", "reference": "PO-123"}
+    first = http.post(f"/api/v1/inventory/{SKU_A}/adjust?wait=30", json=payload, headers=headers)
+    assert first.status_code == 202, first.text
+    body = first.json()
+    assert body["previous_quantity"] == before_level and body["new_quantity"] == before_level + 10
+    assert body["visible"] is True and body["quantity_on_hand"] == before_level + 10
+
+    again = http.post(f"/api/v1/inventory/{SKU_A}/adjust", json=payload, headers=headers)
+    assert again.status_code == 202 and again.headers["idempotent-replayed"] == "true"
+    assert again.json()["event_id"] == body["event_id"]
+    other_body = http.post(f"/api/v1/inventory/{SKU_A}/adjust", json={**payload, "quantity": 11}, headers=headers)
+    assert other_body.status_code == 422 and other_body.json()["field"] == "Idempotency-Key"
+
+    # The API and the view agree; the event is in Kafka exactly once.
+    reply = http.get(f"/api/v1/inventory/{SKU_A}?storeId={OWN}", headers=headers).json()
+    assert reply["stores"][0]["quantity_on_hand"] == _view(api, OWN, SKU_A)[0] == before_level + 10
+    consumer = KafkaConsumer(bootstrap_servers=api.kafka_bootstrap, consumer_timeout_ms=3000)
+    parts = [TopicPartition(INVENTORY.name, p) for p in range(INVENTORY.partitions)]
+    consumer.assign(parts)
+    consumer.seek_to_beginning()
+    copies = [json.loads(r.value) for r in consumer if json.loads(r.value).get("event_id") == body["event_id"]]
+    consumer.close()
+    assert len(copies) == 1 and copies[0]["reason"] == "delivery" and copies[0]["reference_id"] == "PO-123"
+
+    rows = _audit(api, event_id=body["event_id"])
+    assert [(r["outcome"], r["old_quantity"], r["new_quantity"]) for r in rows] == [
+        ("accepted", before_level, before_level + 10),
+        ("replayed", before_level, before_level + 10),
+    ]
+    assert rows[0]["store_id"] == OWN and rows[0]["product_id"] == SKU_A and rows[0]["reference"] == "PO-123"
+
+
+def test_consecutive_adjustments_build_on_each_other_before_the_stream_applies_them(api, secret, http):
+    headers = token(secret, "store_manager", [OWN])
+    before, _ = _view(api, OWN, SKU_B)
+    answers = [
+        http.post(
+            f"/api/v1/inventory/{SKU_B}/adjust",
+            json={"storeId": OWN, "quantity": q, "reason": "adjustment"},
+            headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+        ).json()
+        for q in (4, -2, 7)
+    ]
+    assert [a["new_quantity"] for a in answers] == [before + 4, before + 2, before + 9]
+    _wait(lambda: _view(api, OWN, SKU_B)[0] == before + 9)
+
+
+# --- TLS -----------------------------------------------------------------------------------------
+
+
+def test_api_over_tls_verifies_with_the_ca_and_refuses_plain_http_and_unknown_cas(api, secret, tmp_path):
+    from retail_platform.api import tls
+
+    port = api.api_port + 443
+    settings_env = {**api.source, "RETAIL_API_URL": f"https://127.0.0.1:{port}", "RETAIL_TLS_DIR": str(tmp_path)}
+    ca, _, _ = tls.ensure_local(tmp_path, "api", "127.0.0.1")
+    other_ca, _ = tls.make_ca(tmp_path / "other", "Someone else's CA")
+    spec = ProcessSpec("api-tls", InventoryApi(api).processes(tmp_path)[0].argv, tmp_path / "run", env=settings_env)
+    process.start(spec)
+    try:
+        url = f"https://127.0.0.1:{port}"
+        process.wait_until(spec, lambda: httpx.get(f"{url}/health", verify=ssl.create_default_context(cafile=str(ca))).status_code == 200, timeout=60,
+                           what="healthy")  # fmt: skip
+        reply = httpx.get(f"{url}/api/v1/inventory/{SKU_A}?storeId={OWN}", headers=token(secret, "analyst", ["*"]),
+                          verify=ssl.create_default_context(cafile=str(ca)))  # fmt: skip
+        assert reply.status_code == 200 and reply.json()["stores"][0]["store_id"] == OWN
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"{url}/health", verify=ssl.create_default_context(cafile=str(other_ca)))
+        with pytest.raises(httpx.HTTPError):
+            httpx.get(f"http://127.0.0.1:{port}/health")
+    finally:
+        process.stop(spec)
+    assert os.path.exists(spec.log_file)
