@@ -28,6 +28,7 @@ PLATFORM_SERVICES = {
     "airflow-triggerer",
     "spark-master",
     "spark-worker",
+    "inventory-api",
 }
 # The only host ports: UIs a person opens (and the HTTP endpoint BI tools use), container port -> why.
 UI_PORTS = {
@@ -35,6 +36,7 @@ UI_PORTS = {
     "spark-master": {8080},  # Spark master UI
     "minio": {9001},  # MinIO console
     "clickhouse": {8123},  # /play UI and BI connections
+    "inventory-api": {8000},  # the inventory API its clients call
 }
 EXPECTED = {
     "RETAIL_PROFILE": "compose",

@@ -1,0 +1,92 @@
+"""The inventory API's pieces that need no service: idempotency records, adjustment events, the
+pending levels, certificates, and the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from cryptography import x509
+from hypothesis import given
+from hypothesis import strategies as st
+
+from retail_platform.api import idempotency, tls
+from retail_platform.api.writes import Pending, build_event
+from retail_platform.events import contracts
+from retail_platform.settings import load_settings
+
+
+def test_event_ids_derive_from_caller_and_key():
+    assert idempotency.event_id_for("alice", "k1") == idempotency.event_id_for("alice", "k1")
+    assert idempotency.event_id_for("alice", "k1") != idempotency.event_id_for("bob", "k1")
+    assert contracts._UUID.match(idempotency.event_id_for("a", "b"))
+
+
+def test_idempotency_records_survive_a_reopen_and_the_first_answer_wins(tmp_path):
+    path = tmp_path / "keys.sqlite3"
+    store = idempotency.IdempotencyStore(path)
+    first = idempotency.Recorded("h1", 202, {"event_id": "e1"})
+    assert store.put("alice", "k", first) == first
+    assert store.put("alice", "k", idempotency.Recorded("h2", 202, {"event_id": "e2"})) == first
+    assert store.get("bob", "k") is None
+    store.close()
+    assert idempotency.IdempotencyStore(path).get("alice", "k") == first
+
+
+@given(
+    change=st.integers(-100_000, 100_000).filter(bool),
+    before=st.integers(0, 900_000),
+    reason=st.sampled_from(["delivery", "adjustment", "shrinkage"]),
+)
+def test_adjustment_events_meet_the_contract_exactly_when_sign_and_bounds_allow(change, before, reason):
+    after = before + change
+    event = build_event(idempotency.event_id_for("a", "k"), datetime.now(timezone.utc), "store_001", "SKU0001",
+                        change, after, reason, None)  # fmt: skip
+    problem = contracts.validate(event, "inventory_update")
+    sign_ok = {"delivery": change > 0, "shrinkage": change < 0, "adjustment": True}[reason]
+    assert (problem is None) == (sign_ok and 0 <= after <= 1_000_000), problem
+
+
+def test_pending_levels_stand_until_the_view_catches_up():
+    pending, t0 = Pending(), datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert pending.base("s", "p", 10, t0) == 10
+    pending.produced("s", "p", t0 + timedelta(seconds=1), 14)
+    assert pending.base("s", "p", 10, t0) == 14  # the view has not applied it yet
+    assert pending.base("s", "p", 10, None) == 14
+    assert pending.base("s", "p", 14, t0 + timedelta(seconds=1)) == 14  # caught up: the view's level
+    assert pending.base("s", "p", 3, t0 + timedelta(seconds=2)) == 3
+    assert pending.lock("s", "p") is pending.lock("s", "p")
+
+
+def test_local_ca_signs_a_server_certificate_for_the_hosts(tmp_path):
+    ca_path, crt_path, _ = tls.ensure_local(tmp_path, "api", "api.example")
+    ca = x509.load_pem_x509_certificate(ca_path.read_bytes())
+    cert = x509.load_pem_x509_certificate(crt_path.read_bytes())
+    cert.verify_directly_issued_by(ca)
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "api.example" in names.get_values_for_type(x509.DNSName)
+    assert (tmp_path / "api.key").stat().st_mode & 0o777 == 0o600
+    assert tls.ensure_local(tmp_path, "api", "api.example")[1].read_bytes() == crt_path.read_bytes()  # kept
+
+
+def test_openapi_document_lists_the_endpoints():
+    from retail_platform.api.app import create_app
+
+    spec = create_app(load_settings({"RETAIL_SETTINGS": "test"})).openapi()
+    assert set(spec["paths"]) == {
+        "/api/v1/inventory/{productSku}",
+        "/api/v1/inventory/{productSku}/adjust",
+        "/api/v1/inventory/reorder-alerts",
+        "/api/v1/inventory/{productSku}/forecast",
+        "/api/v1/stores/{storeId}/inventory",
+    }
+    adjust = spec["paths"]["/api/v1/inventory/{productSku}/adjust"]["post"]
+    assert adjust["requestBody"]["content"]["application/json"]["schema"]["required"] == ["storeId", "quantity"]
+
+
+@pytest.mark.parametrize("url", ["ftp://x:1", "127.0.0.1:8000"])
+def test_api_url_setting_is_checked(url):
+    from retail_platform.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="RETAIL_API_URL"):
+        load_settings({"RETAIL_API_URL": url})
