@@ -161,14 +161,14 @@ MUTATIONS: dict[str, list[tuple[str, Mutation]]] = {
         ("missing_field", _drop("product_id")),
         ("missing_field", _drop("new_quantity")),
         ("bad_enum", _set("reason", lambda v: "theft")),
-        ("bad_format", _set("store_id", lambda v: v.replace("store_", "shop-"))),
+        ("bad_format", _set("store_id", lambda v: v.replace("store_", "store#"))),  # '#' is no key character
     ],
     "price_change": [
         ("wrong_type", _set("promotion", lambda v: "yes" if v else "no")),
         ("out_of_range", _set("new_price", lambda v: 0)),
         ("missing_field", _drop("old_price")),
         ("bad_enum", _set("event_type", lambda v: "price_update")),  # not one of the event types
-        ("bad_format", _set("product_id", lambda v: v.lower())),
+        ("bad_format", _set("product_id", lambda v: f" {v}")),  # a key does not start with a space
     ],
 }
 for _options in MUTATIONS.values():  # a producer still on a schema version the platform does not know

@@ -21,14 +21,14 @@ Against the current version of each product (dim_product FINAL, is_current):
   the placeholder become correct when recomputed: ``load_products`` returns them (``Scd2Plan.
   recompute_days``, from ``v_inferred_recompute_days``) and the file's load records them as its
   ``affected_days``, which the batch_sources DAG turns into daily_etl runs.
-Rejected: a product id that sales events could never carry (the contract's pattern), bad numbers,
+Product ids are kept as written (trimmed; case preserved): ``cleaning.key``.
+Rejected: a product id that sales events could never carry (the key rule, ``events/identifiers.py``), bad numbers,
 a product twice in one file (``duplicate:product_id``) and an effective_from not after the current
 version's start (``stale_version:effective_from``: history is not rewritten by a catalogue file).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -39,7 +39,6 @@ from typing import Any
 from clickhouse_connect.driver.client import Client
 
 from retail_platform.batch import inferred
-from retail_platform.events.contracts import EVENT_TYPES
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
 from retail_platform.sources.readers import FileFormatError, ReadResult, read_file
@@ -47,7 +46,6 @@ from retail_platform.sources.records import ParsedRow, parse_records
 from retail_platform.sources.report import FileLoad, Reject
 
 OPEN_VALID_TO = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
-PRODUCT_ID = re.compile(EVENT_TYPES["sales_transaction"].schema["properties"]["product_id"]["pattern"])
 TRACKED = ("product_name", "category", "sub_category", "brand", "supplier_id", "unit_of_measure", "unit_cost",
            "unit_price", "shelf_life_days", "is_active")  # fmt: skip
 DIM_COLUMNS = [
@@ -62,13 +60,6 @@ DIM_COLUMNS = [
 ]
 
 
-def _product_id(value: Any) -> str:
-    product = cleaning.required_text(value).upper()
-    if not PRODUCT_ID.match(product):
-        raise BadValue("bad_format", f"{product!r} does not match {PRODUCT_ID.pattern}")
-    return product
-
-
 def _non_negative(parser: Any) -> Any:
     def parse(value: Any) -> Any:
         number = parser(value)
@@ -80,7 +71,7 @@ def _non_negative(parser: Any) -> Any:
 
 
 SPEC: tuple[cleaning.Field, ...] = (
-    ("product_id", _product_id, True, None),
+    ("product_id", cleaning.key, True, None),
     ("product_name", cleaning.required_text, True, None),
     ("category", cleaning.required_text, True, None),
     ("supplier_id", lambda v: cleaning.required_text(v).upper(), True, None),

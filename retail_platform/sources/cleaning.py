@@ -16,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from retail_platform.events.identifiers import key_problem
+
 # Thousands separators only in their proper places: 1,234 / 12,345,678.90 (not 1,5 or 12,34).
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _PLAIN = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")
@@ -37,8 +39,30 @@ def text(value: Any) -> str | None:
     return cleaned or None
 
 
-def decimal(value: Any) -> Decimal:
-    """A decimal number: 1234.5, "1,234.50", " $12.00 ", "-3"; raises BadValue("bad_number")."""
+def key(value: Any) -> str:
+    """A store or product key as the source wrote it: trimmed, case and inner spaces kept; an integer
+    (a barcode typed as a number by JSON or Parquet) as its digits. Raises BadValue("missing_field")
+    when empty, BadValue("bad_format") when it breaks the key rule (``events/identifiers.py``)."""
+    if isinstance(value, bool) or isinstance(value, float):
+        # 4006381333931.0 is a barcode a spreadsheet turned into a float: its digits are not certain.
+        raise BadValue("bad_format", f"{value!r} is a number, not a key (export the column as text)")
+    text_value = str(value).strip() if value is not None else ""
+    if not text_value:
+        raise BadValue("missing_field", "empty")
+    problem = key_problem(text_value)
+    if problem:
+        raise BadValue("bad_format", f"{text_value[:80]!r}: {problem}")
+    return text_value
+
+
+_GROUPED_COMMA = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")
+_PLAIN_COMMA = re.compile(r"^[+-]?(\d+(,\d*)?|,\d+)$")
+
+
+def decimal(value: Any, decimal_comma: bool = False) -> Decimal:
+    """A decimal number: 1234.5, "1,234.50", " $12.00 ", "-3"; raises BadValue("bad_number").
+    With ``decimal_comma`` (European exports): "1.234,50", "12,5", "€ 3,99"; then "1.5" is
+    ambiguous (a thousands dot?) and a bad number."""
     if isinstance(value, bool):
         raise BadValue("bad_number", repr(value))
     if isinstance(value, int):
@@ -50,8 +74,14 @@ def decimal(value: Any) -> Decimal:
     if isinstance(value, Decimal):
         return value
     raw = str(value)
-    cleaned = raw.strip().strip(_CURRENCY).replace(" ", "")
-    if _GROUPED.match(cleaned):
+    cleaned = raw.strip().strip(_CURRENCY).replace(" ", "").replace("\u00a0", "")
+    if decimal_comma:
+        if _GROUPED_COMMA.match(cleaned):
+            cleaned = cleaned.replace(".", "")
+        if not _PLAIN_COMMA.match(cleaned):
+            raise BadValue("bad_number", raw)
+        cleaned = cleaned.replace(",", ".")
+    elif _GROUPED.match(cleaned):
         cleaned = cleaned.replace(",", "")
     if not _PLAIN.match(cleaned):
         raise BadValue("bad_number", raw)
@@ -61,22 +91,28 @@ def decimal(value: Any) -> Decimal:
         raise BadValue("bad_number", raw) from None
 
 
-def integer(value: Any) -> int:
+def integer(value: Any, decimal_comma: bool = False) -> int:
     """A whole number ("1,200", 3, "3.0"); a fraction is a bad number, not rounded."""
-    number = decimal(value)
+    number = decimal(value, decimal_comma)
     if number != number.to_integral_value():
         raise BadValue("bad_number", str(value))
     return int(number)
 
 
-def money(value: Any) -> Decimal:
+def money(value: Any, decimal_comma: bool = False) -> Decimal:
     """A decimal amount rounded to cents (the warehouse's Decimal(18, 2))."""
-    return decimal(value).quantize(Decimal("0.01"))
+    return decimal(value, decimal_comma).quantize(Decimal("0.01"))
 
 
 def timestamp(value: Any, formats: tuple[str, ...] = (), zone: str = "UTC") -> datetime:
     """An aware UTC datetime from text in one of ``formats`` (strptime) or ISO-8601 when none is
-    given. A time without an offset is in ``zone``; a date alone is its midnight there."""
+    given. A time without an offset is in ``zone``; a date alone is its midnight there.
+
+    Clock changes (PEP 495's ``fold=0``, the rule documented in the README): a wall time that does
+    not exist (spring forward: 02:43 on 2019-03-10 in America/New_York) is read with the offset in
+    force before the change, so it lands in the gap's length after it (07:43 UTC = 03:43 EDT); a wall
+    time that happens twice (fall back: 01:30 on 2019-11-03) is its first occurrence, still summer
+    time (05:30 UTC). Deterministic, and no sale is lost or moved to another day."""
     if isinstance(value, datetime):
         parsed = value
     else:

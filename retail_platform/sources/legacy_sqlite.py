@@ -19,6 +19,10 @@ and they go where the platform keeps each thing, through the same code as the la
 * sales -> bronze sales as ``sales_transaction`` events (receipt_no is the transaction, sale_id the
   line), exactly as a historical sales file with a fixed mapping (sales_history.py).
 
+The legacy application compares SKUs without regard to case (its items hold ``sku0102`` beside
+sales of ``SKU0102``), so its SKUs are upper-cased in the queries below: the one source whose keys are
+normalised; every other source's keys are kept as written (``events/identifiers.py``).
+
 Times in the database have no offset; they are read in ``timezone`` (UTC unless told). Rows that fail
 are quarantined with their table in the label (``inventory.db#sales``) and the row's position in the
 table (by primary key). The database is a landing file like any other: its content hash is recorded,
@@ -55,15 +59,15 @@ QUERIES = {
         SELECT vendor_code AS supplier_id, name AS supplier_name, country, lead_time_days
         FROM vendors ORDER BY vendor_id""",
     "products": """
-        SELECT i.sku AS product_id, i.name AS product_name, i.category, v.vendor_code AS supplier_id,
+        SELECT upper(i.sku) AS product_id, i.name AS product_name, i.category, v.vendor_code AS supplier_id,
                i.cost AS unit_cost, i.price AS unit_price
         FROM items i LEFT JOIN vendors v ON v.vendor_id = i.vendor_id ORDER BY i.item_id""",
     "stock": """
-        SELECT i.sku AS product_id, l.store_code AS store_id, s.quantity, s.counted_at
+        SELECT upper(i.sku) AS product_id, l.store_code AS store_id, s.quantity, s.counted_at
         FROM stock_levels s LEFT JOIN items i ON i.item_id = s.item_id
         LEFT JOIN locations l ON l.location_id = s.location_id ORDER BY s.item_id, s.location_id""",
     "sales": """
-        SELECT s.sale_id, s.receipt_no, i.sku, s.qty, s.unit_price, s.sold_at, l.store_code, s.payment
+        SELECT s.sale_id, s.receipt_no, upper(i.sku) AS sku, s.qty, s.unit_price, s.sold_at, l.store_code, s.payment
         FROM sales s LEFT JOIN items i ON i.item_id = s.item_id
         LEFT JOIN locations l ON l.location_id = s.location_id ORDER BY s.sale_id""",
 }

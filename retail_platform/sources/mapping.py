@@ -11,13 +11,23 @@ A mapping is JSON or YAML, found next to the data (``<file stem>.mapping.json|ya
       quantity: Qty
       unit_price: Price
       timestamp: Sold At
-      store: Location             # or a constant `store_id: store_001` for a one-store file
+      store: Location             # or a constant `store_id: STORE-001` for a one-store file
       line: Line                  # optional: the line within the transaction (default: the product)
       payment_method: Payment     # optional when defaults.payment_method is given
       customer_id: Customer       # optional
     timestamp_format: "%d/%m/%Y %H:%M"   # optional (strptime; a list tries each); default ISO-8601
     timezone: Europe/Berlin              # zone of timestamps without an offset; default UTC
     locations: {Berlin Mitte: store_001} # optional: store column value -> store_id
+    store_pattern: ', *([^,]+), *[A-Z]{2} [0-9]{5}$'  # optional: a regular expression with one
+                                         # capture group applied to the store column (a city in an
+                                         # address, a till id's prefix); the captured text is the
+                                         # store_id, or looked up in `locations`
+    product_lookup:                      # optional: the product column holds another catalogue column
+      by: product_name                   # product_name or product_id, matched case- and
+                                         # whitespace-insensitively against the current catalogue
+      unmatched: quarantine              # quarantine (default: `unknown_product:product_id`) or infer
+                                         # (loaded with the text as the key: an inferred member, flagged)
+    decimal: ","                         # optional: "," for decimal commas (1.234,50); default "."
     defaults: {payment_method: cash}     # optional: values for fields the file does not have
     format: csv                          # optional: csv, json or parquet (default: by extension)
     delimiter: ";"                       # optional for CSV (default: sniffed from the header)
@@ -28,17 +38,22 @@ Everything is checked before a row is read; ``MappingError`` says what is wrong 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from retail_platform.events.identifiers import key_problem
 from retail_platform.sources.readers import normalize_name
 
 REQUIRED_COLUMNS = ("transaction_id", "product_id", "quantity", "unit_price", "timestamp")
 OPTIONAL_COLUMNS = ("store", "line", "payment_method", "customer_id")
-KEYS = ("source", "columns", "timestamp_format", "timezone", "store_id", "locations", "defaults", "format", "delimiter")
+KEYS = ("source", "columns", "timestamp_format", "timezone", "store_id", "locations", "store_pattern",
+        "product_lookup", "decimal", "defaults", "format", "delimiter")  # fmt: skip
+LOOKUP_BY = ("product_name", "product_id")
+UNMATCHED = ("quarantine", "infer")
 DEFAULTABLE = ("payment_method", "customer_id")
 MAPPING_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -58,6 +73,10 @@ class SalesMapping:
     defaults: dict[str, str] = field(default_factory=dict)
     format: str | None = None
     delimiter: str | None = None
+    store_pattern: re.Pattern[str] | None = None
+    lookup_by: str | None = None  # None: the product column holds the product_id as is
+    lookup_unmatched: str = "quarantine"
+    decimal_comma: bool = False
     origin: str = "mapping"  # where it came from, for messages
 
     def column(self, canonical: str) -> str | None:
@@ -83,6 +102,14 @@ def _text(origin: str, key: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(origin, f"{key} must be a non-empty text, got {value!r}")
     return value.strip()
+
+
+def _key(origin: str, key: str, value: Any) -> str:
+    text = _text(origin, key, value)
+    problem = key_problem(text)
+    if problem:
+        raise _fail(origin, f"{key} {text[:80]!r} is not a usable store key: {problem}")
+    return text
 
 
 def _text_map(origin: str, key: str, value: Any) -> dict[str, str]:
@@ -114,6 +141,8 @@ def parse_mapping(config: Any, origin: str = "mapping") -> SalesMapping:
     if (store_id is None) == ("store" not in columns):
         raise _fail(origin, "give either columns.store (a column naming the store) or store_id (one store), not both")
     locations = _text_map(origin, "locations", config.get("locations", {}))
+    for name, store in locations.items():
+        _key(origin, f"locations.{name}", store)
     if locations and "store" not in columns:
         raise _fail(origin, "locations maps values of columns.store, which is not set")
     defaults = _text_map(origin, "defaults", config.get("defaults", {}))
@@ -134,6 +163,13 @@ def parse_mapping(config: Any, origin: str = "mapping") -> SalesMapping:
     fmt = config.get("format")
     if fmt is not None and fmt not in ("csv", "json", "parquet"):
         raise _fail(origin, f"format '{fmt}' is not one of csv, json, parquet")
+    store_pattern = _store_pattern(origin, config.get("store_pattern"), "store" in columns)
+    lookup_by, unmatched = _product_lookup(origin, config.get("product_lookup"))
+    decimal_mark = config.get("decimal", ".")
+    if decimal_mark not in (".", ","):
+        raise _fail(origin, f"decimal must be '.' or ',', got {decimal_mark!r}")
+    if decimal_mark == "," and config.get("delimiter") == ",":
+        raise _fail(origin, "decimal ',' with delimiter ',' cannot be told apart; the file's delimiter is probably ';'")
     delimiter = config.get("delimiter")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise _fail(origin, f"delimiter must be one character, got {delimiter!r}")
@@ -142,13 +178,51 @@ def parse_mapping(config: Any, origin: str = "mapping") -> SalesMapping:
         columns=columns,
         timestamp_formats=formats,
         timezone=zone,
-        store_id=_text(origin, "store_id", store_id) if store_id is not None else None,
+        store_id=_key(origin, "store_id", store_id) if store_id is not None else None,
         locations=locations,
         defaults=defaults,
         format=fmt,
         delimiter=delimiter,
+        store_pattern=store_pattern,
+        lookup_by=lookup_by,
+        lookup_unmatched=unmatched,
+        decimal_comma=decimal_mark == ",",
         origin=origin,
     )
+
+
+def _store_pattern(origin: str, value: Any, has_store_column: bool) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    text = _text(origin, "store_pattern", value)
+    if not has_store_column:
+        raise _fail(origin, "store_pattern applies to columns.store, which is not set")
+    try:
+        pattern = re.compile(text)
+    except re.error as exc:
+        raise _fail(origin, f"store_pattern is not a regular expression ({exc})") from None
+    if pattern.groups != 1:
+        raise _fail(
+            origin, f"store_pattern needs exactly one capture group (...) around the store, it has {pattern.groups}"
+        )
+    return pattern
+
+
+def _product_lookup(origin: str, value: Any) -> tuple[str | None, str]:
+    if value is None:
+        return None, "quarantine"
+    if not isinstance(value, Mapping):
+        raise _fail(origin, "product_lookup must be an object: {by: product_name, unmatched: quarantine}")
+    unknown = sorted(set(value) - {"by", "unmatched"})
+    if unknown:
+        raise _fail(origin, f"product_lookup.{unknown[0]} is not a key; keys are by, unmatched")
+    by = value.get("by")
+    if by not in LOOKUP_BY:
+        raise _fail(origin, f"product_lookup.by must be one of {', '.join(LOOKUP_BY)}, got {by!r}")
+    unmatched = value.get("unmatched", "quarantine")
+    if unmatched not in UNMATCHED:
+        raise _fail(origin, f"product_lookup.unmatched must be one of {', '.join(UNMATCHED)}, got {unmatched!r}")
+    return by, unmatched
 
 
 def load_mapping_file(path: Path) -> SalesMapping:

@@ -4,7 +4,8 @@ One reader per format, one result shape (``ReadResult``): the file's columns and
 data row, numbered as a person would find it in the file (physical line of CSV and JSON lines, element
 of a JSON array, row of a Parquet file, all from 1). Nothing is dropped silently:
 
-* blank lines and repeated header rows (exports concatenated from several pages) are skipped and
+* blank lines, lines of delimiters only (",,,,", which spreadsheets export for empty rows) and
+  repeated header rows (exports concatenated from several pages) are skipped and
   counted (``blank_lines``, ``header_lines``);
 * a row that cannot be split into the header's fields, or a JSON line that does not parse, becomes a
   Record with ``error`` set (its reason) and no values, so the caller quarantines it with the line;
@@ -122,7 +123,7 @@ def read_csv_text(text: str, delimiter: str | None = None) -> ReadResult:
     for row in reader:
         first, consumed = consumed + 1, start + reader.line_num
         raw = "".join(lines[first - 1 : consumed]).rstrip("\r\n")
-        if not raw.strip():
+        if not raw.strip() or not any(v.strip() for v in row):  # a blank line, or delimiters only (",,,,")
             blank += 1
             continue
         if [normalize_name(v) for v in row] == columns:

@@ -182,7 +182,9 @@ def test_mutations_of_valid_events(case):
 
 # ---- valid events stay valid ----------------------------------------------------------------------
 
-PATTERNS = {"store_id": r"\Astore_[0-9]{3,5}\Z", "product_id": r"\ASKU[0-9]{4,7}\Z"}
+# Keys as retailers write them (events/identifiers.py): every string the key rule accepts.
+PATTERNS = {"store_id": r"\A[A-Za-z0-9](?:[A-Za-z0-9._/ -]{0,62}[A-Za-z0-9])?\Z",
+            "product_id": r"\A[A-Za-z0-9](?:[A-Za-z0-9._/ -]{0,62}[A-Za-z0-9])?\Z"}  # fmt: skip
 
 
 @st.composite

@@ -28,7 +28,7 @@ def test_values_are_trimmed_and_quoted_separators_kept():
     read = read_file(LANDING / "sales_history" / "pos_export_2026.csv")
     by_line = {r.line: r.values for r in read.records}
     assert by_line[2]["price"] == "1,299.00"
-    assert by_line[3]["sku"] == "sku0002"  # " sku0002 " trimmed
+    assert by_line[3]["sku"] == "SKU0002"  # " SKU0002 " trimmed
     assert by_line[9]["sku"] is None  # empty field
 
 
