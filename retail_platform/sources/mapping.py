@@ -6,7 +6,7 @@ A mapping is JSON or YAML, found next to the data (``<file stem>.mapping.json|ya
 
     source: legacy-pos            # the system the file comes from; part of every event id (required)
     columns:                      # canonical field -> source column (names compared normalised)
-      transaction_id: Receipt No
+      transaction_id: Receipt No  # or a list [Till, Receipt No] when numbers restart per till/store
       product_id: SKU
       quantity: Qty
       unit_price: Price
@@ -27,6 +27,7 @@ A mapping is JSON or YAML, found next to the data (``<file stem>.mapping.json|ya
                                          # whitespace-insensitively against the current catalogue
       unmatched: quarantine              # quarantine (default: `unknown_product:product_id`) or infer
                                          # (loaded with the text as the key: an inferred member, flagged)
+    payment_methods: {Bar: cash}         # optional: payment column value -> contract payment method
     decimal: ","                         # optional: "," for decimal commas (1.234,50); default "."
     defaults: {payment_method: cash}     # optional: values for fields the file does not have
     format: csv                          # optional: csv, json or parquet (default: by extension)
@@ -51,7 +52,7 @@ from retail_platform.sources.readers import normalize_name
 REQUIRED_COLUMNS = ("transaction_id", "product_id", "quantity", "unit_price", "timestamp")
 OPTIONAL_COLUMNS = ("store", "line", "payment_method", "customer_id")
 KEYS = ("source", "columns", "timestamp_format", "timezone", "store_id", "locations", "store_pattern",
-        "product_lookup", "decimal", "defaults", "format", "delimiter")  # fmt: skip
+        "product_lookup", "decimal", "payment_methods", "defaults", "format", "delimiter")  # fmt: skip
 LOOKUP_BY = ("product_name", "product_id")
 UNMATCHED = ("quarantine", "infer")
 DEFAULTABLE = ("payment_method", "customer_id")
@@ -77,6 +78,8 @@ class SalesMapping:
     lookup_by: str | None = None  # None: the product column holds the product_id as is
     lookup_unmatched: str = "quarantine"
     decimal_comma: bool = False
+    transaction_parts: tuple[str, ...] = ()  # further columns of a composite transaction id
+    payment_methods: dict[str, str] = field(default_factory=dict)
     origin: str = "mapping"  # where it came from, for messages
 
     def column(self, canonical: str) -> str | None:
@@ -85,7 +88,8 @@ class SalesMapping:
     def check_columns(self, available: Iterable[str], file: str) -> None:
         """Every mapped column must exist in the file; the error lists what the file has."""
         present = set(available)
-        missing = [(k, v) for k, v in self.columns.items() if v not in present]
+        named = [*self.columns.items(), *(("transaction_id", v) for v in self.transaction_parts)]
+        missing = [(k, v) for k, v in named if v not in present]
         if missing:
             named = ", ".join(f"columns.{k} = '{v}'" for k, v in missing)
             raise MappingError(
@@ -127,7 +131,14 @@ def parse_mapping(config: Any, origin: str = "mapping") -> SalesMapping:
     if "source" not in config:
         raise _fail(origin, "source is required: a stable name of the system the file comes from (e.g. legacy-pos)")
     source = _text(origin, "source", config["source"])
-    raw_columns = _text_map(origin, "columns", config.get("columns", {}))
+    given = dict(config.get("columns", {})) if isinstance(config.get("columns", {}), Mapping) else {}
+    parts: tuple[str, ...] = ()
+    if isinstance(given.get("transaction_id"), list):
+        names = [_text(origin, "columns.transaction_id[]", v) for v in given["transaction_id"]]
+        if not names:
+            raise _fail(origin, "columns.transaction_id is an empty list; name one column or several")
+        given["transaction_id"], parts = names[0], tuple(normalize_name(n) for n in names[1:])
+    raw_columns = _text_map(origin, "columns", given if given else config.get("columns", {}))
     unknown = sorted(set(raw_columns) - set(REQUIRED_COLUMNS) - set(OPTIONAL_COLUMNS))
     if unknown:
         raise _fail(
@@ -170,6 +181,7 @@ def parse_mapping(config: Any, origin: str = "mapping") -> SalesMapping:
         raise _fail(origin, f"decimal must be '.' or ',', got {decimal_mark!r}")
     if decimal_mark == "," and config.get("delimiter") == ",":
         raise _fail(origin, "decimal ',' with delimiter ',' cannot be told apart; the file's delimiter is probably ';'")
+    payment_methods = _text_map(origin, "payment_methods", config.get("payment_methods", {}))
     delimiter = config.get("delimiter")
     if delimiter is not None and (not isinstance(delimiter, str) or len(delimiter) != 1):
         raise _fail(origin, f"delimiter must be one character, got {delimiter!r}")
@@ -187,6 +199,8 @@ def parse_mapping(config: Any, origin: str = "mapping") -> SalesMapping:
         lookup_by=lookup_by,
         lookup_unmatched=unmatched,
         decimal_comma=decimal_mark == ",",
+        transaction_parts=parts,
+        payment_methods=payment_methods,
         origin=origin,
     )
 

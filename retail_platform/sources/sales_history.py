@@ -75,6 +75,12 @@ class Converted:
 def _field(record: Record, mapping: SalesMapping, canonical: str) -> Any:
     column = mapping.column(canonical)
     value = record.values.get(column) if column else None
+    if canonical == "transaction_id" and mapping.transaction_parts and value is not None:
+        # A composite id (till + receipt): numbers that restart per till stay apart.
+        parts = [record.values.get(c) for c in mapping.transaction_parts]
+        if any(p is None for p in parts):
+            return None
+        value = "/".join(str(v) for v in (value, *parts))
     if value is None:
         value = mapping.defaults.get(canonical)
     return value
@@ -190,8 +196,16 @@ def to_event(
         "quantity": quantity,
         "unit_price": float(price),
         "customer_id": texts["customer_id"],
-        "payment_method": str(texts["payment_method"]).lower().replace(" ", "_"),
+        "payment_method": _payment(str(texts["payment_method"]), mapping),
     }
+
+
+def _payment(text: str, mapping: SalesMapping) -> str:
+    mapped = mapping.payment_methods.get(text)
+    if mapped is None:
+        folded = _normal(text)
+        mapped = next((v for k, v in mapping.payment_methods.items() if _normal(k) == folded), text)
+    return mapped.lower().replace(" ", "_")
 
 
 def contract_reason(event: Mapping[str, Any]) -> str | None:
