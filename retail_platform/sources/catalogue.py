@@ -22,6 +22,13 @@ Against the current version of each product (dim_product FINAL, is_current):
   recompute_days``, from ``v_inferred_recompute_days``) and the file's load records them as its
   ``affected_days``, which the batch_sources DAG turns into daily_etl runs.
 Product ids are kept as written (trimmed; case preserved): ``cleaning.key``.
+* a product whose only version is its first (change_reason 'initial') and a file whose effective_from
+  is not after that version's start (a corrected catalogue dating the products back, e.g. a catalogue
+  first loaded without effective_from, so valid from the load time, then again with the date the
+  products were really listed): nothing contradicts the earlier date, so the first version is
+  re-opened from it with the file's values (the old row is deleted). When the values changed, the days
+  whose facts carry the product are returned to recompute (``Scd2Plan.recompute_days``), as for an
+  inferred member filled in. A product with later versions keeps its history (below).
 Rejected: a product id that sales events could never carry (the key rule, ``events/identifiers.py``), bad numbers,
 a product twice in one file (``duplicate:product_id``) and an effective_from not after the current
 version's start (``stale_version:effective_from``: history is not rewritten by a catalogue file).
@@ -142,7 +149,10 @@ class Scd2Plan:
     opened: int = 0
     closed: int = 0
     unchanged: int = 0
+    dated_back: int = 0  # first versions re-opened from an earlier effective_from
     filled: list[str] = field(default_factory=list)  # inferred members given their first real version
+    reopened: list[tuple[str, datetime]] = field(default_factory=list)  # (product, replaced first version's start)
+    corrected: list[str] = field(default_factory=list)  # re-opened with other values: their facts change
     recompute_days: list[date] = field(default_factory=list)  # days whose facts carry their placeholder
 
 
@@ -169,10 +179,27 @@ def plan_versions(
             plan.opened += 1
             continue
         reason = change_reason(old, values)
-        if reason is None:
+        earlier_first = (
+            values.get("effective_from") is not None
+            and old.get("change_reason") == "initial"
+            and effective < cleaning.timestamp(old["valid_from"])
+        )
+        if reason is None and not earlier_first:
             plan.unchanged += 1
             continue
         old_from = cleaning.timestamp(old["valid_from"])
+        if effective <= old_from and old.get("change_reason") == "initial":
+            # The first version dated back (module docstring): same key when effective == old_from
+            # (the newer updated_at replaces it), else a new row and the old one deleted.
+            plan.rows.append(
+                [values["product_id"], effective, OPEN_VALID_TO, True, *attributes, "initial", now, batch_id]
+            )
+            if effective != old_from:
+                plan.reopened.append((values["product_id"], old_from))
+            if reason is not None:
+                plan.corrected.append(values["product_id"])
+            plan.dated_back += 1
+            continue
         if effective <= old_from:
             detail = f"effective_from {effective.isoformat()} is not after the current version's {old_from.isoformat()}"
             plan.rejects.append(Reject(p.line, p.raw, "stale_version:effective_from", detail, label or None))
@@ -194,6 +221,18 @@ def load_products(
         client.insert("dim_product", plan.rows, column_names=DIM_COLUMNS, database=database)
     # After the real versions are in: readers never see the product without a version.
     plan.recompute_days = inferred.fill_in_products(client, database, plan.filled)
+    for product_id, old_from in plan.reopened:
+        client.command(
+            f"DELETE FROM {database}.dim_product WHERE product_id = %(p)s AND valid_from = %(f)s AND NOT is_inferred",
+            parameters={"p": product_id, "f": old_from},
+        )
+    changed = [p for p in plan.corrected if p not in plan.filled]
+    if changed:
+        rows = client.query(
+            f"SELECT DISTINCT date_key FROM {database}.fact_sales WHERE product_id IN %(p)s ORDER BY date_key",
+            parameters={"p": changed},
+        ).result_rows
+        plan.recompute_days = sorted(set(plan.recompute_days) | {r[0] for r in rows})
     return plan
 
 
@@ -211,6 +250,11 @@ def handle_file(client: Client, database: str) -> Any:
         load.rows_read, load.blank_lines, load.header_lines = read.rows_read, read.blank_lines, read.header_lines
         load.rows_loaded = len(products) - len(plan.rejects)
         load.details = {"versions_opened": plan.opened, "versions_closed": plan.closed, "unchanged": plan.unchanged}
+        if plan.dated_back:
+            load.details |= {
+                "first_versions_dated_back": plan.dated_back,
+                "days_to_recompute": len(plan.recompute_days),
+            }
         if plan.filled:
             load.details |= {"inferred_filled": len(plan.filled), "days_to_recompute": len(plan.recompute_days)}
         load.affected_days = plan.recompute_days

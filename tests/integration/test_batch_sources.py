@@ -230,7 +230,12 @@ def test_changed_catalogue_opens_versions_and_corrected_sales_update_bronze(firs
 
     loads = {f.file: f for f in run_all(client, warehouse, spark, "run-3")}
     assert loads["products_next.csv"].details == {"versions_opened": 1, "versions_closed": 1, "unchanged": 1}
-    assert loads["pos_export_2026_fix.csv"].details == {"bronze_inserted": 0, "bronze_updated": 1}
+    fixed = loads["pos_export_2026_fix.csv"]
+    assert {k: fixed.details[k] for k in ("bronze_inserted", "bronze_updated")} == {"bronze_inserted": 0,
+                                                                                   "bronze_updated": 1}  # fmt: skip
+    # Per file: quarantined by reason, and revenue loaded per day (cents) to compare with the source.
+    assert sum(v for k, v in fixed.details.items() if k.startswith("quarantined:")) == fixed.rows_quarantined
+    assert fixed.details["revenue_cents:2026-10-05"] == 6 * 450  # R-1010, corrected to 6 x 4.50
     assert loads["pos_export_2026.csv"].status == "skipped"
 
     versions = client.query(

@@ -388,8 +388,13 @@ def database(warehouse: Settings, kafka: Settings) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def scenario(kafka: Settings, database: str) -> Iterator[Scenario]:
     rnd = random.Random()
-    stores = [f"store_{n:05d}" for n in rnd.sample(range(10000, 99999), 3)]
-    products = [f"SKU{n:06d}" for n in rnd.sample(range(100000, 999999), 3)]
+    # Keys in the formats retailers use (events/identifiers.py), not only the simulator's: a seed-000
+    # store code, a store name with a space and a slash, the simulator's; a seed-000 product code, an
+    # EAN-13 with a leading zero, a supplier code with a dot and a slash, case kept.
+    s1, s2, s3 = rnd.sample(range(10000, 99999), 3)
+    stores = [f"STORE-{s1}", f"Berlin Mitte/{s2}", f"store_{s3:05d}"]
+    p1, p2, p3 = rnd.sample(range(100000, 999999), 3)
+    products = [f"PROD-ABC{p1}", f"0{p2:06d}{p3:06d}", f"sku.{p3}/b"]
     producer = KafkaProducer(bootstrap_servers=kafka.kafka_bootstrap, acks="all", linger_ms=2)
     client = connect(kafka, database=database)
     client.insert(

@@ -70,10 +70,14 @@ def orders_by_pandas() -> pd.DataFrame:
     city = raw["Purchase Address"].str.extract(r", *([^,]+, [A-Z]{2}) [0-9]{5}$")[0]
     stores = find_mapping(ORDERS).locations
     local = pd.to_datetime(raw["Order Date"], format="%m/%d/%y %H:%M")
-    return pd.DataFrame({
-        "store": city.map(stores), "utc": local_to_utc(local, "America/New_York"),
-        "qty": raw["Quantity Ordered"], "price": raw["Price Each"],
-    }).dropna(subset=["store"])  # fmt: skip  (a city the mapping does not know is no store)
+    return pd.DataFrame(
+        {
+            "store": city.map(stores),
+            "utc": local_to_utc(local, "America/New_York"),
+            "qty": raw["Quantity Ordered"],
+            "price": raw["Price Each"],
+        }
+    ).dropna(subset=["store"])  # fmt: skip  (a city the mapping does not know is no store)
 
 
 def convert_orders():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from retail_platform.sources import catalogue, legacy_sqlite, sales_history, suppliers
 from retail_platform.sources.mapping import find_mapping
-from retail_platform.sources.readers import read_file
+from retail_platform.sources.readers import read_csv_text, read_file
 
 LANDING = Path(__file__).resolve().parents[1] / "fixtures" / "landing"
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -101,12 +101,31 @@ def test_scd2_plan_opens_closes_and_leaves_unchanged_alone():
     assert opened["unit_price"] == Decimal("4.50") and opened["is_current"] is True
 
 
-def test_scd2_refuses_an_effective_date_before_the_current_version():
+def test_scd2_refuses_an_effective_date_before_a_later_version():
     products, _ = catalogue.to_products(read_file(LANDING / "catalogue" / "products.csv"))
     current = {p.values["product_id"]: _current(p.values, NOW) for p in products}
-    current["SKU0001"]["category"] = "Kitchen"
+    current["SKU0001"] |= {"category": "Kitchen", "change_reason": "category_change"}  # history to keep
     plan = catalogue.plan_versions(products, current, NOW, "b")
     assert [(r.line, r.reason) for r in plan.rejects] == [(2, "stale_version:effective_from")]
+
+
+def test_a_corrected_catalogue_dates_a_first_version_back():
+    """Loaded first without effective_from (valid from the load), then with the listing date: the first
+    version re-opens from the earlier date, with the file's values; nothing is refused."""
+    text = "product_id,product_name,category,supplier_id,unit_cost,unit_price,effective_from\n"
+    text += "SKU123,Tea,Grocery,SUP001,1.00,2.50,2019-01-01T00:00:00Z\n"
+    text += "PROD-ABC123,Coffee,Grocery,SUP001,3.00,6.00,2019-01-01T00:00:00Z\n"
+    products, _ = catalogue.to_products(read_csv_text(text))
+    loaded = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    current = {p.values["product_id"]: _current(p.values, loaded) for p in products}
+    current["PROD-ABC123"]["unit_cost"] = Decimal("2.80")  # the corrected file also fixes a cost
+    plan = catalogue.plan_versions(products, current, NOW, "b")
+    assert plan.rejects == [] and plan.dated_back == 2
+    assert plan.reopened == [("SKU123", loaded), ("PROD-ABC123", loaded)]
+    assert plan.corrected == ["PROD-ABC123"]  # only its facts change
+    rows = [dict(zip(catalogue.DIM_COLUMNS, r, strict=True)) for r in plan.rows]
+    assert {r["valid_from"] for r in rows} == {datetime(2019, 1, 1, tzinfo=timezone.utc)}
+    assert all(r["change_reason"] == "initial" and r["is_current"] for r in rows)
 
 
 def test_suppliers_fixture():
