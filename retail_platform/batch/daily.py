@@ -302,6 +302,33 @@ class RangeResult:
         return {"days": [d.summary() for d in self.days], "failed": self.failed}
 
 
+def per_type_day(per_type: dict[str, dict[date, TypeResult]], day: date) -> list[TypeResult]:
+    return [by_day[day] for by_day in per_type.values() if day in by_day]
+
+
+@dataclass
+class Progress:
+    """A backfill's progress in the log (the CLI's output and the Airflow task log): days done of the
+    range, bronze rows read, the rate and the time left at that rate."""
+
+    total_days: int
+    started: float = field(default_factory=time.monotonic)
+    days: int = 0
+    rows: int = 0
+
+    def day_done(self, day: date, rows: int) -> str:
+        self.days += 1
+        self.rows += rows
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        left = elapsed / self.days * (self.total_days - self.days)
+        line = (
+            f"daily_etl progress: {self.days}/{self.total_days} days (last {day}), {self.rows:,} rows, "
+            f"{self.rows / elapsed:,.0f} rows/s, {elapsed / self.days:.1f} s/day, about {left:.0f} s left"
+        )
+        log.info(line)
+        return line
+
+
 def run_days(
     spark: SparkSession, settings: Settings, first: date, last: date, run_id: str = "", days_per_pass: int = 7
 ) -> RangeResult:
@@ -344,6 +371,7 @@ def _run_days(
     database = settings.clickhouse_database
     result = RangeResult()
     client = connect(settings)
+    progress = Progress((last - first).days + 1)
     try:
         start = first
         while start <= last:
@@ -361,6 +389,7 @@ def _run_days(
                     result.days.append(done)
                 except quality.DataQualityError as exc:
                     result.failed[day.isoformat()] = str(exc)
+                progress.day_done(day, sum(r.rows for r in per_type_day(per_type, day)))
                 day += timedelta(days=1)
             start = end + timedelta(days=1)
     finally:
