@@ -151,7 +151,7 @@ class Scd2Plan:
     unchanged: int = 0
     dated_back: int = 0  # first versions re-opened from an earlier effective_from
     filled: list[str] = field(default_factory=list)  # inferred members given their first real version
-    reopened: list[tuple[str, datetime]] = field(default_factory=list)  # (product, replaced first version's start)
+    reopened: list[tuple[str, datetime]] = field(default_factory=list)  # (product, its first version's new start)
     corrected: list[str] = field(default_factory=list)  # re-opened with other values: their facts change
     recompute_days: list[date] = field(default_factory=list)  # days whose facts carry their placeholder
 
@@ -195,7 +195,7 @@ def plan_versions(
                 [values["product_id"], effective, OPEN_VALID_TO, True, *attributes, "initial", now, batch_id]
             )
             if effective != old_from:
-                plan.reopened.append((values["product_id"], old_from))
+                plan.reopened.append((values["product_id"], effective))
             if reason is not None:
                 plan.corrected.append(values["product_id"])
             plan.dated_back += 1
@@ -221,10 +221,13 @@ def load_products(
         client.insert("dim_product", plan.rows, column_names=DIM_COLUMNS, database=database)
     # After the real versions are in: readers never see the product without a version.
     plan.recompute_days = inferred.fill_in_products(client, database, plan.filled)
-    for product_id, old_from in plan.reopened:
+    for product_id, start in plan.reopened:
+        # The product had one version: every real row after the new start is that replaced version.
+        # (Compared in the engine: a bound DateTime parameter would lose the milliseconds.)
         client.command(
-            f"DELETE FROM {database}.dim_product WHERE product_id = %(p)s AND valid_from = %(f)s AND NOT is_inferred",
-            parameters={"p": product_id, "f": old_from},
+            f"DELETE FROM {database}.dim_product WHERE product_id = %(p)s AND NOT is_inferred "
+            "AND valid_from > toDateTime64(%(f)s, 3, 'UTC')",
+            parameters={"p": product_id, "f": start.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]},
         )
     changed = [p for p in plan.corrected if p not in plan.filled]
     if changed:

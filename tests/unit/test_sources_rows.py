@@ -121,7 +121,8 @@ def test_a_corrected_catalogue_dates_a_first_version_back():
     current["PROD-ABC123"]["unit_cost"] = Decimal("2.80")  # the corrected file also fixes a cost
     plan = catalogue.plan_versions(products, current, NOW, "b")
     assert plan.rejects == [] and plan.dated_back == 2
-    assert plan.reopened == [("SKU123", loaded), ("PROD-ABC123", loaded)]
+    listed = datetime(2019, 1, 1, tzinfo=timezone.utc)
+    assert plan.reopened == [("SKU123", listed), ("PROD-ABC123", listed)]
     assert plan.corrected == ["PROD-ABC123"]  # only its facts change
     rows = [dict(zip(catalogue.DIM_COLUMNS, r, strict=True)) for r in plan.rows]
     assert {r["valid_from"] for r in rows} == {datetime(2019, 1, 1, tzinfo=timezone.utc)}
