@@ -7,7 +7,7 @@ from pathlib import Path
 from retail_platform.settings import Settings
 
 # Zones of the contract; raw-data is partitioned by event date below each source.
-RAW_SOURCES = ("sales", "inventory", "prices", "events")
+RAW_SOURCES = ("sales", "inventory", "prices", "events", "orders")
 ZONES = (
     *(f"raw-data/{source}" for source in RAW_SOURCES),
     "silver",

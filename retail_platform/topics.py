@@ -31,6 +31,7 @@ SALES = Topic("retail-sales-transactions", 3)
 INVENTORY = Topic("retail-inventory-updates", 3)
 PRICES = Topic("retail-price-changes", 2)
 RESTOCK_ALERTS = Topic("retail-restock-alerts", 1)
+PURCHASE_ORDERS = Topic("retail-purchase-orders", 3)
 DEAD_LETTER = Topic("retail-dead-letter", 1)
 
-ALL_TOPICS: tuple[Topic, ...] = (SALES, INVENTORY, PRICES, RESTOCK_ALERTS, DEAD_LETTER)
+ALL_TOPICS: tuple[Topic, ...] = (SALES, INVENTORY, PRICES, RESTOCK_ALERTS, PURCHASE_ORDERS, DEAD_LETTER)

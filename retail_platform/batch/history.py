@@ -30,12 +30,12 @@ import pyarrow as pa
 
 from retail_platform.simulation import batch as b
 from retail_platform.simulation.catalog import Catalog, CatalogConfig, generate_catalog
-from retail_platform.simulation.encoding import uuid_texts
+from retail_platform.simulation.encoding import Encoder, uuid_texts
 from retail_platform.simulation.generator import EventGenerator, GeneratorConfig
 
 HISTORY_TOPIC = "history"
 HISTORY_BATCH_ID = -1
-EVENT_TYPES = b.EVENT_TYPES  # sales_transaction, inventory_update, price_change
+EVENT_TYPES = b.EVENT_TYPES  # sales_transaction, inventory_update, price_change, purchase_order
 
 
 @dataclass(frozen=True)
@@ -148,6 +148,17 @@ def bronze_columns(rows: b.EventBatch, catalog: Catalog, event_type: str, first_
             "new_price": _money(part.price_cents),
             "promotion": pa.array(part.promotion.astype(bool), type=pa.bool_()),
             "reason": pa.array([b.PRICE_REASONS[r] for r in part.price_reason.tolist()], type=pa.string()),
+        }
+    elif event_type == "purchase_order":
+        part = rows.take(np.flatnonzero(np.isin(kind, b.ORDER_KINDS)))
+        cols = _common(part, catalog, event_type)
+        placed = part.kind == b.ORDER
+        dates = iter(Encoder(catalog).expected_dates(part.store[placed], part.expected_ms[placed]))
+        cols |= {
+            "order_id": pa.array(_ids(part.reference), type=pa.string()),
+            "status": pa.array([b.ORDER_STATUS[k] for k in part.kind.tolist()], type=pa.string()),
+            "quantity": pa.array(part.quantity.astype(np.int64), type=pa.int64()),
+            "expected_delivery": pa.array([next(dates) if p else None for p in placed.tolist()], type=pa.string()),
         }
     else:
         raise ValueError(f"no bronze history for {event_type}")

@@ -1,7 +1,7 @@
 """Event types, their topics and schemas, and validation.
 
 Validation implements the subset of JSON Schema the contracts use (type, const, enum, minimum,
-maximum, exclusiveMinimum, minLength, pattern, format uuid/date-time, required,
+maximum, exclusiveMinimum, minLength, pattern, format uuid/date-time/date, required,
 additionalProperties=false, and ``allOf`` of ``if``/``then`` over properties) with plain Python:
 fast enough to run inside Spark, so the stream, the batch jobs and the producers reject exactly the
 same events for exactly the same reasons. A reason is ``<code>:<field>`` (e.g.
@@ -27,7 +27,7 @@ import math
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType("inventory_update", topics.INVENTORY, 1),
         EventType("price_change", topics.PRICES, 1),
         EventType("restock_alert", topics.RESTOCK_ALERTS, 1),
+        EventType("purchase_order", topics.PURCHASE_ORDERS, 1),
     )
 }
 
@@ -88,6 +89,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _DATE_TIME = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})\Z"
 )
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_]{1,64}\Z")
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -124,11 +126,23 @@ def utc_time(value: str) -> datetime | None:
         return None
 
 
+def calendar_date(value: str) -> date | None:
+    """A contract date (exactly ``YYYY-MM-DD``, a day that exists) as a date, or None."""
+    if not _DATE.match(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:  # no such day (2025-02-30)
+        return None
+
+
 def _format_ok(value: str, fmt: str) -> bool:
     if fmt == "uuid":
         return bool(_UUID.match(value))
     if fmt == "date-time":
         return utc_time(value) is not None  # a timestamp without a zone is ambiguous: rejected
+    if fmt == "date":
+        return calendar_date(value) is not None
     return True
 
 

@@ -32,7 +32,9 @@ UTC = timezone.utc
 # The latest event_time accepted whatever the arrival: ClickHouse's DateTime ends 2106-02-07.
 CEILING = datetime(2106, 1, 1, tzinfo=UTC)
 # Topics whose records are streamed events (too_old applies); bronze rows from elsewhere are imports.
-CONTRACT_TOPICS = frozenset(t.name for t in (topics.SALES, topics.INVENTORY, topics.PRICES, topics.RESTOCK_ALERTS))
+CONTRACT_TOPICS = frozenset(
+    t.name for t in (topics.SALES, topics.INVENTORY, topics.PRICES, topics.RESTOCK_ALERTS, topics.PURCHASE_ORDERS)
+)
 
 BEFORE_FLOOR = "before_floor:event_time"
 IN_FUTURE = "in_future:event_time"

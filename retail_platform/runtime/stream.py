@@ -20,10 +20,10 @@ from retail_platform.runtime.process import ProcessSpec
 from retail_platform.settings import REPO_ROOT, Settings
 from retail_platform.spark import submit_env
 from retail_platform.streaming.config import QUERY_NAME
-from retail_platform.topics import INVENTORY, PRICES, SALES
+from retail_platform.topics import INVENTORY, PRICES, PURCHASE_ORDERS, SALES
 from retail_platform.warehouse.client import connect
 
-SOURCE_TOPICS = (SALES, INVENTORY, PRICES)
+SOURCE_TOPICS = (SALES, INVENTORY, PRICES, PURCHASE_ORDERS)
 
 
 @dataclass

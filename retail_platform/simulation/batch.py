@@ -1,9 +1,10 @@
 """EventBatch: the generator's output for a slice of simulated time, one row per event, columnar.
 
-Rows are in event-time order (ties: a sale line before its inventory update). Most rows are events
-of the contracts (``kind < N_MESSAGE_KINDS``); two kinds are facts that are *not* sent but that the
-ground truth and a history writer need: ``LOST`` (demand a stock-out turned away) and ``ORDER`` (a
-purchase order placed at the reorder point; its delivery arrives later as an inventory update).
+Rows are in event-time order (ties: a sale line before its inventory update). Rows are events of the
+contracts (``is_message``) except ``LOST`` (demand a stock-out turned away), a fact that is *not* sent
+but that the ground truth needs. A purchase order placed at the reorder point is an ``ORDER`` row (a
+purchase_order event, status placed); its delivery is an inventory update (reason delivery) and a
+``RECEIVED`` row (the purchase_order event, status received) at the same instant.
 """
 
 from __future__ import annotations
@@ -22,13 +23,18 @@ INV_ADJUSTMENT = 3  # inventory_update, reason adjustment
 INV_SHRINKAGE = 4  # inventory_update, reason shrinkage
 PRICE = 5  # price_change
 LOST = 6  # not sent: units of demand lost to a stock-out
-ORDER = 7  # not sent: purchase order placed
-N_MESSAGE_KINDS = 6
+ORDER = 7  # purchase_order, status placed
+RECEIVED = 8  # purchase_order, status received
 
-KIND_NAMES = ("sale", "inventory_sale", "delivery", "adjustment", "shrinkage", "price_change", "lost", "order")
-EVENT_TYPES = ("sales_transaction", "inventory_update", "price_change")
-KIND_EVENT_TYPE = np.array([0, 1, 1, 1, 1, 2, -1, -1], dtype=np.int8)  # index into EVENT_TYPES
-TOPICS = (topics.SALES.name, topics.INVENTORY.name, topics.PRICES.name)  # same index as EVENT_TYPES
+KIND_NAMES = (
+    "sale", "inventory_sale", "delivery", "adjustment", "shrinkage", "price_change", "lost", "order", "received",
+)  # fmt: skip
+EVENT_TYPES = ("sales_transaction", "inventory_update", "price_change", "purchase_order")
+KIND_EVENT_TYPE = np.array([0, 1, 1, 1, 1, 2, -1, 3, 3], dtype=np.int8)  # index into EVENT_TYPES
+IS_MESSAGE = KIND_EVENT_TYPE >= 0
+TOPICS = (topics.SALES.name, topics.INVENTORY.name, topics.PRICES.name, topics.PURCHASE_ORDERS.name)  # as EVENT_TYPES
+ORDER_KINDS = (ORDER, RECEIVED)
+ORDER_STATUS = {ORDER: "placed", RECEIVED: "received"}
 INVENTORY_KINDS = (INV_SALE, INV_DELIVERY, INV_ADJUSTMENT, INV_SHRINKAGE)
 INVENTORY_REASONS = {
     INV_SALE: "sale",
@@ -50,7 +56,9 @@ class EventBatch:
     store: np.ndarray  # int64 store index (catalogue order)
     product: np.ndarray  # int64 product index
     time_ms: np.ndarray  # int64 event time, ms since the epoch (UTC)
-    quantity: np.ndarray  # int64: units sold (SALE), quantity_change (INV_*), units lost (LOST), ordered (ORDER)
+    quantity: (
+        np.ndarray
+    )  # int64: units sold (SALE), quantity_change (INV_*), lost (LOST), ordered/received (ORDER/RECEIVED)
     new_quantity: np.ndarray  # int64: stock after the row (INV_*), else 0
     price_cents: np.ndarray  # int64: unit price (SALE), new price (PRICE)
     old_price_cents: np.ndarray  # int64: old price (PRICE)
@@ -59,7 +67,8 @@ class EventBatch:
     payment: np.ndarray  # uint8 index into PAYMENT_METHODS (SALE rows)
     customer: np.ndarray  # int64 customer number, -1 = anonymous (SALE rows)
     event_id: np.ndarray  # uint64 [n, 2]: the event's uuid (message rows)
-    reference: np.ndarray  # uint64 [n, 2]: transaction id (SALE, INV_SALE) or order id (INV_DELIVERY, ORDER); 0 = none
+    reference: np.ndarray  # uint64 [n, 2]: transaction id (SALE, INV_SALE) or order id (INV_DELIVERY, ORDER*); 0 = none
+    expected_ms: np.ndarray  # int64: ORDER rows: the expected delivery instant (placed + mean lead time), else 0
 
     def __len__(self) -> int:
         return int(self.kind.size)
@@ -86,6 +95,7 @@ class EventBatch:
             customer=ints,
             event_id=np.zeros((0, 2), dtype=np.uint64),
             reference=np.zeros((0, 2), dtype=np.uint64),
+            expected_ms=ints,
         )
 
     def take(self, index: np.ndarray | slice) -> EventBatch:
@@ -93,7 +103,7 @@ class EventBatch:
 
     @property
     def is_message(self) -> np.ndarray:
-        return self.kind < N_MESSAGE_KINDS
+        return IS_MESSAGE[self.kind]
 
     @property
     def n_messages(self) -> int:

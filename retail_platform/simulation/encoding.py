@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -38,6 +40,10 @@ PRICE_TEMPLATE = (
     b'{"event_id":"%s","event_type":"price_change","schema_version":1,"event_time":"%sZ",'
     b'"store_id":"%s","product_id":"%s","old_price":%d.%02d,"new_price":%d.%02d,"promotion":%s,'
     b'"reason":"%s"}'
+)
+ORDER_TEMPLATE = (
+    b'{"event_id":"%s","event_type":"purchase_order","schema_version":1,"event_time":"%sZ",'
+    b'"store_id":"%s","product_id":"%s","order_id":"%s","status":"%s","quantity":%d,"expected_delivery":%s}'
 )
 
 
@@ -89,6 +95,15 @@ class Encoder:
         self.payments = [p.encode() for p in b.PAYMENT_METHODS]
         self.price_reasons = [r.encode() for r in b.PRICE_REASONS]
         self.inventory_reasons = {k: v.encode() for k, v in b.INVENTORY_REASONS.items()}
+        self.order_status = {k: v.encode() for k, v in b.ORDER_STATUS.items()}
+        self.zones = [ZoneInfo(s.timezone) for s in catalog.stores]
+
+    def expected_dates(self, store: np.ndarray, expected_ms: np.ndarray) -> list[str]:
+        """The expected delivery of placed orders as the store's local date (what a supplier promises)."""
+        return [
+            datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone(self.zones[s]).date().isoformat()
+            for s, ms in zip(store.tolist(), expected_ms.tolist(), strict=True)
+        ]
 
     def encode(self, rows: b.EventBatch) -> Messages:
         message_rows = np.flatnonzero(rows.is_message)
@@ -103,6 +118,7 @@ class Encoder:
             self._sales(m, values, event_ids, times, stores, products)
             self._inventory(m, values, event_ids, times, stores, products)
             self._prices(m, values, event_ids, times, stores, products)
+            self._orders(m, values, event_ids, times, stores, products)
         return Messages(b.KIND_EVENT_TYPE[m.kind], m.store, m.time_ms, values)
 
     def _sales(self, m: b.EventBatch, values: list[bytes], *cols: list[bytes]) -> None:
@@ -178,6 +194,32 @@ class Encoder:
                 (new % 100).tolist(),
                 [b"true" if p else b"false" for p in m.promotion[idx].tolist()],
                 [self.price_reasons[r] for r in m.price_reason[idx].tolist()],
+                strict=True,
+            )
+        ]
+        for i, v in zip(idx.tolist(), encoded, strict=True):
+            values[i] = v
+
+    def _orders(self, m: b.EventBatch, values: list[bytes], *cols: list[bytes]) -> None:
+        idx = np.flatnonzero(np.isin(m.kind, b.ORDER_KINDS))
+        if idx.size == 0:
+            return
+        event_ids, times, stores, products = (_pick(c, idx) for c in cols)
+        kinds = m.kind[idx]
+        placed = kinds == b.ORDER
+        dates = iter(self.expected_dates(m.store[idx][placed], m.expected_ms[idx][placed]))
+        expected = [b'"%s"' % next(dates).encode() if p else b"null" for p in placed.tolist()]
+        encoded = [
+            ORDER_TEMPLATE % row
+            for row in zip(
+                event_ids,
+                times,
+                stores,
+                products,
+                uuid_texts(m.reference[idx]),
+                [self.order_status[k] for k in kinds.tolist()],
+                m.quantity[idx].tolist(),
+                expected,
                 strict=True,
             )
         ]

@@ -15,7 +15,8 @@ per step, vectorised over every store and product:
    ``S_i = C_i - min(0, min_{j<=i} C_j)`` where ``C`` is the unconstrained running stock;
 4. reordering: the first row after which stock <= reorder point, with no order open, places an order
    of ``order_quantity`` (catalogue); it arrives after a lead time drawn from the supplier's normal
-   distribution (at least half a day), as an inventory_update with reason delivery.
+   distribution (at least half a day), as an inventory_update with reason delivery. The order is a
+   purchase_order event (placed, expected at the mean lead time), its delivery another (received).
 
 Event times are whole milliseconds, strictly increasing per store/product (a collision is moved
 1 ms later) so "latest by event_time" is unambiguous for stock. Random state is keyed by the
@@ -45,7 +46,11 @@ DAY_MS = 24 * HOUR_MS
 VALID_STEPS = tuple(d for d in range(1, 3601) if 3600 % d == 0)
 # Order of rows at one instant: price changes, a sale, its inventory update (and other movements),
 # the lost part of the sale, the order it triggered.
-_SUB_ORDER = np.array([1, 2, 2, 2, 2, 0, 3, 4], dtype=np.int8)
+_SUB_ORDER = np.array([1, 2, 2, 2, 2, 0, 3, 4, 2], dtype=np.int8)
+# A purchase order's events take their ids from the order's id (xor a constant per status): no draw
+# from the random stream, so adding them left every other generated value as it was.
+_PLACED_ID_MASK = np.array([0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9], dtype=np.uint64)
+_RECEIVED_ID_MASK = np.array([0x94D049BB133111EB, 0x2545F4914F6CDD1D], dtype=np.uint64)
 _PAYMENT_CDF = np.cumsum(b.PAYMENT_PROBABILITIES)
 
 
@@ -179,6 +184,7 @@ class EventGenerator:
             customer=zeros,
             event_id=self._uuids(n),
             reference=np.zeros((n, 2), dtype=np.uint64),
+            expected_ms=zeros,
         )
 
     def _step(self, a: int, stop: int) -> b.EventBatch:
@@ -310,8 +316,9 @@ class EventGenerator:
                 price_reason=np.zeros(m, dtype=np.uint8),
                 payment=np.zeros(m, dtype=np.uint8),
                 customer=zeros,
-                event_id=self._uuids(m) if kind < b.N_MESSAGE_KINDS else np.zeros((m, 2), dtype=np.uint64),
+                event_id=self._uuids(m) if b.IS_MESSAGE[kind] else np.zeros((m, 2), dtype=np.uint64),
                 reference=np.zeros((m, 2), dtype=np.uint64),
+                expected_ms=zeros,
             )
             columns.update(extra)
             out.append((b.EventBatch(**columns), at))
@@ -338,6 +345,13 @@ class EventGenerator:
         lost_idx = np.flatnonzero(sale & (lost > 0))
         rows(b.LOST, lost_idx, lost[lost_idx])
         rows(b.INV_DELIVERY, delivery_idx, effective[delivery_idx], reference=delivery_refs)
+        rows(
+            b.RECEIVED,
+            delivery_idx,
+            change[delivery_idx],
+            reference=delivery_refs,
+            event_id=delivery_refs ^ _RECEIVED_ID_MASK,
+        )
         adjust_idx = np.flatnonzero((op == 1) & (effective != 0))
         rows(b.INV_ADJUSTMENT, adjust_idx, effective[adjust_idx])
         shrink_idx = np.flatnonzero((op == 2) & (effective < 0))
@@ -359,6 +373,7 @@ class EventGenerator:
             self.rng.normal(self.catalog.lead_time_mean[products], self.catalog.lead_time_stddev[products]), 0.5
         )
         refs = self._uuids(cells.size)
+        expected = times + np.rint(self.catalog.lead_time_mean[products] * DAY_MS).astype(np.int64)
         self.on_order[cells] = True
         self.delivery_ms[cells] = times + np.rint(lead_days * DAY_MS).astype(np.int64)
         self.delivery_qty[cells] = self.order_qty[cells]
@@ -378,6 +393,7 @@ class EventGenerator:
             price_reason=np.zeros(n, dtype=np.uint8),
             payment=np.zeros(n, dtype=np.uint8),
             customer=zeros,
-            event_id=np.zeros((n, 2), dtype=np.uint64),
+            event_id=refs ^ _PLACED_ID_MASK,
             reference=refs,
+            expected_ms=expected,
         )

@@ -21,8 +21,12 @@ Definitions (a correct pipeline satisfies each of these):
   ``final_stock`` = new_quantity of the store/product's latest inventory_update by event_time, or
   ``initial_stock`` if it had none; ``lost_sales`` = units demanded while out of stock (never sent);
   ``received_units``, ``shrinkage_units``, ``adjustment_units`` = sums of quantity_change by reason;
-  ``orders_placed`` = purchase orders placed at the reorder point (not events).
+  ``orders_placed`` = purchase orders placed at the reorder point.
   Stock identity: final = initial + received + adjustments - shrinkage - units_sold.
+* ``orders``: every purchase order (column-wise: cell, placed_ms, quantity, received_ms, -1 while
+  open), so the units on order of every store/product at any instant are known exactly
+  (``on_order_at``): placed at or before it and not received by then. The simulator keeps at most
+  one order open per store/product, so a receipt closes its cell's open order.
 
 Serialised as JSON (``to_json``/``from_json``, ``write``/``read``) with the arrays stored column-wise
 (one list per field, cells in store-major order) so a fleet of 100k+ store/products stays compact.
@@ -57,6 +61,8 @@ CELL_FIELDS = (
     "orders_placed",
 )
 
+ORDER_FIELDS = ("cell", "placed_ms", "quantity", "received_ms")
+
 # Fault codes of sent messages (see faults.py).
 ORIGINAL, DUPLICATE, MALFORMED, INVALID, LATE, OUT_OF_ORDER = range(6)
 
@@ -86,6 +92,7 @@ class GroundTruth:
     held: int = 0
     send_errors: int = 0
     final: bool = False
+    orders: dict[str, list[int]] = field(default_factory=lambda: {name: [] for name in ORDER_FIELDS})
 
     @classmethod
     def start(
@@ -125,6 +132,7 @@ class GroundTruth:
         add("shrinkage_units", kind == b.INV_SHRINKAGE, -rows.quantity)
         add("adjustment_units", kind == b.INV_ADJUSTMENT, rows.quantity)
         add("orders_placed", kind == b.ORDER, np.ones(len(rows), dtype=np.int64))
+        self._add_orders(rows, cell)
         inventory = np.flatnonzero(np.isin(kind, b.INVENTORY_KINDS))
         if inventory.size:
             # Rows are in event-time order: the last row per cell holds its latest stock.
@@ -134,6 +142,30 @@ class GroundTruth:
         counts = np.bincount(b.KIND_EVENT_TYPE[kind[rows.is_message]], minlength=len(b.EVENT_TYPES))
         for event_type, count in zip(b.EVENT_TYPES, counts.tolist(), strict=True):
             self.events[event_type] += count
+
+    def _add_orders(self, rows: b.EventBatch, cell: np.ndarray) -> None:
+        """Orders placed and received, in row (event-time) order."""
+        orders = self.orders
+        open_by_cell = {
+            c: i for i, (c, r) in enumerate(zip(orders["cell"], orders["received_ms"], strict=True)) if r < 0
+        }
+        for i in np.flatnonzero(np.isin(rows.kind, b.ORDER_KINDS)).tolist():
+            c, at = int(cell[i]), int(rows.time_ms[i])
+            if rows.kind[i] == b.ORDER:
+                open_by_cell[c] = len(orders["cell"])
+                for name, value in zip(ORDER_FIELDS, (c, at, int(rows.quantity[i]), -1), strict=True):
+                    orders[name].append(value)
+            else:
+                orders["received_ms"][open_by_cell.pop(c)] = at
+
+    def on_order_at(self, at_ms: int) -> np.ndarray:
+        """Units on order per [store, product] at an instant: placed at or before it, not received by then."""
+        out = np.zeros(self.shape[0] * self.shape[1], dtype=np.int64)
+        o = {name: np.array(v, dtype=np.int64) for name, v in self.orders.items()}
+        if o["cell"].size:
+            open_then = (o["placed_ms"] <= at_ms) & ((o["received_ms"] < 0) | (o["received_ms"] > at_ms))
+            np.add.at(out, o["cell"][open_then], o["quantity"][open_then])
+        return out.reshape(self.shape)
 
     def add_sent(self, event_type: np.ndarray, fault: np.ndarray, reasons: list[str]) -> None:
         """Account sent messages: topic index and fault code per message; ``reasons`` lists the
@@ -252,6 +284,7 @@ class GroundTruth:
             "send_errors": self.send_errors,
             "store_ids": self.store_ids,
             "product_ids": self.product_ids,
+            "orders": {name: list(v) for name, v in self.orders.items()},
             # Column-wise, store-major: cell i is (store_ids[i // P], product_ids[i % P]).
             "cells": {
                 **{name: self.cells[name].reshape(-1).tolist() for name in CELL_FIELDS if name != "revenue_cents"},
@@ -288,6 +321,7 @@ class GroundTruth:
             held=data["held"],
             send_errors=data["send_errors"],
             final=data["final"],
+            orders={name: list(data.get("orders", {}).get(name, [])) for name in ORDER_FIELDS},
         )
 
     def to_json(self) -> str:

@@ -1,6 +1,6 @@
 """Accepted events and restock alerts appended to the lake's bronze zone as Delta tables.
 
-Layout: ``raw-data/{sales,inventory,prices,events}/year=YYYY/month=MM/day=DD/`` by the UTC day of
+Layout: ``raw-data/{sales,inventory,prices,events,orders}/year=YYYY/month=MM/day=DD/`` by the UTC day of
 event_time (a late event lands in its own, old day, where the batch layer recomputing that day finds it).
 
 Exactly once: each append carries ``txnAppId`` = "<query name>:<query id>" and ``txnVersion`` = the
@@ -31,6 +31,7 @@ SOURCES: dict[str, str] = {
     "inventory_update": "inventory",
     "price_change": "prices",
     "restock_alert": "events",
+    "purchase_order": "orders",
 }
 PARTITION_COLUMNS = ("year", "month", "day")
 # Where each row came from: enough to find it again in Kafka and in the job's ops rows.
@@ -111,7 +112,7 @@ class DeltaBronze:
         concurrently. ``counts`` (accepted per type, without ``skip``) is known already, so empty types
         cost no Spark job."""
         appends: dict[str, tuple[str, Any]] = {}
-        for event_type in ("sales_transaction", "inventory_update", "price_change"):
+        for event_type in ("sales_transaction", "inventory_update", "price_change", "purchase_order"):
             if counts.get(event_type):
                 appends[event_type] = (event_type, self._event_rows(df, event_type, batch_id, skip))
         if alerts:

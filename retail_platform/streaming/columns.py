@@ -18,7 +18,7 @@ from retail_platform import topics
 from retail_platform.events.contracts import EVENT_TYPES, EventType, event_type_for_topic
 
 # The topics the stream consumes; restock alerts are its output, the dead-letter topic its reject pile.
-INPUT_TOPICS: tuple[topics.Topic, ...] = (topics.SALES, topics.INVENTORY, topics.PRICES)
+INPUT_TOPICS: tuple[topics.Topic, ...] = (topics.SALES, topics.INVENTORY, topics.PRICES, topics.PURCHASE_ORDERS)
 
 # Column kinds: one vocabulary mapped to Arrow (the parse function) and Spark (the stream's schema).
 _ARROW: dict[str, pa.DataType] = {
