@@ -22,6 +22,7 @@ TOPIC_OF = {
     "sales_transaction": topics.SALES.name,
     "inventory_update": topics.INVENTORY.name,
     "price_change": topics.PRICES.name,
+    "purchase_order": topics.PURCHASE_ORDERS.name,
 }
 
 

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TYPES = ("sales_transaction", "inventory_update")
+TYPES = ("sales_transaction", "inventory_update", "purchase_order")
 CONFORMED_SPARK = (
     T.StructField("rejection_reason", T.StringType()),
     T.StructField("category", T.StringType()),
@@ -245,6 +245,7 @@ def load_day(client: Client, database: str, day: date, types: dict[str, TypeResu
         wl.reorder_policy(client, database),
         dims.products,
         result.batch_id,
+        result.types["purchase_order"].silver,
     )
     result.seconds["facts"] = time.monotonic() - t0
     t0 = time.monotonic()

@@ -8,7 +8,10 @@
 * ``fact_inventory``: end-of-day stock per store/product: the last inventory event of the day by
   (event_time, event_id) gives quantity_on_hand; a store/product without events that day carries the
   last known snapshot forward (same level, same cut-off event). Reorder point and safety stock are
-  the policy in force at load time (rt_reorder_policy).
+  the policy in force at load time (rt_reorder_policy). quantity_on_order: units ordered and not yet
+  received at the end of the day, carried from the previous snapshot's value plus the day's
+  purchase_order events (placed adds the quantity, received subtracts it; never below zero, so a
+  receipt whose order predates the facts cannot make stock on order negative).
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ SALES_COLUMNS = (
     "payment_method", "quantity", "unit_price", "unit_cost", "batch_id",
 )  # fmt: skip
 INVENTORY_COLUMNS = (
-    "date_key", "store_id", "product_id", "category", "supplier_id", "quantity_on_hand", "quantity_received",
+    "date_key", "store_id", "product_id", "category", "supplier_id", "quantity_on_hand", "quantity_on_order",
+    "quantity_received",
     "quantity_sold", "reorder_point", "safety_stock", "unit_cost", "last_event_id", "last_event_time", "batch_id",
 )  # fmt: skip
 # What a snapshot carried forward needs from the previous day (fact_inventory's columns).
 SNAPSHOT_COLUMNS = ("store_id", "product_id", "quantity_on_hand", "last_event_id", "last_event_time")
+ON_ORDER_COLUMN = "quantity_on_order"  # also in a previous snapshot: the day's orders move it on
 
 
 def cents(price: float) -> Decimal:
@@ -105,6 +110,21 @@ def end_of_day_stock(inventory: pd.DataFrame, previous: pd.DataFrame) -> pd.Data
     return both.sort_values(["store_id", "product_id"]).reset_index(drop=True)
 
 
+def on_order(previous: pd.DataFrame | None, orders: pd.DataFrame | None) -> dict[tuple[str, str], int]:
+    """Units on order per store/product at the end of the day: the previous snapshot's value, plus
+    the day's placed orders, minus its receipts (never below zero)."""
+    units: dict[tuple[str, str], int] = {}
+    if previous is not None and not previous.empty and ON_ORDER_COLUMN in previous:
+        for s, p, q in zip(previous["store_id"], previous["product_id"], previous[ON_ORDER_COLUMN], strict=True):
+            units[(s, p)] = int(q)
+    if orders is not None and not orders.empty:
+        sign = orders["status"].map({"placed": 1, "received": -1}).fillna(0).astype("int64")
+        moved = (orders["quantity"].astype("int64") * sign).groupby([orders["store_id"], orders["product_id"]]).sum()
+        for key, change in moved.items():
+            units[key] = max(0, units.get(key, 0) + int(change))
+    return units
+
+
 def inventory_rows(
     day: date,
     inventory: pd.DataFrame,
@@ -113,10 +133,13 @@ def inventory_rows(
     policy: dict[tuple[str, str], tuple[int, int]],
     products: ProductVersions,
     batch_id: str,
+    orders: pd.DataFrame | None = None,
 ) -> pa.Table:
     """fact_inventory rows of the day. Store/products whose product has no dim_product version at the
-    end of the day (not yet introduced, or closed) are left out: they cannot be valued."""
+    end of the day (not yet introduced, or closed) are left out: they cannot be valued. ``orders``:
+    the day's accepted purchase_order events (``on_order``)."""
     stock = end_of_day_stock(inventory, previous)
+    ordered = on_order(previous, orders)
     received: dict[tuple[str, str], int] = {}
     if not inventory.empty:
         deliveries = inventory[inventory["reason"] == "delivery"]
@@ -139,6 +162,7 @@ def inventory_rows(
             "category": version.category,
             "supplier_id": version.supplier_id,
             "quantity_on_hand": int(row.quantity_on_hand),
+            "quantity_on_order": int(ordered.get(key, 0)),
             "quantity_received": int(received.get(key, 0)),
             "quantity_sold": int(sold.get(key, 0)),
             "reorder_point": int(reorder_point),
@@ -151,7 +175,8 @@ def inventory_rows(
         for name, value in values.items():
             out[name].append(value)
     types = {
-        "date_key": pa.date32(), "quantity_on_hand": pa.int32(), "quantity_received": pa.uint32(),
+        "date_key": pa.date32(), "quantity_on_hand": pa.int32(), "quantity_on_order": pa.uint32(),
+        "quantity_received": pa.uint32(),
         "quantity_sold": pa.int32(), "reorder_point": pa.uint32(), "safety_stock": pa.uint32(), "unit_cost": MONEY,
         "last_event_time": TIMESTAMP,
     }  # fmt: skip

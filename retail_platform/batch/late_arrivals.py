@@ -43,7 +43,7 @@ from retail_platform import topics
 log = logging.getLogger(__name__)
 
 # The event types the daily load reads from bronze (batch.daily.TYPES; a unit test keeps them equal).
-LOADED_TYPES = ("sales_transaction", "inventory_update")
+LOADED_TYPES = ("sales_transaction", "inventory_update", "purchase_order")
 REASON_LATE_STREAM_EVENTS = "late_stream_events"
 RECOMPUTE_DAG = "daily_etl"
 # A triggered recompute counts as pending this long (queued behind other days, then at most 3 h).

@@ -29,7 +29,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from retail_platform.batch.conform import Dimensions, dimensions_from_rows
-from retail_platform.batch.facts import SNAPSHOT_COLUMNS
+from retail_platform.batch.facts import ON_ORDER_COLUMN, SNAPSHOT_COLUMNS
 from retail_platform.batch.quality import Check
 
 log = logging.getLogger(__name__)
@@ -96,14 +96,15 @@ def previous_snapshots(client: Client, database: str, day: date) -> pd.DataFrame
     result = client.query(
         f"""
         SELECT store_id, product_id, argMax(quantity_on_hand, date_key) AS quantity_on_hand,
-               argMax(last_event_id, date_key) AS last_event_id, argMax(last_event_time, date_key) AS last_event_time
+               argMax(last_event_id, date_key) AS last_event_id, argMax(last_event_time, date_key) AS last_event_time,
+               argMax(quantity_on_order, date_key) AS quantity_on_order
         FROM {database}.fact_inventory FINAL
         WHERE date_key < %(day)s
         GROUP BY store_id, product_id
         """,
         parameters={"day": day},
     )
-    return pd.DataFrame(result.result_rows, columns=list(SNAPSHOT_COLUMNS))
+    return pd.DataFrame(result.result_rows, columns=[*SNAPSHOT_COLUMNS, ON_ORDER_COLUMN])
 
 
 def reorder_policy(client: Client, database: str) -> dict[tuple[str, str], tuple[int, int]]:

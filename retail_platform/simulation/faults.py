@@ -170,6 +170,14 @@ MUTATIONS: dict[str, list[tuple[str, Mutation]]] = {
         ("bad_enum", _set("event_type", lambda v: "price_update")),  # not one of the event types
         ("bad_format", _set("product_id", lambda v: f" {v}")),  # a key does not start with a space
     ],
+    "purchase_order": [
+        ("wrong_type", _set("quantity", str)),
+        ("out_of_range", _set("quantity", lambda v: 0)),
+        ("missing_field", _drop("order_id")),
+        ("missing_field", _drop("expected_delivery")),
+        ("bad_enum", _set("status", lambda v: "shipped")),
+        ("bad_format", _set("order_id", lambda v: "")),
+    ],
 }
 for _options in MUTATIONS.values():  # a producer still on a schema version the platform does not know
     _options.append(("bad_version", _set("schema_version", lambda v: v + 1)))

@@ -206,6 +206,11 @@ def valid_events(draw):
         )
         event |= {"reason": reason, "quantity_change": draw(st.integers(low, high))}
         event["new_quantity"] = draw(st.integers(0, 1000000))
+    elif event_type == "purchase_order":
+        status = draw(st.sampled_from(["placed", "received"]))
+        expected = draw(st.dates()).isoformat() if status == "placed" else draw(st.none() | st.dates().map(str))
+        event |= {"status": status, "quantity": draw(st.integers(1, 1000000)), "expected_delivery": expected}
+        event["order_id"] = draw(st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z"))
     else:
         event["new_price"] = draw(st.floats(min_value=0.01, max_value=100000))
         event["promotion"] = draw(st.booleans())

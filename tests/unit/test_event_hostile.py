@@ -251,7 +251,8 @@ def test_the_vectorised_pre_check_never_passes_a_hostile_row():
         batch = pa.RecordBatch.from_pylist([r for r, _ in typed], schema=schema)
         try:
             assert not valid_mask(batch, event_type, BOUNDS).any()
-        except NotVectorisable:  # price changes: not covered by the pre-check (the daily load skips them)
-            assert event_type == "price_change"
+        except NotVectorisable:  # price changes (the daily load skips them) and purchase orders (a date
+            # format: checked row by row, a few a store and day) are not covered by the pre-check
+            assert event_type in ("price_change", "purchase_order")
         out = conform_batch(batch, event_type, DIMS, BOUNDS).to_pylist()
         assert [o["rejection_reason"] for o in out] == [reason for _, reason in typed]
