@@ -14,6 +14,7 @@ from retail_platform.batch.facts import (
     end_of_day_stock,
     inventory_rows,
     last_events,
+    on_order,
     sales_rows,
 )
 from retail_platform.batch.warehouse_load import month_partition
@@ -124,3 +125,31 @@ def test_sales_rows_one_per_line():
 def test_day_boundaries():
     assert end_of_day_instant(DAY) == datetime(2026, 2, 10, 23, 59, 59, 999000, tzinfo=UTC)
     assert month_partition(DAY) == 202602
+
+
+def orders(rows):
+    return pd.DataFrame(rows, columns=["store_id", "product_id", "status", "quantity"])
+
+
+def test_stock_on_order_carries_the_previous_day_and_moves_with_the_days_orders():
+    previous = pd.DataFrame(
+        {"store_id": ["store_001", "store_001"], "product_id": ["SKU0001", "SKU0002"], "quantity_on_hand": [4, 9],
+         "last_event_id": ["p1", "p2"], "last_event_time": [at(7), at(7)], "quantity_on_order": [40, 12]}
+    )  # fmt: skip
+    day = orders(
+        [
+            ("store_001", "SKU0001", "received", 40),  # yesterday's order arrives
+            ("store_001", "SKU0001", "placed", 36),  # and a new one is placed
+            ("store_001", "SKU0003", "placed", 10),  # placed and received the same day
+            ("store_001", "SKU0003", "received", 10),
+            ("store_002", "SKU0002", "received", 5),  # an order older than the facts: never below zero
+        ]
+    )
+    assert on_order(previous, day) == {
+        ("store_001", "SKU0001"): 36, ("store_001", "SKU0002"): 12, ("store_001", "SKU0003"): 0,
+        ("store_002", "SKU0002"): 0,
+    }  # fmt: skip
+    assert on_order(previous, None) == {("store_001", "SKU0001"): 40, ("store_001", "SKU0002"): 12}
+    assert on_order(pd.DataFrame(), orders([])) == {}
+    table = inventory_rows(DAY, inventory([]), pd.DataFrame(), previous, {}, PRODUCTS, "b1", day)
+    assert {r["product_id"]: r["quantity_on_order"] for r in table.to_pylist()} == {"SKU0001": 36, "SKU0002": 12}

@@ -189,3 +189,28 @@ def test_no_sales_outside_opening_hours(run):
         assert local.weekday() not in store.closed_weekdays
         sales_by_weekday[store.store_id].add(local.weekday())
     assert all(len(days) == 7 - len(stores[s].closed_weekdays) for s, days in sales_by_weekday.items())
+
+
+def test_each_order_is_a_placed_event_and_its_delivery_a_received_one(run):
+    catalog, _, rows, events = run
+    orders = [e for e in events if e["event_type"] == "purchase_order"]
+    placed = {e["order_id"]: e for e in orders if e["status"] == "placed"}
+    received = {e["order_id"]: e for e in orders if e["status"] == "received"}
+    assert len(placed) == np.count_nonzero(rows.kind == b.ORDER) and received
+    assert len({e["event_id"] for e in events}) == len(events)  # derived ids collide with nothing
+    deliveries = {
+        e["reference_id"]: e for e in events if e["event_type"] == "inventory_update" and e["reason"] == "delivery"
+    }
+    assert set(received) == set(deliveries) and set(received) <= set(placed)
+    for order_id, receipt in received.items():
+        delivery, order = deliveries[order_id], placed[order_id]
+        assert receipt["event_time"] == delivery["event_time"] and receipt["quantity"] == delivery["quantity_change"]
+        assert (receipt["store_id"], receipt["product_id"]) == (order["store_id"], order["product_id"])
+        assert receipt["quantity"] == order["quantity"] and receipt["expected_delivery"] is None
+    stores = {s.store_id: s for s in catalog.stores}
+    means = {p.product_id: p for p in catalog.products}
+    suppliers = {s.supplier_id: s for s in catalog.suppliers}
+    for order in placed.values():
+        mean = suppliers[means[order["product_id"]].supplier_id].lead_time_days
+        due = datetime.fromtimestamp(_ms(order) / 1000 + mean * 86400, timezone.utc)
+        assert order["expected_delivery"] == due.astimezone(zone(stores[order["store_id"]].timezone)).date().isoformat()

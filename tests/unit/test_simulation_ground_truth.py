@@ -138,3 +138,26 @@ def test_rows_account_lost_sales_and_stock_movements():
     assert np.array_equal(truth.cells["final_stock"].reshape(-1), generator.stock)
     assert truth.reconciliation_errors() == []  # the stock identity per store/product
     assert sum(truth.events.values()) == rows.n_messages
+
+
+def test_open_orders_at_any_instant_are_the_orders_placed_and_not_yet_received():
+    catalog = generate_catalog(CatalogConfig(seed=5, stores=2, products=6, lines_per_store_hour=40))
+    start = datetime(2025, 3, 3, tzinfo=timezone.utc)
+    initial = catalog.reorder_point + 2  # orders early in the run
+    generator = EventGenerator(catalog, GeneratorConfig(start=start, end=start + timedelta(days=6)), initial)
+    truth = GroundTruth.start("r", 0, "f", catalog.store_ids, catalog.product_ids, initial)
+    events = []
+    for rows in generator.batches():
+        truth.add_rows(rows)
+        events += generator.encoder.encode(rows).events()
+    orders = [e for e in events if e["event_type"] == "purchase_order"]
+    assert any(e["status"] == "received" for e in orders)
+    for hours in range(0, 6 * 24 + 1, 7):
+        at = start + timedelta(hours=hours)
+        expected = np.zeros(truth.shape, dtype=np.int64)
+        for e in orders:
+            if datetime.fromisoformat(e["event_time"].replace("Z", "+00:00")) <= at:
+                s, p = truth.index(e["store_id"], e["product_id"])
+                expected[s, p] += e["quantity"] if e["status"] == "placed" else -e["quantity"]
+        assert (truth.on_order_at(int(at.timestamp() * 1000)) == expected).all()
+    assert GroundTruth.from_json(truth.to_json()).orders == truth.orders

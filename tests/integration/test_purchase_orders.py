@@ -1,0 +1,125 @@
+"""Stock on order end to end: the simulator's purchase orders (placed when its policy orders, received
+with the delivery) go through Kafka, the real stream and bronze, the days are closed by the real daily
+load, and ``fact_inventory.quantity_on_order`` equals the simulator's ground truth of open orders for
+every store/product at the end of every day.
+
+The job and the daily load write to this module's own warehouse database and lake folder; the topics
+are shared with the session's other tests, so the job starts at the topics' end and the catalogue's
+stores get ids of their own (random), to which every assertion is scoped."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from kafka import KafkaProducer
+
+from retail_platform.settings import Settings
+from retail_platform.simulation import batch as b
+from retail_platform.simulation.catalog import Catalog, CatalogConfig, generate_catalog
+from retail_platform.simulation.catalog_load import load_warehouse
+from retail_platform.simulation.encoding import Encoder
+from retail_platform.simulation.generator import EventGenerator, GeneratorConfig
+from retail_platform.simulation.ground_truth import GroundTruth
+from retail_platform.warehouse.client import connect
+from tests.integration.databases import scratch_database
+from tests.integration.test_stream_events import StreamJob
+from tests.integration.test_switch_exact import close_days, wait_caught_up
+
+pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.warehouse, pytest.mark.spark]
+
+UTC = timezone.utc
+FIRST = datetime.now(UTC).date() - timedelta(days=4)
+DAYS = [FIRST + timedelta(days=i) for i in range(3)]  # all well past the close grace
+TAG = uuid.uuid4().hex[:6]
+
+
+def catalog() -> Catalog:
+    """A small fleet with store ids of its own, starting a little above the reorder points (so every
+    store/product orders within the run and many receive their order in it)."""
+    base = generate_catalog(CatalogConfig(seed=11, stores=2, products=12, lines_per_store_hour=60.0))
+    numbers = random.Random(TAG).sample(range(10000, 99999), len(base.stores))
+    stores = tuple(dataclasses.replace(s, store_id=f"store_{n}") for s, n in zip(base.stores, numbers, strict=True))
+    extra = np.random.default_rng(11).integers(1, 6, base.reorder_point.shape)
+    return dataclasses.replace(base, stores=stores, initial_stock=base.reorder_point + extra)
+
+
+def end_of_day_ms(day: date) -> int:
+    return int(datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC).timestamp() * 1000) - 1
+
+
+@pytest.fixture(scope="module")
+def scoped(warehouse: Settings, kafka: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    lake = tmp_path_factory.mktemp("orders") / "lake"
+    with scratch_database(warehouse, "orders") as settings:
+        yield dataclasses.replace(settings, lake_uri=f"file://{lake}")
+
+
+def produce(settings: Settings, cat: Catalog) -> GroundTruth:
+    """Every generated event of DAYS to its topic (keyed by store), and the ground truth of the run."""
+    start = datetime.combine(DAYS[0], time(), tzinfo=UTC)
+    generator = EventGenerator(cat, GeneratorConfig(start=start, end=start + timedelta(days=len(DAYS)), seed=3))
+    truth = GroundTruth.start("orders", 3, "test", cat.store_ids, cat.product_ids, cat.initial_stock)
+    encoder = Encoder(cat)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all", linger_ms=20)
+    try:
+        for rows in generator.batches():
+            truth.add_rows(rows)
+            messages = encoder.encode(rows)
+            for kind, store, value in zip(
+                messages.event_type.tolist(), messages.store.tolist(), messages.values, strict=True
+            ):
+                producer.send(b.TOPICS[kind], value, key=cat.store_ids[store].encode())
+        producer.flush()
+    finally:
+        producer.close()
+    return truth
+
+
+def facts(settings: Settings, stores: list[str]) -> dict[tuple[str, str, date], int]:
+    client = connect(settings)
+    try:
+        rows = client.query(
+            "SELECT store_id, product_id, date_key, quantity_on_order FROM fact_inventory FINAL "
+            "WHERE store_id IN %(stores)s",
+            parameters={"stores": stores},
+        ).result_rows
+    finally:
+        client.close()
+    return {(s, p, d): int(q) for s, p, d, q in rows}
+
+
+def test_quantity_on_order_equals_the_simulators_open_orders(scoped: Settings, spark: Any, tmp_path: Path) -> None:
+    settings = scoped
+    cat = catalog()
+    load_warehouse(cat, settings)
+    job = StreamJob(settings, settings.clickhouse_database, Path(settings.lake_uri.removeprefix("file://")), tmp_path)
+    try:
+        job.start("--query-name", "stream_events", "--starting-offsets", "latest")
+        wait_caught_up(settings, job)
+        truth = produce(settings, cat)
+        wait_caught_up(settings, job)
+        close_days(spark, settings, DAYS[0], DAYS[-1])
+    finally:
+        job.stop()
+
+    placed = len(truth.orders["cell"])
+    received = sum(1 for r in truth.orders["received_ms"] if r >= 0)
+    assert placed > 10 and received > 5, "the run must place and receive orders on several days"
+    shown = facts(settings, cat.store_ids)
+    expected: dict[tuple[str, str, date], int] = {}
+    for day in DAYS:
+        units = truth.on_order_at(end_of_day_ms(day))
+        for s, p in np.ndindex(*units.shape):
+            expected[(cat.store_ids[s], cat.product_ids[p], day)] = int(units[s, p])
+    # Every store/product sells every day here, so each has a fact row each day.
+    assert set(shown) == set(expected)
+    assert shown == expected
+    assert sum(1 for v in expected.values() if v > 0) > 5
