@@ -44,6 +44,7 @@ format:
 bench: setup  ## benchmarks, one after the other (an hour or more); JSON results land in bench/results/
 	@$(PY) -m bench.warehouse_endpoint
 	@$(PY) -m bench.batch_layer
+	@$(PY) -m bench.history_import
 	@$(PY) -m bench.closed_loop
 	@$(PY) -m bench.forecasting
 	@$(PY) -m bench.speed_layer
