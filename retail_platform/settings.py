@@ -59,6 +59,11 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_API_URL": "http://127.0.0.1:8000",
     "RETAIL_API_SECRET_FILE": "{state}/api/token-secret",
     "RETAIL_TLS_DIR": "{state}/tls",
+    # Superset (BI): its address, the admin login, and the password of the demo users it provisions.
+    "RETAIL_SUPERSET_URL": "http://127.0.0.1:8088",
+    "RETAIL_SUPERSET_USER": "admin",
+    "RETAIL_SUPERSET_PASSWORD": "admin",
+    "RETAIL_SUPERSET_DEMO_PASSWORD": "retail",
 }
 
 # The real-time tables keep this many days (rt_sales_5min's TTL in sql/0006_realtime.sql): an event
@@ -73,6 +78,7 @@ TEST_OVERLAY: dict[str, str] = {
     "RETAIL_CLICKHOUSE_URL": "http://127.0.0.1:18123",
     "RETAIL_AIRFLOW_URL": "http://127.0.0.1:18080",
     "RETAIL_API_URL": "http://127.0.0.1:18000",
+    "RETAIL_SUPERSET_URL": "http://127.0.0.1:18088",
 }
 
 
@@ -105,6 +111,10 @@ class Settings:
     api_url: str = "http://127.0.0.1:8000"
     api_secret_file: Path = Path(".state/api/token-secret")
     tls_dir: Path = Path(".state/tls")
+    superset_url: str = "http://127.0.0.1:8088"
+    superset_user: str = "admin"
+    superset_password: str = "admin"
+    superset_demo_password: str = "retail"
     source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # Derived values: computed, never configured separately, so they cannot disagree.
@@ -144,6 +154,17 @@ class Settings:
     @property
     def api_tls(self) -> bool:
         return self.api_url.startswith("https://")
+    def superset_host(self) -> str:
+        return urlparse(self.superset_url).hostname or "127.0.0.1"
+
+    @property
+    def superset_port(self) -> int:
+        return urlparse(self.superset_url).port or 8088
+
+    @property
+    def superset_venv_bin(self) -> Path:
+        """Superset's own virtual environment (its pins conflict with Airflow's)."""
+        return self.deps_dir / "superset-venv" / "bin"
 
     @property
     def lake_is_local(self) -> bool:
@@ -227,6 +248,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     _url(values, "RETAIL_CLICKHOUSE_URL")
     _url(values, "RETAIL_AIRFLOW_URL")
     _url(values, "RETAIL_API_URL")
+    _url(values, "RETAIL_SUPERSET_URL")
+    for name in ("RETAIL_SUPERSET_USER", "RETAIL_SUPERSET_PASSWORD", "RETAIL_SUPERSET_DEMO_PASSWORD"):
+        if not values[name]:
+            raise SettingsError(f"{name} is empty; set a Superset login (user name and passwords may not be empty)")
     if not values["RETAIL_CLICKHOUSE_USER"]:
         raise SettingsError("RETAIL_CLICKHOUSE_USER is empty; set the warehouse user name")
     lake = values["RETAIL_LAKE_URI"]
@@ -264,6 +289,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_url=values["RETAIL_API_URL"].rstrip("/"),
         api_secret_file=Path(values["RETAIL_API_SECRET_FILE"]),
         tls_dir=Path(values["RETAIL_TLS_DIR"]),
+        superset_url=values["RETAIL_SUPERSET_URL"].rstrip("/"),
+        superset_user=values["RETAIL_SUPERSET_USER"],
+        superset_password=values["RETAIL_SUPERSET_PASSWORD"],
+        superset_demo_password=values["RETAIL_SUPERSET_DEMO_PASSWORD"],
         source={k: values[k] for k in DEFAULTS},
     )
 

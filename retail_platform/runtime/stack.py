@@ -20,12 +20,13 @@ from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.kafka_broker import KafkaBroker
 from retail_platform.runtime.process import ProcessSpec
 from retail_platform.runtime.stream import StreamJob
+from retail_platform.runtime.superset import Superset
 from retail_platform.runtime.warehouse import Warehouse
 from retail_platform.settings import Settings
 
 STATE_MARKER = "retail-platform-state"
-START_TIMEOUT = {"warehouse": 60.0, "kafka": 90.0, "airflow": 240.0, "stream": 180.0, "api": 60.0}
-SERVICE_NAMES = ("warehouse", "kafka", "airflow", "stream", "api")
+START_TIMEOUT = {"warehouse": 60.0, "kafka": 90.0, "airflow": 240.0, "stream": 180.0, "api": 60.0, "superset": 180.0}
+SERVICE_NAMES = ("warehouse", "kafka", "airflow", "stream", "api", "superset")
 
 
 class Service(Protocol):
@@ -47,6 +48,7 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
         "airflow": Airflow(settings),
         "stream": StreamJob(settings),
         "api": InventoryApi(settings),
+        "superset": Superset(settings),
     }
     unknown = set(only) - set(known)
     if unknown:

@@ -1,0 +1,2 @@
+"""Business intelligence: the Superset dashboards as code (catalog, bundle, access) and helpers to
+provision and inspect them."""
