@@ -37,6 +37,36 @@ else
   echo "setup: Python environment up to date"
 fi
 
+# --- Apache Superset (BI) ---------------------------------------------------------------------
+# Its own environment: its pins conflict with Airflow's. Installed from the lock file only.
+ss_venv="$DEPS/superset-venv"
+ss_stamp="$DEPS/stamps/superset-$(hash_of infra/superset/requirements.lock)"
+if [ ! -f "$ss_stamp" ] || [ ! -x "$ss_venv/bin/gunicorn" ]; then
+  echo "setup: installing Apache Superset into $ss_venv (about 30 s the first time)"
+  rm -rf "$ss_venv"
+  "$VENV/bin/uv" venv --quiet --python "$PYTHON" "$ss_venv"
+  "$VENV/bin/uv" pip install --quiet --python "$ss_venv/bin/python" -r infra/superset/requirements.lock \
+    || fail "installing Superset from infra/superset/requirements.lock failed; check that PyPI is reachable."
+  rm -f "$DEPS"/stamps/superset-*
+  touch "$ss_stamp"
+else
+  echo "setup: Superset environment up to date"
+fi
+
+# --- Chromium (the dashboards' browser tests and screenshots) ----------------------------------
+# Debian's package, driven by Playwright; no browser is ever downloaded by Playwright itself.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian's chromium (about 80 s)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+      || fail "apt-get could not install chromium; install it (Debian: apt-get install chromium)."
+  else
+    fail "/usr/bin/chromium is missing: install Debian's chromium package (sudo apt-get install chromium)."
+  fi
+else
+  echo "setup: chromium present"
+fi
+
 # --- JVM artifacts -----------------------------------------------------------------------------
 for module in kafka-broker spark-connectors; do
   pom="infra/maven/$module/pom.xml"

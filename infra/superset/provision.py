@@ -32,20 +32,27 @@ def main(spec_path: str) -> None:
         from flask_migrate import upgrade
 
         upgrade(directory=os.path.join(os.path.dirname(superset.__file__), "migrations"))
-        from superset import db, security_manager
+        from superset import appbuilder, db, security_manager
 
-        if spec["init"]:
+        if spec["init"]:  # what `superset init` does
+            appbuilder.add_permissions(update_perms=True)
             security_manager.sync_role_definitions()
         sm = security_manager
         admin = spec["admin"]
         user = sm.find_user(username=admin["username"])
         if user is None:
-            user = sm.add_user(admin["username"], "Platform", "Admin", f"{admin['username']}@retail.local",
-                               sm.find_role("Admin"), password=admin["password"])
+            user = sm.add_user(
+                admin["username"],
+                "Platform",
+                "Admin",
+                f"{admin['username']}@retail.local",
+                sm.find_role("Admin"),
+                password=admin["password"],
+            )
         else:
             sm.reset_password(user.id, admin["password"])
         _import_bundle(spec["bundle"], user)
-        datasets = _point_database(spec["database_uri"])
+        datasets = _point_database(spec["database_uri"], spec["schema"])
         roles = _roles(spec["roles"], datasets)
         _users(spec["users"], roles)
         _rls(spec["rls"], datasets, roles)
@@ -64,9 +71,10 @@ def _import_bundle(path: str, user: object) -> None:
         ImportDashboardsCommand(contents, overwrite=True).run()
 
 
-def _point_database(uri: str) -> dict[str, object]:
-    """Set the warehouse URI (with its password, which the bundle never holds) and refresh each
-    dataset's columns from the view itself; returns the datasets by view name."""
+def _point_database(uri: str, schema: str) -> dict[str, object]:
+    """Set the warehouse URI (with its password, which the bundle never holds), put every dataset
+    in the settings' database and refresh its columns from the view itself; returns the datasets
+    by view name."""
     from superset import db
     from superset.connectors.sqla.models import SqlaTable
     from superset.models.core import Database
@@ -76,6 +84,7 @@ def _point_database(uri: str) -> dict[str, object]:
     db.session.commit()
     datasets = {t.table_name: t for t in db.session.query(SqlaTable).filter_by(database_id=database.id)}
     for table in datasets.values():
+        table.schema = schema
         table.fetch_metadata()  # fails loudly if a view is missing
     db.session.commit()
     return datasets
@@ -104,8 +113,14 @@ def _users(users: list[dict], roles: dict[str, object]) -> None:
         user_roles = [roles[r] for r in u["roles"]]
         user = sm.find_user(username=u["username"])
         if user is None:
-            sm.add_user(u["username"], u["first_name"], u["last_name"], f"{u['username']}@retail.local",
-                        user_roles, password=u["password"])
+            sm.add_user(
+                u["username"],
+                u["first_name"],
+                u["last_name"],
+                f"{u['username']}@retail.local",
+                user_roles,
+                password=u["password"],
+            )
         else:
             user.roles = user_roles
             user.first_name, user.last_name = u["first_name"], u["last_name"]
@@ -124,11 +139,17 @@ def _rls(rules: list[dict], datasets: dict[str, object], roles: dict[str, object
         tables = [datasets[v] for v in rule["views"]]
         if not tables or not rule["roles"]:
             raise SystemExit(f"RLS rule {rule['name']} has no tables or no roles; refusing to create an open rule")
-        db.session.add(RowLevelSecurityFilter(
-            name=RLS_PREFIX + rule["name"], description=rule["description"], filter_type="Regular",
-            group_key=rule["group_key"], clause=rule["clause"],
-            roles=[roles[r] for r in rule["roles"]], tables=tables,
-        ))
+        db.session.add(
+            RowLevelSecurityFilter(
+                name=RLS_PREFIX + rule["name"],
+                description=rule["description"],
+                filter_type="Regular",
+                group_key=rule["group_key"],
+                clause=rule["clause"],
+                roles=[roles[r] for r in rule["roles"]],
+                tables=tables,
+            )
+        )
 
 
 def _sm():

@@ -22,13 +22,19 @@ from retail_platform.settings import REPO_ROOT
 
 BUNDLE_DIR = REPO_ROOT / "infra" / "superset" / "bundle"
 DATABASE_NAME = "retail_warehouse"
-SCHEMA = "retail"
+# Datasets name no schema: queries go to the connection's database (the settings' database), so
+# one bundle serves every deployment and a test's scratch database alike.
+SCHEMA = None
 # What the committed YAML says; provisioning replaces it with the settings' URI (with the password).
 PLACEHOLDER_URI = "clickhousedb://retail@127.0.0.1:8123/retail"
 VERSION = "1.0.0"
 _NAMESPACE = uuid.UUID("6f1c7e2a-5b0d-4c39-9a57-2d8f3c1e0b44")
-VIZ = {"big_number": "big_number_total", "table": "table", "line": "echarts_timeseries_line",
-       "bar": "echarts_timeseries_bar"}
+VIZ = {
+    "big_number": "big_number_total",
+    "table": "table",
+    "line": "echarts_timeseries_line",
+    "bar": "echarts_timeseries_bar",
+}
 
 
 def stable_uuid(kind: str, key: str) -> str:
@@ -75,7 +81,7 @@ def dataset_yaml(ds: Dataset) -> dict[str, Any]:
     return {
         "table_name": ds.view,
         "schema": SCHEMA,
-        "description": f"View {SCHEMA}.{ds.view}; grain: {ds.grain}.",
+        "description": f"View {ds.view}; grain: {ds.grain}.",
         "main_dttm_col": ds.time_column,
         "sql": None,
         "params": None,
@@ -84,8 +90,13 @@ def dataset_yaml(ds: Dataset) -> dict[str, Any]:
         "normalize_columns": False,
         "always_filter_main_dttm": False,
         "columns": [
-            {"column_name": col, "is_dttm": col == ds.time_column, "filterable": True, "groupby": True,
-             "is_active": True}
+            {
+                "column_name": col,
+                "is_dttm": col == ds.time_column,
+                "filterable": True,
+                "groupby": True,
+                "is_active": True,
+            }
             for col in ds.columns
         ],
         "metrics": [{"metric_name": "count", "expression": "COUNT(*)", "metric_type": "count"}],
@@ -100,20 +111,33 @@ def chart_params(chart: Chart) -> dict[str, Any]:
     params: dict[str, Any] = {"viz_type": viz, "adhoc_filters": [], "extra_form_data": {}}
     metrics = [_metric(m) for m in chart.metrics]
     if chart.kind == "big_number":
-        params.update(metric=metrics[0], header_font_size=0.4, subheader_font_size=0.15,
-                      y_axis_format=chart.number_format)
+        params.update(
+            metric=metrics[0], header_font_size=0.4, subheader_font_size=0.15, y_axis_format=chart.number_format
+        )
     elif chart.kind == "table":
         if chart.columns:
-            params.update(query_mode="raw", all_columns=list(chart.columns), row_limit=1000,
-                          order_by_cols=[f'["{chart.order_by}", false]'] if chart.order_by else [])
+            params.update(
+                query_mode="raw",
+                all_columns=list(chart.columns),
+                row_limit=1000,
+                order_by_cols=[f'["{chart.order_by}", false]'] if chart.order_by else [],
+            )
         else:
-            params.update(query_mode="aggregate", groupby=list(chart.groupby), metrics=metrics, row_limit=1000,
-                          order_desc=True)
+            params.update(
+                query_mode="aggregate", groupby=list(chart.groupby), metrics=metrics, row_limit=1000, order_desc=True
+            )
     else:
         x_axis = chart.x_axis or chart.groupby[0]
         groupby = [g for g in chart.groupby if g != x_axis]
-        params.update(x_axis=x_axis, metrics=metrics, groupby=groupby, row_limit=10000, show_legend=True,
-                      y_axis_format=chart.number_format, rich_tooltip=True)
+        params.update(
+            x_axis=x_axis,
+            metrics=metrics,
+            groupby=groupby,
+            row_limit=10000,
+            show_legend=True,
+            y_axis_format=chart.number_format,
+            rich_tooltip=True,
+        )
         if chart.x_axis and chart.x_axis == DATASETS[chart.dataset].time_column:
             params.update(time_grain_sqla="P1D", x_axis_sort_asc=True)
     return params
@@ -153,18 +177,31 @@ def dashboard_yaml(dash: Dashboard) -> dict[str, Any]:
     for row_no, row in enumerate(_rows(dash), start=1):
         row_id = f"ROW-{dash.slug}-{row_no}"
         position["GRID_ID"]["children"].append(row_id)
-        position[row_id] = {"type": "ROW", "id": row_id, "children": [], "parents": ["ROOT_ID", "GRID_ID"],
-                            "meta": {"background": "BACKGROUND_TRANSPARENT"}}
+        position[row_id] = {
+            "type": "ROW",
+            "id": row_id,
+            "children": [],
+            "parents": ["ROOT_ID", "GRID_ID"],
+            "meta": {"background": "BACKGROUND_TRANSPARENT"},
+        }
         for chart in row:
             chart_no += 1
             chart_id = f"CHART-{chart.key}"
             position[row_id]["children"].append(chart_id)
             # chartId is rewritten to the imported chart's id; the importer needs it present.
-            position[chart_id] = {"type": "CHART", "id": chart_id, "children": [],
-                                  "parents": ["ROOT_ID", "GRID_ID", row_id],
-                                  "meta": {"chartId": chart_no, "uuid": chart_uuid(chart), "width": chart.width,
-                                           "height": 30 if chart.kind == "big_number" else 50,
-                                           "sliceName": chart.title}}
+            position[chart_id] = {
+                "type": "CHART",
+                "id": chart_id,
+                "children": [],
+                "parents": ["ROOT_ID", "GRID_ID", row_id],
+                "meta": {
+                    "chartId": chart_no,
+                    "uuid": chart_uuid(chart),
+                    "width": chart.width,
+                    "height": 30 if chart.kind == "big_number" else 50,
+                    "sliceName": chart.title,
+                },
+            }
     return {
         "dashboard_title": dash.title,
         "description": dash.description or None,

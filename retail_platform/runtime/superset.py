@@ -61,7 +61,7 @@ class Superset:
             f"SQLALCHEMY_DATABASE_URI = {'sqlite:///' + str(self.home / 'superset.db')!r}\n"
             "TALISMAN_ENABLED = False\n"
             "SQLLAB_CTAS_NO_LIMIT = False\n"
-            "FEATURE_FLAGS = {'DASHBOARD_RBAC': False, 'ALERT_REPORTS': False}\n"
+            "FEATURE_FLAGS = {'DASHBOARD_RBAC': False, 'ALERT_REPORTS': False, 'DASHBOARD_VIRTUALIZATION': False}\n"
             "SUPERSET_WEBSERVER_TIMEOUT = 120\n"
         )
         self.config_path.chmod(0o600)
@@ -83,6 +83,7 @@ class Superset:
             "admin": {"username": self.s.superset_user, "password": self.s.superset_password},
             "bundle": str(zip_path),
             "database_uri": self.database_uri(),
+            "schema": self.s.clickhouse_database,
             **access.provisioning_spec(self.s, access.load()),
         }
         spec_path = self.home / "provision.json"
@@ -111,6 +112,7 @@ class Superset:
             str(self.s.superset_venv_bin / "gunicorn"),
             "--workers", "1", "--worker-class", "gthread", "--threads", "8", "--timeout", "120",
             "--bind", f"{self.s.superset_host}:{self.s.superset_port}",
+            "--no-control-socket",  # its default path is per machine user: two stacks would share it
             "superset.app:create_app()",
         ]  # fmt: skip
         env = {"PATH": f"{self.s.superset_venv_bin}:/usr/bin:/bin", **self.environment()}

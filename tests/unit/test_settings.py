@@ -53,3 +53,14 @@ def test_unrelated_environment_is_ignored():
 
 def test_setting_names_cover_defaults():
     assert set(DEFAULTS) < set(setting_names())
+
+
+def test_superset_settings_and_overlay():
+    s = load_settings({})
+    assert (s.superset_host, s.superset_port) == ("127.0.0.1", 8088)
+    t = load_settings({"RETAIL_SETTINGS": "test"})
+    assert t.superset_port != 8088
+    with pytest.raises(SettingsError, match="RETAIL_SUPERSET_URL"):
+        load_settings({"RETAIL_SUPERSET_URL": "superset:8088"})
+    with pytest.raises(SettingsError, match="RETAIL_SUPERSET_PASSWORD"):
+        load_settings({"RETAIL_SUPERSET_PASSWORD": ""})
