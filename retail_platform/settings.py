@@ -154,6 +154,8 @@ class Settings:
     @property
     def api_tls(self) -> bool:
         return self.api_url.startswith("https://")
+
+    @property
     def superset_host(self) -> str:
         return urlparse(self.superset_url).hostname or "127.0.0.1"
 
