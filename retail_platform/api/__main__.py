@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from retail_platform.api import tls
+    from retail_platform import tls
     from retail_platform.api.app import create_app
 
     tls_args: dict[str, str] = {}

@@ -3,6 +3,7 @@ with the schema migrations applied every time it starts."""
 
 from __future__ import annotations
 
+import ssl
 import sys
 import urllib.request
 from pathlib import Path
@@ -23,6 +24,10 @@ class Warehouse:
 
     def prepare(self) -> None:
         self.s.clickhouse_data_dir.mkdir(parents=True, exist_ok=True)
+        if self.s.clickhouse_url.startswith("https://"):
+            from retail_platform import tls
+
+            tls.ensure_local(self.s.tls_dir, "warehouse", self.s.clickhouse_host)
 
     def processes(self, run_dir: Path) -> list[ProcessSpec]:
         argv = [
@@ -40,7 +45,10 @@ class Warehouse:
         return [ProcessSpec("warehouse", argv, run_dir, env=dict(self.s.source))]
 
     def healthy(self) -> bool:
-        with urllib.request.urlopen(f"{self.s.clickhouse_url}/ping", timeout=2) as reply:
+        context = None
+        if self.s.clickhouse_url.startswith("https://"):
+            context = ssl.create_default_context(cafile=str(self.s.tls_dir / "ca.crt"))
+        with urllib.request.urlopen(f"{self.s.clickhouse_url}/ping", timeout=2, context=context) as reply:
             return reply.read().strip() == b"Ok."
 
     def after_start(self) -> None:

@@ -11,6 +11,9 @@ from retail_platform.settings import Settings, get_settings
 def connect(settings: Settings | None = None, *, database: str | None = None, **kwargs: object) -> Client:
     """A client for the configured warehouse; ``database=""`` connects without selecting one."""
     s = settings or get_settings()
+    if s.clickhouse_url.startswith("https://"):
+        # Verified against the platform's CA (RETAIL_TLS_DIR/ca.crt); never verify=False.
+        kwargs.setdefault("ca_cert", str(s.tls_dir / "ca.crt"))
     return clickhouse_connect.get_client(
         host=s.clickhouse_host,
         port=s.clickhouse_port,

@@ -7,6 +7,7 @@ POST -> inventory_update on Kafka -> stream -> v_stock_current -> read-your-writ
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import ssl
 import uuid
@@ -347,26 +348,63 @@ def test_consecutive_adjustments_build_on_each_other_before_the_stream_applies_t
 # --- TLS -----------------------------------------------------------------------------------------
 
 
-def test_api_over_tls_verifies_with_the_ca_and_refuses_plain_http_and_unknown_cas(api, secret, tmp_path):
-    from retail_platform.api import tls
+def test_api_and_warehouse_over_tls_verify_with_the_ca_and_refuse_plain_http_and_unknown_cas(api, secret, tmp_path):
+    """A second warehouse endpoint and a second API, both HTTPS with the local CA (made with
+    `cryptography` as `make up` makes it), the API reading that warehouse: the whole chain verified."""
+    from retail_platform import tls
+    from retail_platform.runtime.warehouse import Warehouse
+    from retail_platform.settings import load_settings
+    from retail_platform.warehouse import migrations
 
-    port = api.api_port + 443
-    settings_env = {**api.source, "RETAIL_API_URL": f"https://127.0.0.1:{port}", "RETAIL_TLS_DIR": str(tmp_path)}
-    ca, _, _ = tls.ensure_local(tmp_path, "api", "127.0.0.1")
+    api_port, warehouse_port = api.api_port + 443, api.clickhouse_port + 443
+    env = {
+        **api.source,
+        "RETAIL_API_URL": f"https://127.0.0.1:{api_port}",
+        "RETAIL_CLICKHOUSE_URL": f"https://127.0.0.1:{warehouse_port}",
+        "RETAIL_CLICKHOUSE_DATA_DIR": str(tmp_path / "warehouse"),
+        "RETAIL_TLS_DIR": str(tmp_path / "tls"),
+        "RETAIL_STATE_DIR": str(tmp_path / "state"),
+        "RETAIL_API_SECRET_FILE": str(api.api_secret_file),
+    }
+    tls_settings = load_settings(env)
+    warehouse = Warehouse(tls_settings)
+    warehouse.prepare()  # makes the CA and the warehouse's certificate
+    ca = tls_settings.tls_dir / "ca.crt"
     other_ca, _ = tls.make_ca(tmp_path / "other", "Someone else's CA")
-    spec = ProcessSpec("api-tls", InventoryApi(api).processes(tmp_path)[0].argv, tmp_path / "run", env=settings_env)
+    warehouse_spec = warehouse.processes(tmp_path / "run")[0]
+    api_spec = ProcessSpec("api-tls", InventoryApi(tls_settings).processes(tmp_path / "run")[0].argv,
+                           tmp_path / "run", env=env)  # fmt: skip
     trusted = ssl.create_default_context(cafile=str(ca))
-    process.start(spec)
+    process.start(warehouse_spec)
     try:
-        url = f"https://127.0.0.1:{port}"
+        process.wait_until(warehouse_spec, warehouse.healthy, timeout=60, what="healthy")
+        with connect(tls_settings, database="") as admin:
+            migrations.apply_all(admin, database=tls_settings.clickhouse_database)
+        with connect(tls_settings) as client:  # verified against ca.crt
+            _dimensions(client)
+            client.insert("rt_stock", [[OWN, SKU_A, 12, 12, "delivery", datetime.now(timezone.utc), "e1", 1, 0]],
+                          column_names=["store_id", "product_id", "quantity", "quantity_change", "reason",
+                                        "event_time", "event_id", "version", "batch_id"])  # fmt: skip
+        with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+            connect(tls_settings, ca_cert=str(other_ca)).command("SELECT 1")
+        with pytest.raises(Exception):  # noqa: B017 - plain HTTP to the TLS port gets no ClickHouse answer
+            connect(dataclasses.replace(tls_settings, clickhouse_url=f"http://127.0.0.1:{warehouse_port}")).command(
+                "SELECT 1"
+            )
+
+        InventoryApi(tls_settings).prepare()  # the API's certificate, signed by the same CA
+        process.start(api_spec)
+        url = f"https://127.0.0.1:{api_port}"
         healthy = lambda: httpx.get(f"{url}/health", verify=trusted).status_code == 200  # noqa: E731
-        process.wait_until(spec, healthy, timeout=60, what="healthy")
+        process.wait_until(api_spec, healthy, timeout=60, what="healthy")
         headers = token(secret, "analyst", ["*"])
         reply = httpx.get(f"{url}/api/v1/inventory/{SKU_A}?storeId={OWN}", headers=headers, verify=trusted)
-        assert reply.status_code == 200 and reply.json()["stores"][0]["store_id"] == OWN
+        assert reply.status_code == 200, reply.text
+        assert [(r["store_id"], r["quantity_on_hand"]) for r in reply.json()["stores"]] == [(OWN, 12)]
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             httpx.get(f"{url}/health", verify=ssl.create_default_context(cafile=str(other_ca)))
         with pytest.raises(httpx.HTTPError):  # plain HTTP to the TLS port: no answer
-            httpx.get(f"http://127.0.0.1:{port}/health")
+            httpx.get(f"http://127.0.0.1:{api_port}/health")
     finally:
-        process.stop(spec)
+        process.stop(api_spec)
+        process.stop(warehouse_spec)

@@ -10,7 +10,8 @@ from cryptography import x509
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retail_platform.api import idempotency, tls
+from retail_platform import tls
+from retail_platform.api import idempotency
 from retail_platform.api.writes import Pending, build_event
 from retail_platform.events import contracts
 from retail_platform.settings import load_settings

@@ -27,6 +27,9 @@ class EndpointConfig:
     keep_alive_timeout: int = 30
     receive_timeout: float = 300.0
     shutdown_grace: float = 25.0  # the platform's process manager waits 30 s before SIGKILL
+    # HTTPS when both are set (RETAIL_CLICKHOUSE_URL=https://...: RETAIL_TLS_DIR/warehouse.crt and .key).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: object) -> EndpointConfig:
@@ -39,6 +42,8 @@ class EndpointConfig:
             password=s.clickhouse_password,
             pool_size=s.clickhouse_pool_size,
         )
+        if s.clickhouse_url.startswith("https://"):
+            base = replace(base, tls_cert=s.tls_dir / "warehouse.crt", tls_key=s.tls_dir / "warehouse.key")
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
 
     @property
@@ -48,7 +53,7 @@ class EndpointConfig:
     @property
     def url(self) -> str:
         host = "127.0.0.1" if self.listen_any else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls_cert else 'http'}://{host}:{self.port}"
 
     def validate(self) -> None:
         if not self.user:
@@ -58,6 +63,13 @@ class EndpointConfig:
                 "the warehouse user may not contain ':' or whitespace, nor the password a line break "
                 "(they travel in HTTP headers)"
             )
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("TLS needs both a certificate and its key")
+        for path in (self.tls_cert, self.tls_key):
+            if path is not None and not path.is_file():
+                raise ConfigError(
+                    f"TLS file {path} is missing: run `make up` (it makes local certificates) or set RETAIL_TLS_DIR"
+                )
         if not 1 <= self.pool_size <= 256:
             raise ConfigError(f"--pool-size {self.pool_size}: expected 1 to 256 engine handles")
         if not 0 <= self.port <= 65535:

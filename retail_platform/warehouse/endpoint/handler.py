@@ -24,6 +24,7 @@ _DRAIN_LIMIT = 256 << 20
 # ClickHouse accepts URLs up to http_max_uri_size (1 MiB); GET queries travel in them.
 _MAX_REQUEST_LINE = 1 << 20
 _OK = b"Ok.\n"
+_TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
 class EndpointHandler(BaseHTTPRequestHandler):
@@ -32,6 +33,9 @@ class EndpointHandler(BaseHTTPRequestHandler):
     idle = True
 
     def setup(self) -> None:
+        if self.server.ssl_context is not None:
+            self.request.settimeout(_TLS_HANDSHAKE_TIMEOUT)
+            self.request = self.server.ssl_context.wrap_socket(self.request, server_side=True)
         super().setup()
         # Without it every small reply waits for the peer's delayed ACK (~40-50 ms).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -6,6 +6,7 @@ import errno
 import logging
 import socket
 import socketserver
+import ssl
 import threading
 import time
 from http.server import ThreadingHTTPServer
@@ -39,6 +40,12 @@ class EndpointServer(ThreadingHTTPServer):
         self._handlers: set[EndpointHandler] = set()
         self._handlers_lock = threading.Lock()
         self._idle_handlers = threading.Condition(self._handlers_lock)
+        # TLS is set up per accepted socket in the connection's own thread (handler.setup), so a slow
+        # or failed handshake never holds up accepting other connections.
+        self.ssl_context: ssl.SSLContext | None = None
+        if config.tls_cert is not None and config.tls_key is not None:
+            self.ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.ssl_context.load_cert_chain(config.tls_cert, config.tls_key)
         try:
             super().__init__((config.bind_host, config.port), EndpointHandler)
         except OSError as exc:

@@ -1,7 +1,8 @@
-"""A local certificate authority and server certificates for the local profile (cryptography).
+"""A local certificate authority and server certificates for the local profile (cryptography):
+the inventory API and the warehouse endpoint serve HTTPS with them.
 
-`make setup` (and the API's start, if the files are missing) writes ``ca.crt``/``ca.key`` and one
-certificate per service into RETAIL_TLS_DIR. Clients verify against ``ca.crt``: nothing in the
+`make up` writes ``ca.crt``/``ca.key`` and one certificate per service that serves HTTPS into
+RETAIL_TLS_DIR when they are missing (each service's prepare step). Clients verify against ``ca.crt``: nothing in the
 platform turns verification off. In other profiles, put certificates from your own CA in the same
 file names."""
 
