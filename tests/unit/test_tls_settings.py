@@ -1,0 +1,31 @@
+"""HTTPS is chosen by the URL settings: certificate paths follow RETAIL_TLS_DIR, and a missing file
+stops the endpoint with a message saying what to do."""
+
+from __future__ import annotations
+
+import pytest
+
+from retail_platform import tls
+from retail_platform.settings import load_settings
+from retail_platform.warehouse.endpoint.config import ConfigError, EndpointConfig
+
+
+def test_an_https_warehouse_url_serves_tls_from_the_tls_folder(tmp_path):
+    settings = load_settings({"RETAIL_CLICKHOUSE_URL": "https://127.0.0.1:8443", "RETAIL_TLS_DIR": str(tmp_path)})
+    config = EndpointConfig.from_settings(settings)
+    assert (config.tls_cert, config.tls_key) == (tmp_path / "warehouse.crt", tmp_path / "warehouse.key")
+    assert config.url == "https://127.0.0.1:8443"
+    with pytest.raises(ConfigError, match="warehouse.crt is missing"):
+        config.validate()
+    tls.ensure_local(tmp_path, "warehouse", "127.0.0.1")
+    config.validate()
+
+
+def test_a_plain_url_serves_plain_http():
+    config = EndpointConfig.from_settings(load_settings({}))
+    assert config.tls_cert is None and config.url.startswith("http://")
+
+
+def test_https_api_url_is_recognised():
+    settings = load_settings({"RETAIL_API_URL": "https://api.example:9443"})
+    assert settings.api_tls and settings.api_port == 9443 and settings.api_host == "api.example"
