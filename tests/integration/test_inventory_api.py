@@ -294,8 +294,16 @@ def test_unknown_product_and_store_reads_are_404(api, secret, http):
 # --- writes: the whole path ----------------------------------------------------------------------
 
 
+def _settled(settings, store: str, sku: str) -> int:
+    """The view's level once it includes every adjustment the API accepted earlier in this module."""
+    accepted = [r for r in _audit(settings, store_id=store, product_id=sku) if r["outcome"] == "accepted"]
+    if accepted:
+        _wait(lambda: _view(settings, store, sku)[0] == accepted[-1]["new_quantity"])
+    return _view(settings, store, sku)[0]
+
+
 def test_adjustment_flows_through_the_stream_once_even_when_retried(api, secret, http):
-    before_level, _ = _view(api, OWN, SKU_A)
+    before_level = _settled(api, OWN, SKU_A)
     key = f"restock-{uuid.uuid4()}"
     headers = {**token(secret, "store_manager", [OWN]), "Idempotency-Key": key}
     payload = {"storeId": OWN, "quantity": 10, "reason": "restock", "reference": "PO-123"}
@@ -332,7 +340,7 @@ def test_adjustment_flows_through_the_stream_once_even_when_retried(api, secret,
 
 def test_consecutive_adjustments_build_on_each_other_before_the_stream_applies_them(api, secret, http):
     headers = token(secret, "store_manager", [OWN])
-    before, _ = _view(api, OWN, SKU_B)
+    before = _settled(api, OWN, SKU_B)
     answers = [
         http.post(
             f"/api/v1/inventory/{SKU_B}/adjust",
