@@ -22,7 +22,8 @@ class InventoryApi:
         return [self.s.api_port]
 
     def prepare(self) -> None:
-        from retail_platform.api import auth, tls
+        from retail_platform import tls
+        from retail_platform.api import auth
 
         auth.load_secret(self.s.api_secret_file, create=True)
         if self.s.api_tls:
