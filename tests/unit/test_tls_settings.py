@@ -29,3 +29,12 @@ def test_a_plain_url_serves_plain_http():
 def test_https_api_url_is_recognised():
     settings = load_settings({"RETAIL_API_URL": "https://api.example:9443"})
     assert settings.api_tls and settings.api_port == 9443 and settings.api_host == "api.example"
+
+
+def test_the_api_service_prepares_its_secret_and_certificate(tmp_path):
+    from retail_platform.runtime.api import InventoryApi
+
+    env = {"RETAIL_STATE_DIR": str(tmp_path), "RETAIL_API_URL": "https://127.0.0.1:9443"}
+    InventoryApi(load_settings({**env, "RETAIL_TLS_DIR": str(tmp_path / "tls")})).prepare()
+    assert sorted(p.name for p in (tmp_path / "tls").iterdir()) == ["api.crt", "api.key", "ca.crt", "ca.key"]
+    assert (tmp_path / "api" / "token-secret").stat().st_mode & 0o777 == 0o600
