@@ -23,7 +23,11 @@ sum now and R the rows the load read:
 Both sides count rows as appended, before deduplication: a replayed batch appends nothing to Delta
 (txnVersion) and its repeated ops row collapses under FINAL (the batch's identity is the
 ReplacingMergeTree key), so neither side counts it twice. Only the types the daily load reads
-(sales, inventory) are compared.
+(sales, inventory, purchase orders) are compared.
+
+A recompute of D corrects D. Stock on order is carried from day to day (``facts.on_order``), so a
+late purchase-order event also changes the days after D; those keep their loaded figure until they
+are recomputed too (a backfill from D does it).
 
 A day is not triggered again while its recompute is pending: triggered after the day's latest load
 and less than ``PENDING_HOURS`` ago (daily_etl runs one day at a time, its runs time out after 3 h).
