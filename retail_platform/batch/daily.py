@@ -58,6 +58,18 @@ CONFORMED_SPARK = (
 )
 
 
+def never_null(event_type: str) -> list[str]:
+    """The fields a complete row has a value in: required, and not of a nullable type (a received
+    purchase order's expected_delivery is required and null)."""
+    schema = EVENT_TYPES[event_type].schema
+    nullable = {
+        name
+        for name, rule in schema["properties"].items()
+        if isinstance(rule.get("type"), list) and "null" in rule["type"]
+    }
+    return [name for name in schema["required"] if name not in nullable]
+
+
 def silver_path(settings: Settings, event_type: str) -> str:
     return lake.uri(settings, "silver", SOURCES[event_type])
 
@@ -145,8 +157,7 @@ def process_type(
     are looked for within a day's partition (a copy of an event has its event_time, hence its day), so
     a range gives each day exactly the rows a run of that day alone gives."""
     bronze = read_bronze_days(spark, settings, event_type, first, last)
-    required = EVENT_TYPES[event_type].schema["required"]
-    complete = F.when(F.expr(" AND ".join(f"{c} IS NOT NULL" for c in required)), 1).otherwise(0)
+    complete = F.when(F.expr(" AND ".join(f"{c} IS NOT NULL" for c in never_null(event_type))), 1).otherwise(0)
     from_stream = F.when(F.col("kafka_topic").isin(list(stream_topics())), 1).otherwise(0)
     stats = bronze.groupBy(*PARTITION_COLUMNS).agg(
         F.count(F.lit(1)).alias("rows"),

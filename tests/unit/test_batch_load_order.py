@@ -13,6 +13,7 @@ import pytest
 
 from retail_platform.batch import daily, quality
 from retail_platform.batch.daily import TypeResult
+from retail_platform.events.contracts import EVENT_TYPES
 
 DAY = date(2026, 11, 20)
 
@@ -71,3 +72,18 @@ def test_a_failed_input_check_loads_nothing(calls, monkeypatch):
     with pytest.raises(quality.DataQualityError, match="completeness:sales_transaction"):
         daily.load_day(None, "db", DAY, types, "run")
     assert calls == ["checks"]
+
+
+def test_completeness_counts_the_required_fields_that_cannot_be_null():
+    assert daily.never_null("purchase_order") == [
+        "event_id",
+        "event_type",
+        "schema_version",
+        "event_time",
+        "store_id",
+        "product_id",
+        "order_id",
+        "status",
+        "quantity",
+    ]  # fmt: skip  (expected_delivery is required and null on a receipt)
+    assert daily.never_null("sales_transaction") == EVENT_TYPES["sales_transaction"].schema["required"]
