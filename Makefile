@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 RETAIL := $(PY) -m retail_platform
 
-.PHONY: help setup up down status demo test test-unit test-integration lint format bench reset
+.PHONY: help setup up down status demo dashboards screenshots test test-unit test-integration lint format bench reset
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,6 +22,12 @@ status:  ## show each service and its health
 
 demo: setup  ## bring the stack up and run the platform's main job
 	@$(RETAIL) demo
+
+dashboards: setup  ## Superset up; print each dashboard's URL and logins; screenshots under .state/demo/screenshots
+	@$(RETAIL) dashboards
+
+screenshots: setup  ## regenerate the README's dashboard screenshots (docs/dashboards/) from the running stack
+	@$(RETAIL) dashboards --out docs/dashboards
 
 test: setup  ## unit tests, then integration tests against real services
 	@$(PY) -m pytest tests/unit -q

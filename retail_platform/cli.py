@@ -51,6 +51,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return demo.main(get_settings(), seconds=args.seconds, stores=args.stores, products=args.products, rate=args.rate)
 
 
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from retail_platform.bi import showcase
+    from retail_platform.runtime import stack
+
+    settings = get_settings()
+    stack.up(settings, ("superset",))
+    showcase.show(settings, Path(args.out) if args.out else None)
+    return 0
+
+
 def cmd_smoke(args: argparse.Namespace) -> int:
     from retail_platform import smoke
     from retail_platform.runtime import stack
@@ -77,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--only", help="comma-separated services: warehouse,kafka,airflow,stream")
         p.set_defaults(func=func)
+    p = sub.add_parser("dashboards", help="Superset's dashboards: URLs, logins and a screenshot of each")
+    p.add_argument("--out", help="folder for the screenshots (default <state>/demo/screenshots)")
+    p.set_defaults(func=cmd_dashboards)
     p = sub.add_parser("demo", help="bring the stack up, run the simulators with the stream, reconcile")
     p.add_argument("--seconds", type=float, default=120.0, help="how long the simulators run (default 120)")
     p.add_argument("--stores", type=int, default=20)

@@ -1,8 +1,9 @@
 """`make demo`: the platform's main job on the local profile.
 
-Brings the stack up (Kafka, warehouse, Airflow, the streaming job), runs the POS simulators with
+Brings the stack up (Kafka, warehouse, Airflow, the streaming job, Superset), runs the POS simulators with
 faults injected for a few minutes while the stream keeps ClickHouse current, waits for the stream
-to catch up, then reconciles the warehouse with the simulator's ground truth and says where to look.
+to catch up, then reconciles the warehouse with the simulator's ground truth, says where to look and
+ends on the dashboards (URLs, logins, a screenshot of each rendered in a real browser).
 """
 
 from __future__ import annotations
@@ -77,6 +78,10 @@ def main(settings: Settings, seconds: float = 120.0, stores: int = 20, products:
     print(f"  Kafka        {settings.kafka_bootstrap}")
     print(f"  Lake         {settings.lake_uri}")
     print("  `make status` shows the services; `make down` stops them (data is kept).")
+    print("== dashboards (Superset; opened in headless Chromium, screenshots written)")
+    from retail_platform.bi import showcase
+
+    showcase.show(settings)
     if not result.ok:
         print("== RECONCILIATION FAILED")
         return 1

@@ -16,6 +16,7 @@ SERVICE_FIXTURES = {
     "kafka": "kafka",
     "airflow": "airflow",
     "spark": "spark",
+    "bi": "superset",
 }
 
 

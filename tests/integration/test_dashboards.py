@@ -24,6 +24,8 @@ from retail_platform.settings import Settings
 from retail_platform.warehouse.client import connect
 from tests.integration.databases import scratch_database
 
+pytestmark = [pytest.mark.integration, pytest.mark.warehouse, pytest.mark.superset]
+
 STORES = ("store_001", "store_002", "store_003", "store_004")  # store_004: nobody's in access.yaml
 PRODUCTS = ("P-100", "P-200", "P-300")
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
