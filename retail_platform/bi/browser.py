@@ -154,7 +154,11 @@ def _read_charts(page: Any) -> dict[str, ChartView]:
     return charts
 
 
-def screenshot(page: Any, path: Path) -> Path:
+def screenshot(page: Any, path: Path, width: int = 1280) -> Path:
+    """The whole dashboard at a laptop's width (the tall loading viewport is only for loading)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": width, "height": 720})
+    page.wait_for_timeout(500)  # charts redraw at the new width
     page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(VIEWPORT)
     return path

@@ -108,7 +108,10 @@ def dataset_yaml(ds: Dataset) -> dict[str, Any]:
 
 def chart_params(chart: Chart) -> dict[str, Any]:
     viz = VIZ[chart.kind]
-    params: dict[str, Any] = {"viz_type": viz, "adhoc_filters": [], "extra_form_data": {}}
+    filters = []
+    if chart.where:
+        filters.append({"expressionType": "SQL", "clause": "WHERE", "sqlExpression": chart.where})
+    params: dict[str, Any] = {"viz_type": viz, "adhoc_filters": filters, "extra_form_data": {}}
     metrics = [_metric(m) for m in chart.metrics]
     if chart.kind == "big_number":
         params.update(
@@ -139,7 +142,7 @@ def chart_params(chart: Chart) -> dict[str, Any]:
             rich_tooltip=True,
         )
         if chart.x_axis and chart.x_axis == DATASETS[chart.dataset].time_column:
-            params.update(time_grain_sqla="P1D", x_axis_sort_asc=True)
+            params.update(time_grain_sqla=chart.time_grain, x_axis_sort_asc=True)
     return params
 
 
