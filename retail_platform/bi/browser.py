@@ -34,6 +34,7 @@ class BrowserError(RuntimeError):
 class ChartView:
     title: str
     text: str  # what the chart shows, without its title
+    drawn: bool = False  # a canvas or svg (ECharts draws text into its canvas)
 
     @property
     def big_number(self) -> str:
@@ -127,10 +128,10 @@ def open_dashboard(page: Any, base_url: str, slug: str, expected_charts: int, ti
         previous: dict[str, ChartView] = {}
         while True:
             current = _read_charts(page)
-            if current == previous and all(c.text for c in current.values()):
+            if current == previous and all(c.text or c.drawn for c in current.values()):
                 break
             if time.monotonic() > deadline:
-                empty = [t for t, c in current.items() if not c.text]
+                empty = [t for t, c in current.items() if not (c.text or c.drawn)]
                 raise BrowserError(f"dashboard {slug}: charts {empty} drew nothing within {timeout:.0f}s")
             previous = current
             page.wait_for_timeout(300)
@@ -150,7 +151,8 @@ def _read_charts(page: Any) -> dict[str, ChartView]:
         title = holder.locator("[data-test=editable-title]").first.inner_text().strip()
         text = holder.inner_text().strip()
         body = text[len(title) :] if text.startswith(title) else text
-        charts[title] = ChartView(title, body.strip())
+        drawn = holder.locator("canvas, svg.echarts, .echarts-for-react").count() > 0
+        charts[title] = ChartView(title, body.strip(), drawn)
     return charts
 
 
