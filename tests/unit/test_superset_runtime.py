@@ -1,0 +1,40 @@
+"""The Superset service's configuration (no process is started here)."""
+
+from __future__ import annotations
+
+import dataclasses
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from retail_platform.runtime import stack
+from retail_platform.runtime.errors import RuntimeStartError
+from retail_platform.runtime.superset import Superset
+from retail_platform.settings import load_settings
+
+
+def test_database_uri_quotes_the_credentials():
+    s = load_settings({"RETAIL_CLICKHOUSE_PASSWORD": "p@ss:w/rd#1", "RETAIL_CLICKHOUSE_USER": "bi user"})
+    uri = urlparse(Superset(s).database_uri())
+    assert uri.scheme == "clickhousedb"
+    assert (unquote(uri.username), unquote(uri.password)) == ("bi user", "p@ss:w/rd#1")
+    assert (uri.hostname, uri.port, uri.path) == ("127.0.0.1", 8123, "/retail")
+
+
+def test_gunicorn_runs_from_supersets_own_environment_on_the_settings_port(tmp_path):
+    s = load_settings({"RETAIL_SETTINGS": "test", "RETAIL_STATE_DIR": str(tmp_path)})
+    [spec] = Superset(s).processes(tmp_path / "run")
+    assert spec.argv[0] == str(s.deps_dir / "superset-venv" / "bin" / "gunicorn")
+    assert f"127.0.0.1:{s.superset_port}" in spec.argv and "--no-control-socket" in spec.argv
+    assert spec.env["SUPERSET_CONFIG_PATH"] == str(tmp_path / "superset" / "superset_config.py")
+
+
+def test_superset_needs_the_warehouse_and_starts_after_it():
+    names = [svc.name for svc in stack.services(load_settings({}), ("superset",))]
+    assert names == ["warehouse", "superset"]
+
+
+def test_a_missing_superset_environment_says_to_run_setup(tmp_path):
+    s = dataclasses.replace(load_settings({"RETAIL_STATE_DIR": str(tmp_path)}), deps_dir=tmp_path / "nodeps")
+    with pytest.raises(RuntimeStartError, match="make setup"):
+        Superset(s).prepare()
