@@ -3,7 +3,7 @@ with acks=all, against the real API process, warehouse endpoint and Kafka broker
 
     .venv/bin/python -m bench.inventory_api [--quick]
 
-Starts its own stack (state in a temporary folder, ports 28xxx, so it runs beside `make up` and the
+Starts its own stack (state in a temporary folder, free ports, so it runs beside `make up` and the
 tests), loads a catalogue of stores x products into the dimensions and their stock into rt_stock,
 then drives the API with an async HTTP load generator (httpx) in this process: the generator shares
 the machine's two cores with the server. Writes bench/results/inventory_api.json."""
@@ -17,6 +17,7 @@ import os
 import platform
 import random
 import shutil
+import socket
 import statistics
 import tempfile
 import time
@@ -35,14 +36,21 @@ from retail_platform.warehouse.client import connect
 RESULTS = Path(__file__).resolve().parent / "results" / "inventory_api.json"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _settings(state: Path):
+    # Free ports picked now: the benchmark's stack runs beside `make up`, the tests and other stacks.
     env = {
         "RETAIL_STATE_DIR": str(state),
-        "RETAIL_CLICKHOUSE_URL": "http://127.0.0.1:28123",
-        "RETAIL_KAFKA_BOOTSTRAP": "127.0.0.1:28092",
-        "RETAIL_KAFKA_CONTROLLER_PORT": "28093",
-        "RETAIL_AIRFLOW_URL": "http://127.0.0.1:28080",
-        "RETAIL_API_URL": "http://127.0.0.1:28000",
+        "RETAIL_CLICKHOUSE_URL": f"http://127.0.0.1:{_free_port()}",
+        "RETAIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{_free_port()}",
+        "RETAIL_KAFKA_CONTROLLER_PORT": str(_free_port()),
+        "RETAIL_AIRFLOW_URL": f"http://127.0.0.1:{_free_port()}",
+        "RETAIL_API_URL": f"http://127.0.0.1:{_free_port()}",
         "RETAIL_DEPS_DIR": os.environ.get("RETAIL_DEPS_DIR", str(Path(__file__).resolve().parents[1] / ".deps")),
     }
     return load_settings(env)
