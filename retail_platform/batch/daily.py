@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -97,6 +98,20 @@ def read_bronze_days(spark: SparkSession, settings: Settings, event_type: str, f
     return frame.select(*event_columns(event_type))
 
 
+def never_landed(spark: SparkSession, settings: Settings, event_type: str) -> bool:
+    from delta.tables import DeltaTable
+
+    paths = (table_path(settings, event_type), silver_path(settings, event_type))
+    return not any(DeltaTable.isDeltaTable(spark, path) for path in paths)
+
+
+def empty_silver(event_type: str) -> pd.DataFrame:
+    """The silver frame of a day without rows: the bronze columns and the conformed ones."""
+    return pd.DataFrame(
+        columns=[*event_columns(event_type), *(f.name for f in CONFORMED_SPARK if f.name != "rejection_reason")]
+    )
+
+
 def _day_of(year: str, month: str, day: str) -> date:
     return date(int(year), int(month), int(day))
 
@@ -155,7 +170,14 @@ def process_type(
     A run of days goes through Spark in one pass (one read, one silver and one quarantine commit):
     Spark's fixed cost per pass is most of a small day's time. Every step stays per day: duplicates
     are looked for within a day's partition (a copy of an event has its event_time, hence its day), so
-    a range gives each day exactly the rows a run of that day alone gives."""
+    a range gives each day exactly the rows a run of that day alone gives.
+
+    A type of which nothing ever landed (no bronze and no silver table: e.g. no purchase orders on a
+    platform whose sources send none) costs no Spark pass: its days have no rows, and there is no
+    silver to replace."""
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    if never_landed(spark, settings, event_type):
+        return {day: TypeResult(silver=empty_silver(event_type)) for day in days}
     bronze = read_bronze_days(spark, settings, event_type, first, last)
     complete = F.when(F.expr(" AND ".join(f"{c} IS NOT NULL" for c in never_null(event_type))), 1).otherwise(0)
     from_stream = F.when(F.col("kafka_topic").isin(list(stream_topics())), 1).otherwise(0)
@@ -165,7 +187,6 @@ def process_type(
         F.count_distinct("event_id").alias("ids"),
         F.sum(from_stream).alias("stream_rows"),
     )
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     results = {day: TypeResult() for day in days}
     for row in stats.collect():
         r = results[_day_of(row["year"], row["month"], row["day"])]

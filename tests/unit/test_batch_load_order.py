@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from retail_platform.batch import daily, quality
+from retail_platform.batch import daily, facts, quality
 from retail_platform.batch.daily import TypeResult
 from retail_platform.events.contracts import EVENT_TYPES
 
@@ -87,3 +87,9 @@ def test_completeness_counts_the_required_fields_that_cannot_be_null():
         "quantity",
     ]  # fmt: skip  (expected_delivery is required and null on a receipt)
     assert daily.never_null("sales_transaction") == EVENT_TYPES["sales_transaction"].schema["required"]
+
+
+def test_a_type_that_never_landed_has_empty_days_with_the_silver_columns():
+    frame = daily.empty_silver("purchase_order")
+    assert frame.empty and {"order_id", "status", "quantity", "kafka_topic", "year", "category"} <= set(frame.columns)
+    assert facts.on_order(None, frame) == {}
