@@ -30,7 +30,7 @@ import httpx
 
 from retail_platform.api import auth
 from retail_platform.runtime import stack
-from retail_platform.settings import load_settings
+from retail_platform.settings import get_settings
 from retail_platform.warehouse.client import connect
 
 RESULTS = Path(__file__).resolve().parent / "results" / "inventory_api.json"
@@ -53,7 +53,11 @@ def _settings(state: Path):
         "RETAIL_API_URL": f"http://127.0.0.1:{_free_port()}",
         "RETAIL_DEPS_DIR": os.environ.get("RETAIL_DEPS_DIR", str(Path(__file__).resolve().parents[1] / ".deps")),
     }
-    return load_settings(env)
+    # The runtime's steps read the process settings (migrations after the warehouse starts), so the
+    # benchmark's stack is described by this process's environment.
+    os.environ.update(env)
+    get_settings.cache_clear()
+    return get_settings()
 
 
 def _seed(settings, stores: int, products: int) -> tuple[list[str], list[str]]:
