@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -199,31 +200,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         except Refusal as refusal:
             return _refused(c, refusal)
 
-    @app.get("/api/v1/inventory/{productSku}", tags=["inventory"], summary="Current stock of a product")
-    def product_stock(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
-        c = call(request, "read_stock")
-        try:
-            principal = c.authenticate(auth.READ)
-            sku = requests.identifier("productSku", productSku)
-            assert sku is not None
-            c.record.product_id = sku
-            store = requests.identifier("storeId", storeId)
-            if store is not None:
-                c.store(store)
-            rows = c.services.reads.product_stock(sku, _scope(principal, store))
-            if not rows and not c.services.reads.product_exists(sku):
-                raise Refusal(404, f"unknown product {sku}", "productSku")
-            if store is not None and not rows and not c.services.reads.store_exists(store):
-                raise Refusal(404, f"unknown store {store}", "storeId")
-            body = {"product_id": sku, "as_of": _as_of(rows), "total_quantity_on_hand":
-                    sum(r["quantity_on_hand"] for r in rows), "stores": _clean(rows)}  # fmt: skip
-            return _answer(c, 200, body, audit=False)
-        except BadRequest as exc:
-            return _refused(c, Refusal(exc.status, exc.message, exc.field))
-        except Refusal as refusal:
-            return _refused(c, refusal)
-
-    @app.get("/api/v1/stores/{storeId}/inventory", tags=["stores"], summary="Stock of a store (paged)")
+    @app.get("/api/v1/stores/{storeId:path}/inventory", tags=["stores"], summary="Stock of a store (paged)")
     def store_stock(
         request: Request,
         storeId: str,
@@ -253,7 +230,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         except Refusal as refusal:
             return _refused(c, refusal)
 
-    @app.get("/api/v1/inventory/{productSku}/forecast", tags=["inventory"], summary="Forecast and reorder advice")
+    @app.get("/api/v1/inventory/{productSku:path}/forecast", tags=["inventory"], summary="Forecast and reorder advice")
     def forecast(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
         c = call(request, "read_forecast")
         try:
@@ -282,8 +259,32 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         except Refusal as refusal:
             return _refused(c, refusal)
 
+    @app.get("/api/v1/inventory/{productSku:path}", tags=["inventory"], summary="Current stock of a product")
+    def product_stock(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
+        c = call(request, "read_stock")
+        try:
+            principal = c.authenticate(auth.READ)
+            sku = requests.identifier("productSku", productSku)
+            assert sku is not None
+            c.record.product_id = sku
+            store = requests.identifier("storeId", storeId)
+            if store is not None:
+                c.store(store)
+            rows = c.services.reads.product_stock(sku, _scope(principal, store))
+            if not rows and not c.services.reads.product_exists(sku):
+                raise Refusal(404, f"unknown product {sku}", "productSku")
+            if store is not None and not rows and not c.services.reads.store_exists(store):
+                raise Refusal(404, f"unknown store {store}", "storeId")
+            body = {"product_id": sku, "as_of": _as_of(rows), "total_quantity_on_hand":
+                    sum(r["quantity_on_hand"] for r in rows), "stores": _clean(rows)}  # fmt: skip
+            return _answer(c, 200, body, audit=False)
+        except BadRequest as exc:
+            return _refused(c, Refusal(exc.status, exc.message, exc.field))
+        except Refusal as refusal:
+            return _refused(c, refusal)
+
     @app.post(
-        "/api/v1/inventory/{productSku}/adjust",
+        "/api/v1/inventory/{productSku:path}/adjust",
         tags=["inventory"],
         summary="Adjust stock: produces an inventory_update event (202)",
         status_code=202,
@@ -376,7 +377,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         if wait > 0:
             body.update(_wait_visible(svc.reads, change.store_id, sku, event["event_time"], wait))
         return _answer(
-            c, 202, body, audit=True, headers={"Location": f"/api/v1/inventory/{sku}?storeId={change.store_id}"}
+            c,
+            202,
+            body,
+            audit=True,
+            headers={"Location": f"/api/v1/inventory/{quote(sku)}?storeId={quote(change.store_id)}"},
         )
 
     def _replay(c: Call, known: idempotency.Recorded, fingerprint: str) -> JSONResponse:

@@ -1,16 +1,16 @@
 """Store and product identifiers as the API accepts them in paths and query strings.
 
-The contracts decide which identifiers exist (retailers' keys are opaque strings); the API only
-checks that an identifier is safe to carry: short, printable ASCII without separators, quotes or
-control characters. Queries always pass identifiers as bound parameters; this check keeps logs,
+The contracts' key rule (``retail_platform.events.identifiers``) is the only rule: a key the API
+accepts is a key an event can carry, and the reverse, so every store and product the platform holds
+can be looked up (``Berlin Mitte 03`` URL-encoded as ``Berlin%20Mitte%2003``; a product key with a
+``/`` is routed whole). Queries always pass identifiers as bound parameters; the check keeps logs,
 audit rows and error messages clean and rejects junk before the warehouse is asked."""
 
 from __future__ import annotations
 
-import re
+from retail_platform.events.identifiers import MAX_KEY_LENGTH, key_problem
 
-MAX_LENGTH = 64
-_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+-]*\Z")
+MAX_LENGTH = MAX_KEY_LENGTH
 
 
 class BadIdentifier(ValueError):
@@ -23,13 +23,9 @@ class BadIdentifier(ValueError):
 
 
 def check_identifier(field: str, value: object) -> str:
-    """The identifier unchanged when it is safe, else BadIdentifier naming ``field``."""
-    if not isinstance(value, str):
-        raise BadIdentifier(field, "must be a string")
-    if not value:
-        raise BadIdentifier(field, "must not be empty")
-    if len(value) > MAX_LENGTH:
-        raise BadIdentifier(field, f"longer than {MAX_LENGTH} characters")
-    if not _SAFE.match(value):
-        raise BadIdentifier(field, "may hold only letters, digits and . _ : @ + - (starting with a letter or digit)")
+    """The identifier unchanged when it is a key the contracts accept, else BadIdentifier naming ``field``."""
+    problem = key_problem(value)
+    if problem is not None:
+        raise BadIdentifier(field, problem)
+    assert isinstance(value, str)
     return value

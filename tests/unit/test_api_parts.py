@@ -91,3 +91,31 @@ def test_api_url_setting_is_checked(url):
 
     with pytest.raises(SettingsError, match="RETAIL_API_URL"):
         load_settings({"RETAIL_API_URL": url})
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "endpoint", "params"),
+    [
+        ("GET", "/api/v1/inventory/reorder-alerts", "reorder_alerts", {}),
+        ("GET", "/api/v1/inventory/SKU0001", "product_stock", {"productSku": "SKU0001"}),
+        ("GET", "/api/v1/inventory/AB/1234.5", "product_stock", {"productSku": "AB/1234.5"}),
+        ("GET", "/api/v1/inventory/AB/1234.5/forecast", "forecast", {"productSku": "AB/1234.5"}),
+        ("POST", "/api/v1/inventory/AB/1234.5/adjust", "adjust", {"productSku": "AB/1234.5"}),
+        ("GET", "/api/v1/stores/Berlin Mitte 03/inventory", "store_stock", {"storeId": "Berlin Mitte 03"}),
+        ("GET", "/api/v1/stores/DE/BER/03/inventory", "store_stock", {"storeId": "DE/BER/03"}),
+    ],
+)
+def test_every_key_the_contracts_accept_is_routed_whole(method, path, endpoint, params):
+    """Keys may hold "/" and spaces (the contracts' key rule): the routes take them whole."""
+    from starlette.routing import Match
+
+    from retail_platform.api.app import create_app
+
+    app = create_app(load_settings({"RETAIL_SETTINGS": "test"}))
+    scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+    for route in app.router.routes:
+        match, child = route.matches(scope)
+        if match is Match.FULL:
+            assert (route.endpoint.__name__, child["path_params"]) == (endpoint, params)
+            return
+    pytest.fail(f"{method} {path} matched no route")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from retail_platform.api import requests
 from retail_platform.api.identifiers import MAX_LENGTH, BadIdentifier, check_identifier
 from retail_platform.api.requests import BadRequest, parse_adjustment
+from retail_platform.events.identifiers import KEY_PATTERN, is_key
 
 CORPUS = Path(__file__).parents[1] / "fixtures" / "api" / "hostile_adjustments.jsonl"
 CASES = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
@@ -25,7 +26,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=10,
 )
-safe_ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._:@+-]{0,63}", fullmatch=True)
+safe_ids = st.from_regex(KEY_PATTERN, fullmatch=True)  # the contracts' key rule
 
 
 def _raw(case: dict) -> bytes:
@@ -93,10 +94,23 @@ def test_identifiers_are_accepted_only_when_short_and_plain(value):
         assert exc.field == "storeId"
     else:
         assert 1 <= len(value) <= MAX_LENGTH and value.isascii() and value.isprintable()
-        assert not set(value) & set(" '\"\\/;,%&?#=<>()[]{}*`$|\n\r\t\x00")
+        assert not set(value) & set("'\"\\;,%&?#=<>()[]{}*`$|:@+\n\r\t\x00")
+        assert is_key(value), "the API accepts exactly the keys events can carry"
 
 
-@pytest.mark.parametrize("value", ["store_001", "STORE-7", "1234", "carrefour:fr:75001", "a" * MAX_LENGTH])
+@given(st.text(max_size=80))
+def test_the_api_and_the_contracts_accept_the_same_keys(value):
+    try:
+        check_identifier("productSku", value)
+    except BadIdentifier:
+        assert not is_key(value)
+    else:
+        assert is_key(value)
+
+
+@pytest.mark.parametrize(
+    "value", ["store_001", "STORE-7", "1234", "Berlin Mitte 03", "AB/1234.5", "0036000291452", "a" * MAX_LENGTH]
+)
 def test_opaque_retailer_identifiers_are_accepted(value):
     assert check_identifier("storeId", value) == value
 
