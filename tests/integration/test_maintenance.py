@@ -214,7 +214,9 @@ def test_warehouse_merges_recent_parts_and_drops_expired_months(warehouse, wareh
     }
 
     stock = records[("rt_stock", "optimize_final")]
-    assert stock.files_before >= 2 and stock.files_after == 1
+    # The engine may already have merged the two parts in the background (it does on a busy run);
+    # either way OPTIMIZE FINAL must leave one part holding only the newest version.
+    assert stock.files_before >= 1 and stock.files_after == 1
     # Merged: one row per store/product without FINAL, the newest version.
     assert client.query(
         "SELECT quantity FROM rt_stock WHERE store_id = {k:String}", parameters={"k": key}
