@@ -149,7 +149,7 @@ def spark_session(settings: Settings) -> Any:
 
 
 def history_config(end: date, days: int, sales_per_day: int) -> Any:
-    from retail_platform.batch.history import HistoryConfig
+    from retail_platform.simulation.bronze_history import HistoryConfig
 
     stores, products = 50, 1000
     return HistoryConfig(
@@ -164,7 +164,7 @@ def history_config(end: date, days: int, sales_per_day: int) -> Any:
 
 def bench_daily(settings: Settings, spark: Any, client: Any, sales: int) -> dict[str, Any]:
     from retail_platform.batch import daily
-    from retail_platform.batch.history import write_history
+    from retail_platform.simulation.bronze_history import write_history
     from retail_platform.simulation.catalog_load import load_warehouse
     from retail_platform.streaming.bronze import table_path
 
@@ -218,7 +218,7 @@ def bench_daily(settings: Settings, spark: Any, client: Any, sales: int) -> dict
 
 def bench_backfill(settings: Settings, spark: Any, client: Any, sales: int, days: int) -> dict[str, Any]:
     from retail_platform.batch import daily
-    from retail_platform.batch.history import write_history
+    from retail_platform.simulation.bronze_history import write_history
     from retail_platform.simulation.catalog_load import load_warehouse
 
     end = date(2026, 5, 31)

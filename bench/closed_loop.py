@@ -1,6 +1,6 @@
 """Closed-loop benchmark: a moderate fleet follows the platform's reorder recommendations for 30 days.
 
-Runs retail_platform.optimization.closed_loop (pure, deterministic: no services) for 20 stores x 200
+Runs retail_platform.simulation.closed_loop (pure, deterministic: no services) for 20 stores x 200
 products at service levels 0.90, 0.95 and 0.98 and writes bench/results/closed_loop.json: stock-out
 rate (share of store/product-days with demand on which some went unmet), cycle service level, fill
 rate, average inventory, orders, and the run time. The 95 % run is the headline ("result").
@@ -17,8 +17,8 @@ import platform
 import time
 from pathlib import Path
 
-from retail_platform.optimization.closed_loop import ClosedLoopConfig, run
 from retail_platform.optimization.policy import OptimizationConfig
+from retail_platform.simulation.closed_loop import ClosedLoopConfig, run
 
 RESULTS = Path(__file__).parent / "results" / "closed_loop.json"
 

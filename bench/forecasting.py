@@ -6,7 +6,7 @@ simulated daily history (default 50 stores x 1,000 products x 730 days = 36.5M s
 Phases, each a separate process measured from outside (wall time; peak RSS of its whole process tree,
 the Spark JVM and its Python workers included, sampled every 0.5 s from /proc):
 
-1. generate: the daily-grain history (retail_platform.forecasting.synthetic), in this process;
+1. generate: the daily-grain history (retail_platform.simulation.fact_history), in this process;
 2. load: insert it into fact_sales / fact_inventory / dims of the warehouse, in this process;
 3. features: ``python -m spark_jobs.feature_engineering --start <first day>`` (full rebuild of every
    feature_date: the facts read by the executors, origin features of every store/product/day written
@@ -126,9 +126,9 @@ def main() -> None:
     args = p.parse_args()
 
     from retail_platform import lake
-    from retail_platform.forecasting import synthetic
     from retail_platform.runtime import stack
     from retail_platform.settings import get_settings
+    from retail_platform.simulation import fact_history
     from retail_platform.spark import submit_args
     from retail_platform.warehouse.client import connect
 
@@ -140,7 +140,7 @@ def main() -> None:
         "scale": {"stores": args.stores, "products": args.products, "days": args.days},
         "phases": {},
     }
-    config = synthetic.SyntheticConfig(
+    config = fact_history.SyntheticConfig(
         end_date=args.end_date, days=args.days, stores=args.stores, products=args.products, seed=4
     )
     env = {
@@ -159,7 +159,7 @@ def main() -> None:
         else:
             t0 = time.monotonic()
             with PeakMemory(os.getpid()) as memory:
-                history = synthetic.generate(config)
+                history = fact_history.generate(config)
             result["phases"]["generate"] = {
                 "wall_s": round(time.monotonic() - t0, 1),
                 "peak_rss_gib": _gib(memory.peak),
@@ -168,7 +168,7 @@ def main() -> None:
             t0 = time.monotonic()
             client = connect(settings, send_receive_timeout=3600)
             with PeakMemory(os.getpid()) as memory:
-                counts = synthetic.load_warehouse(history, client)
+                counts = fact_history.load_warehouse(history, client)
             client.close()
             result["phases"]["load_warehouse"] = {
                 "wall_s": round(time.monotonic() - t0, 1),
@@ -178,7 +178,7 @@ def main() -> None:
             import pyarrow.parquet as pq
 
             oracle_dir.mkdir(parents=True, exist_ok=True)
-            pq.write_table(synthetic.oracle_table(history), oracle_dir / "oracle.parquet")
+            pq.write_table(fact_history.oracle_table(history), oracle_dir / "oracle.parquet")
             del history
 
         result["phases"]["features"] = run_job(
@@ -228,7 +228,7 @@ def main() -> None:
         "hold-out metrics are on the same sample. Training on all 36.5M origins x 7 horizons (255M rows) "
         "was not run: GBT on two cores would not fit the 4-hour weekly training budget.",
         "Feature engineering and prediction ran on every series.",
-        "History is daily-grain simulated demand inserted straight into the facts (synthetic.py), not "
+        "History is daily-grain simulated demand inserted straight into the facts (simulation/fact_history.py), not "
         "event-grain history through daily_etl.",
         "Peak memory is the resident set of the job's whole process tree (Spark JVM and Python workers).",
     ]

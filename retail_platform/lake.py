@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
 from retail_platform.settings import Settings
@@ -32,3 +33,12 @@ def ensure_local_layout(settings: Settings) -> Path:
     for zone in ZONES:
         (root / zone).mkdir(parents=True, exist_ok=True)
     return root
+
+
+def day_predicate(first: date, last: date | None = None) -> str:
+    """The predicate selecting the day partitions (year/month/day, bronze and silver) of first..last (inclusive).
+
+    Plain comparisons of the partition columns only (Delta resolves them against the partition
+    values; expressions such as concat() over them fail its analysis)."""
+    days = [first + timedelta(days=i) for i in range(((last or first) - first).days + 1)]
+    return " OR ".join(f"(year = '{d:%Y}' AND month = '{d:%m}' AND day = '{d:%d}')" for d in days)

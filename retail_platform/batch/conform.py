@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from retail_platform.batch.conform_fast import NotVectorisable, valid_mask
+from retail_platform.batch.contract_precheck import NotVectorisable, valid_mask
 from retail_platform.events.contracts import EVENT_TYPES, utc_time, validate
 from retail_platform.events.time_bounds import TimeBounds, is_streamed
 
@@ -223,7 +223,7 @@ def conform_batch(
     """A batch of bronze rows with the conformance columns appended (without ``bounds``, the contract
     and the dimensions only).
 
-    Rows the vectorised pre-check (``conform_fast``) passes skip the per-row validator; the others
+    Rows the vectorised pre-check (``contract_precheck``) passes skip the per-row validator; the others
     get ``verdict`` in full, so every reason is the validator's own."""
     n = batch.num_rows
     try:

@@ -34,11 +34,11 @@ from retail_platform import lake
 from retail_platform.batch import aggregates, close, facts, quality
 from retail_platform.batch import warehouse_load as wl
 from retail_platform.batch.conform import DEDUP_ORDER, Dimensions, conform_arrow_batches
-from retail_platform.batch.history import day_predicate
 from retail_platform.batch.inferred import Inferred, attached, create_for_day
 from retail_platform.batch.late_arrivals import stream_topics
 from retail_platform.events.contracts import EVENT_TYPES
 from retail_platform.events.time_bounds import TimeBounds
+from retail_platform.lake import day_predicate
 from retail_platform.settings import Settings
 from retail_platform.streaming.bronze import PARTITION_COLUMNS, SOURCES, event_columns, table_path
 from retail_platform.streaming.columns import fields_of, spark_type

@@ -5,8 +5,8 @@ Modules: ``features`` (Spark: daily grid -> origin features -> horizon rows), ``
 feature run: warehouse facts -> lake features/{training,inference} + ml_demand_features), ``metrics``
 and ``baselines`` (pure functions), ``warehouse_io`` (ClickHouse <-> Spark in parallel, by month),
 ``training`` (fit, hold-out scoring, promotion), ``registry`` (models/demand-forecast/vN),
-``predictions`` (ml_demand_forecast, ml_forecast_accuracy), ``synthetic`` (daily-grain simulated
-history with its true expected demand), ``jobs`` (what the Spark jobs and DAG tasks share).
+``predictions`` (ml_demand_forecast, ml_forecast_accuracy), ``jobs`` (what the Spark jobs and DAG
+tasks share). Daily-grain simulated history for tests and benchmarks is ``simulation.fact_history``.
 
 Operating it (DAGs feature_engineering -> batch_predictions daily, model_training weekly):
 * first run: rebuild the training features over the whole history once, e.g. trigger

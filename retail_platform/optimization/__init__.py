@@ -11,7 +11,7 @@ Modules:
 * ``forecasting``     the pure baseline forecaster (moving average with day-of-week profile) used when
                       no model forecast is available and by the closed-loop simulation;
 * ``recommendations`` input frames (forecasts, stock, suppliers, products, stores) -> recommendation rows;
-* ``warehouse``       the SQL that reads the inputs and writes the outputs (used by the DAG);
-* ``closed_loop``     a deterministic simulation that follows the recommendations for N days and measures
-                      the stock-out rate the policy achieves against its service level.
+* ``warehouse``       the SQL that reads the inputs and writes the outputs (used by the DAG).
+
+The closed-loop simulation that follows the recommendations for N days is ``simulation.closed_loop``.
 """

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from enum import IntEnum
 from typing import Any
 
 import numpy as np
@@ -52,6 +53,16 @@ _SUB_ORDER = np.array([1, 2, 2, 2, 2, 0, 3, 4, 2], dtype=np.int8)
 _PLACED_ID_MASK = np.array([0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9], dtype=np.uint64)
 _RECEIVED_ID_MASK = np.array([0x94D049BB133111EB, 0x2545F4914F6CDD1D], dtype=np.uint64)
 _PAYMENT_CDF = np.cumsum(b.PAYMENT_PROBABILITIES)
+
+
+class StockOp(IntEnum):
+    """What moves a stock row of one step; the value is also the order of the rows at one instant
+    (a delivery is shelved before an adjustment, shrinkage and a sale at the same millisecond)."""
+
+    DELIVERY = 0
+    ADJUSTMENT = 1
+    SHRINKAGE = 2
+    SALE = 3
 
 
 @dataclass(frozen=True)
@@ -211,7 +222,7 @@ class EventGenerator:
 
         due = np.flatnonzero((self.delivery_ms >= a) & (self.delivery_ms < stop))
 
-        # op: 0 delivery, 1 adjustment, 2 shrinkage, 3 sale (also the order of rows at one instant)
+        # One StockOp per row, in the order of the concatenation below.
         cell = np.concatenate([due, adjust_cells, shrink_cells, sale_cells])
         n_other = cell.size - n_sales
         span = stop - a
@@ -220,10 +231,10 @@ class EventGenerator:
         change = np.concatenate([self.delivery_qty[due], adjust_qty, -shrink_qty, -sale_qty])
         op = np.concatenate(
             [
-                np.zeros(due.size, np.int8),
-                np.ones(adjust_cells.size, np.int8),
-                np.full(shrink_cells.size, 2, np.int8),
-                np.full(n_sales, 3, np.int8),
+                np.full(due.size, StockOp.DELIVERY, np.int8),
+                np.full(adjust_cells.size, StockOp.ADJUSTMENT, np.int8),
+                np.full(shrink_cells.size, StockOp.SHRINKAGE, np.int8),
+                np.full(n_sales, StockOp.SALE, np.int8),
             ]
         )
         order = np.lexsort((op, time, cell))
@@ -278,7 +289,7 @@ class EventGenerator:
 
         # Reordering: first row at or below the reorder point with no order open (an order open at
         # the start of the step is closed by its delivery row, if it arrives in the step).
-        is_delivery = op == 0
+        is_delivery = op == StockOp.DELIVERY
         seen = np.cumsum(is_delivery)
         seen = (seen - (seen[first] - is_delivery[first])) > 0
         trigger = np.flatnonzero((seen | ~self.on_order[cell]) & (level <= self.rop[cell]))
@@ -323,7 +334,7 @@ class EventGenerator:
             columns.update(extra)
             out.append((b.EventBatch(**columns), at))
 
-        sale = op == 3
+        sale = op == StockOp.SALE
         sold = -effective
         lost = -change - sold
         sold_idx = np.flatnonzero(sale & (sold > 0))
@@ -352,9 +363,9 @@ class EventGenerator:
             reference=delivery_refs,
             event_id=delivery_refs ^ _RECEIVED_ID_MASK,
         )
-        adjust_idx = np.flatnonzero((op == 1) & (effective != 0))
+        adjust_idx = np.flatnonzero((op == StockOp.ADJUSTMENT) & (effective != 0))
         rows(b.INV_ADJUSTMENT, adjust_idx, effective[adjust_idx])
-        shrink_idx = np.flatnonzero((op == 2) & (effective < 0))
+        shrink_idx = np.flatnonzero((op == StockOp.SHRINKAGE) & (effective < 0))
         rows(b.INV_SHRINKAGE, shrink_idx, effective[shrink_idx])
         if trigger.size:
             out.append((self._orders(cell[trigger], time[trigger]), trigger))

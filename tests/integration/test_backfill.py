@@ -18,7 +18,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from retail_platform.batch import daily
-from retail_platform.batch.history import HistoryConfig, day_predicate, write_history
+from retail_platform.lake import day_predicate
+from retail_platform.simulation.bronze_history import HistoryConfig, write_history
 from retail_platform.simulation.catalog_load import load_warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.warehouse, pytest.mark.spark]

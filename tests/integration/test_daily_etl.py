@@ -15,8 +15,8 @@ import pytest
 
 from retail_platform.batch import daily
 from retail_platform.batch.facts import cents
-from retail_platform.batch.history import HistoryConfig, generate_days, write_history
 from retail_platform.batch.quality import DataQualityError
+from retail_platform.simulation.bronze_history import HistoryConfig, generate_days, write_history
 from retail_platform.simulation.catalog_load import load_warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.warehouse, pytest.mark.spark]

@@ -40,8 +40,8 @@ def _run_for_day(api: AirflowApi, logical: str, timeout: float) -> dict:
 def test_backfill_one_day_loads_its_facts(airflow, warehouse_client_factory):
     settings = airflow
     history = subprocess.run(
-        [sys.executable, "-m", "retail_platform.batch.history", "--days", "1", "--end-date", DAY.isoformat(),
-         *FLEET, "--load-catalog"],
+        [sys.executable, "-m", "retail_platform.simulation.bronze_history", "--days", "1",
+         "--end-date", DAY.isoformat(), *FLEET, "--load-catalog"],
         cwd=REPO_ROOT, env=os.environ.copy(), capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert history.returncode == 0, history.stderr[-3000:]

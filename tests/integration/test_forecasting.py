@@ -19,7 +19,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from retail_platform.forecasting import features as feat
-from retail_platform.forecasting import synthetic
+from retail_platform.simulation import fact_history
 from tests.integration.databases import scratch_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.warehouse, pytest.mark.spark]
@@ -33,7 +33,7 @@ def warehouse(warehouse):
         yield settings
 
 
-LEAK_CONFIG = synthetic.SyntheticConfig(end_date=date(2026, 6, 30), days=160, stores=2, products=6, seed=11)
+LEAK_CONFIG = fact_history.SyntheticConfig(end_date=date(2026, 6, 30), days=160, stores=2, products=6, seed=11)
 CUT = LEAK_CONFIG.end_date - timedelta(days=30)  # the day d of the leakage test
 
 
@@ -41,7 +41,7 @@ def _frames(spark, tables: dict[str, pa.Table]):
     return tuple(spark.createDataFrame(tables[name].to_pandas()) for name in ("sales", "inventory", "prices"))
 
 
-def _features(spark, tables: dict[str, pa.Table], config: synthetic.SyntheticConfig) -> dict[tuple, dict]:
+def _features(spark, tables: dict[str, pa.Table], config: fact_history.SyntheticConfig) -> dict[tuple, dict]:
     sales, inventory, prices = _frames(spark, tables)
     origins = feat.origin_features(feat.daily_grid(sales, inventory, prices, config.first_day, config.end_date))
     rows = origins.select(*feat.KEYS, "feature_date", "lags", *feat.ORIGIN_COLUMNS, "target_units").collect()
@@ -69,8 +69,8 @@ def _origin_values(row: dict) -> tuple:
 
 
 def test_features_of_a_day_use_only_the_days_before_it(spark):
-    history = synthetic.generate(LEAK_CONFIG)
-    tables = synthetic.daily_tables(history)
+    history = fact_history.generate(LEAK_CONFIG)
+    tables = fact_history.daily_tables(history)
     base = _features(spark, tables, LEAK_CONFIG)
 
     future = _features(spark, _perturb(tables, lambda d: d >= CUT, seed=1), LEAK_CONFIG)
@@ -97,8 +97,8 @@ def test_features_of_a_day_use_only_the_days_before_it(spark):
 
 
 def test_horizon_rows_use_the_targets_same_weekday_from_before_the_origin(spark):
-    history = synthetic.generate(LEAK_CONFIG)
-    tables = synthetic.daily_tables(history)
+    history = fact_history.generate(LEAK_CONFIG)
+    tables = fact_history.daily_tables(history)
     sales, inventory, prices = _frames(spark, tables)
     origins = feat.origin_features(
         feat.daily_grid(sales, inventory, prices, LEAK_CONFIG.first_day, LEAK_CONFIG.end_date)
@@ -122,7 +122,7 @@ def test_horizon_rows_use_the_targets_same_weekday_from_before_the_origin(spark)
 
 # --- the full path against the warehouse -----------------------------------------------------------
 
-MODEL_CONFIG = synthetic.SyntheticConfig(
+MODEL_CONFIG = fact_history.SyntheticConfig(
     end_date=date(2026, 9, 30), days=420, stores=4, products=30, seed=5, lines_per_store_hour=30.0
 )
 
@@ -134,14 +134,14 @@ def loaded(warehouse, spark):
     from retail_platform.forecasting import feature_store
     from retail_platform.warehouse.client import connect
 
-    history = synthetic.generate(MODEL_CONFIG)
+    history = fact_history.generate(MODEL_CONFIG)
     client = connect(warehouse)
     try:
-        counts = synthetic.load_warehouse(history, client)
+        counts = fact_history.load_warehouse(history, client)
     finally:
         client.close()
     oracle_uri = lake.uri(warehouse, "features", "_test_oracle")
-    spark.createDataFrame(synthetic.oracle_table(history).to_pandas()).write.mode("overwrite").parquet(oracle_uri)
+    spark.createDataFrame(fact_history.oracle_table(history).to_pandas()).write.mode("overwrite").parquet(oracle_uri)
     run = feature_store.run(spark, warehouse, MODEL_CONFIG.end_date, start=MODEL_CONFIG.first_day)
     return {"history": history, "counts": counts, "oracle_uri": oracle_uri, "features": run}
 

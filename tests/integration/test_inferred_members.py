@@ -19,7 +19,8 @@ import pytest
 
 from retail_platform.batch import daily
 from retail_platform.batch.facts import cents
-from retail_platform.batch.history import HistoryConfig, day_predicate, generate_days
+from retail_platform.lake import day_predicate
+from retail_platform.simulation.bronze_history import HistoryConfig, generate_days
 from retail_platform.simulation.catalog_load import load_warehouse
 from retail_platform.sources import catalogue
 from retail_platform.sources.readers import read_file

@@ -232,7 +232,7 @@ def test_the_daily_load_counts_the_stream_rows_it_reads(warehouse, spark, tmp_pa
 
     from retail_platform.batch.conform import dimensions_from_rows
     from retail_platform.batch.daily import process_type
-    from retail_platform.batch.history import HistoryConfig, generate_days
+    from retail_platform.simulation.bronze_history import HistoryConfig, generate_days
     from retail_platform.streaming.bronze import PARTITION_COLUMNS, event_columns, table_path, with_day
 
     day = TODAY - timedelta(days=3)

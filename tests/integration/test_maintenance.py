@@ -19,10 +19,10 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from retail_platform.batch.history import HistoryConfig, generate_days
 from retail_platform.maintenance.config import MaintenanceConfig
 from retail_platform.maintenance.retention import partition_name
 from retail_platform.maintenance.run import run_lake, run_warehouse
+from retail_platform.simulation.bronze_history import HistoryConfig, generate_days
 
 pytestmark = [pytest.mark.integration, pytest.mark.warehouse, pytest.mark.spark]
 

@@ -201,7 +201,7 @@ def test_vectorised_pre_check_gives_the_validators_verdict_on_every_row():
 
 
 def test_pre_check_passes_only_rows_it_can_vouch_for():
-    from retail_platform.batch.conform_fast import valid_mask
+    from retail_platform.batch.contract_precheck import valid_mask
 
     batch = pa.RecordBatch.from_pylist(MIXED)
     mask = valid_mask(batch, "sales_transaction")

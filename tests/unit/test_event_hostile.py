@@ -13,7 +13,7 @@ import pytest
 
 from retail_platform import topics
 from retail_platform.batch.conform import conform_batch, dimensions_from_rows, verdict
-from retail_platform.batch.conform_fast import NotVectorisable, valid_mask
+from retail_platform.batch.contract_precheck import NotVectorisable, valid_mask
 from retail_platform.events.contracts import EVENT_TYPES, check, rejection_reason, utc_time, validate
 from retail_platform.events.time_bounds import BEFORE_FLOOR, CEILING, IN_FUTURE, TOO_OLD, TimeBounds
 from retail_platform.settings import load_settings

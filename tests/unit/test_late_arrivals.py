@@ -104,7 +104,7 @@ def test_ops_stream_days_is_the_agreed_interface():
 
 def test_counts_compare_the_types_the_load_reads_and_the_streams_topics():
     from retail_platform.batch.daily import TYPES
-    from retail_platform.batch.history import HISTORY_TOPIC
+    from retail_platform.simulation.bronze_history import HISTORY_TOPIC
 
     assert late.LOADED_TYPES == TYPES
     assert "retail-sales-transactions" in late.stream_topics()

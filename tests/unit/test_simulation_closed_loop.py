@@ -1,6 +1,6 @@
 """Closed loop: the simulated chain follows the recommendations for 30 days and meets its service level.
 
-Definition (retail_platform/optimization/closed_loop.py): the stock-out rate is the share of
+Definition (retail_platform/simulation/closed_loop.py): the stock-out rate is the share of
 store/product-days with demand on which some demand went unmet. A 95 % service level is met when that
 rate is <= 5 %. The fill rate (units sold / units demanded) must reach the service level too.
 """
@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from retail_platform.optimization import closed_loop
-from retail_platform.optimization.closed_loop import ClosedLoopConfig
 from retail_platform.optimization.policy import OptimizationConfig
+from retail_platform.simulation import closed_loop
+from retail_platform.simulation.closed_loop import ClosedLoopConfig
 
 FLEET = {"stores": 10, "products": 100, "days": 30}
 

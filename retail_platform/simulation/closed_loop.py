@@ -8,7 +8,7 @@ Deterministic (one seed), pure (no services), vectorised over the store/product 
 * warm-up: ``warmup_days`` of history in which demand was served in full (the forecaster's input);
 * each simulated day t, in this order:
     1. deliveries due on day t are shelved;
-    2. forecast: the baseline forecaster (forecasting.py: 28-day moving average x store day-of-week
+    2. forecast: the baseline forecaster (optimization/forecasting.py: 28-day moving average x store day-of-week
        profile; the GBT model is trained in Spark and is not part of this pure loop) from the sales
        history, as the DAG falls back to when no model forecast exists;
     3. recommendations: ``recommendations.compute_policy`` (the DAG's function) with on hand, on order,

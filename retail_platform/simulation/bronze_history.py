@@ -1,7 +1,7 @@
 """Simulated history written straight into the lake's bronze tables, so backfills and model training
 have weeks of data without streaming for weeks.
 
-    python -m retail_platform.batch.history --days 30 --stores 5 --products 50 --seed 4 --end-date 2026-11-20
+    python -m retail_platform.simulation.bronze_history --end-date 2026-11-20 --days 30 --stores 5 --products 50
 
 Same tables, columns and partitioning as the stream's bronze (``retail_platform.streaming.bronze``):
 contract fields, then lineage, then year/month/day of event_time (UTC). Lineage is synthetic:
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from retail_platform.lake import day_predicate
 from retail_platform.simulation import batch as b
 from retail_platform.simulation.catalog import Catalog, CatalogConfig, generate_catalog
 from retail_platform.simulation.encoding import Encoder, uuid_texts
@@ -202,15 +203,6 @@ def generate_days(config: HistoryConfig, catalog: Catalog | None = None) -> Iter
         current += 1
 
 
-def day_predicate(first: date, last: date | None = None) -> str:
-    """The replaceWhere predicate of the bronze partitions of the days first..last (inclusive).
-
-    Plain comparisons of the partition columns only (Delta resolves them against the partition
-    values; expressions such as concat() over them fail its analysis)."""
-    days = [first + timedelta(days=i) for i in range(((last or first) - first).days + 1)]
-    return " OR ".join(f"(year = '{d:%Y}' AND month = '{d:%m}' AND day = '{d:%d}')" for d in days)
-
-
 DayTables = tuple[date, dict[str, pa.Table]]
 
 
@@ -271,7 +263,8 @@ def write_history(
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m retail_platform.batch.history", description="Write simulated history into the lake's bronze."
+        prog="python -m retail_platform.simulation.bronze_history",
+        description="Write simulated history into the lake's bronze.",
     )
     p.add_argument("--days", type=int, default=7)
     p.add_argument("--stores", type=int, default=5)

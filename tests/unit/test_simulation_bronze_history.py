@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
-from retail_platform.batch.history import HISTORY_TOPIC, HistoryConfig, day_predicate, generate_days, parser
 from retail_platform.events.contracts import validate
+from retail_platform.lake import day_predicate
+from retail_platform.simulation.bronze_history import HISTORY_TOPIC, HistoryConfig, generate_days, parser
 
 CONFIG = HistoryConfig(end_date=date(2026, 3, 3), days=2, stores=2, products=5, seed=11, lines_per_store_hour=10)
 
