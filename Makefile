@@ -3,13 +3,17 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 RETAIL := $(PY) -m retail_platform
 
-.PHONY: help setup up down status demo dashboards screenshots test test-unit test-integration lint format bench reset
+.PHONY: help setup lock up down status demo dashboards screenshots test test-unit test-integration lint typecheck format bench reset
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 setup:  ## Python environment and JVM artifacts (idempotent)
 	@infra/setup.sh
+
+lock: setup  ## recompile requirements.lock from requirements*.txt (after changing a pin); `make setup` installs it
+	@.venv/bin/uv pip compile --quiet --universal --python-version 3.11 --custom-compile-command "make lock" \
+		requirements.txt requirements-dev.txt -o requirements.lock
 
 up: setup  ## start the local stack: Kafka, warehouse, lake, Airflow
 	@$(RETAIL) up
@@ -42,6 +46,9 @@ test-integration: setup
 lint: setup  ## ruff
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
+
+typecheck: setup  ## mypy over the package (settings in pyproject.toml; cache in .mypy_cache)
+	@.venv/bin/mypy
 
 format:
 	@.venv/bin/ruff format .

@@ -17,19 +17,25 @@ command -v java >/dev/null || fail "Java is missing: install a JDK 17 or newer (
 java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
 [ "${java_major:-0}" -ge 17 ] || fail "Java ${java_major:-unknown} found; Kafka 4 and Spark 4 need Java 17 or newer."
 command -v mvn >/dev/null || fail "Maven is missing: install it (Debian: apt-get install maven); it resolves the Kafka and Spark jars."
-command -v "$PYTHON" >/dev/null || fail "$PYTHON is missing: install Python 3.10-3.12 or set PYTHON=/path/to/python3."
-"$PYTHON" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 12) else 1)' \
-  || fail "$("$PYTHON" -V 2>&1) found; the platform needs Python 3.10, 3.11 or 3.12 (set PYTHON=...)."
+command -v "$PYTHON" >/dev/null || fail "$PYTHON is missing: install Python 3.11 or 3.12 or set PYTHON=/path/to/python3."
+# 3.11 at least: the pinned Spark provider (apache-airflow-providers-apache-spark 6.3.4) needs it.
+"$PYTHON" -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 12) else 1)' \
+  || fail "$("$PYTHON" -V 2>&1) found; the platform needs Python 3.11 or 3.12 (set PYTHON=...)."
 
 # --- Python environment ------------------------------------------------------------------------
-py_stamp="$DEPS/stamps/python-$(hash_of requirements.txt requirements-dev.txt pyproject.toml)"
+# Installed from requirements.lock only (every package pinned; `make lock` recompiles it from
+# requirements.txt and requirements-dev.txt). uv itself is pinned here.
+UV_VERSION=0.13.9
+py_stamp="$DEPS/stamps/python-$(hash_of requirements.lock pyproject.toml infra/setup.sh)"
 if [ ! -f "$py_stamp" ] || [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating the Python environment in .venv (about a minute the first time)"
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip uv
-  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r requirements.txt -r requirements-dev.txt
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION" \
+    || fail "installing uv $UV_VERSION into .venv failed; check that PyPI is reachable."
+  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r requirements.lock \
+    || fail "installing requirements.lock failed; after editing requirements*.txt run \`make lock\`."
   # chdb and chdb-core both write chdb/__init__.py; chdb's own copy must win.
-  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --reinstall --no-deps "$(grep '^chdb==' requirements.txt)"
+  "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --reinstall --no-deps "$(grep '^chdb==' requirements.lock)"
   "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" --no-deps -e .
   rm -f "$DEPS"/stamps/python-*
   touch "$py_stamp"

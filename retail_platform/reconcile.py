@@ -17,7 +17,7 @@ from decimal import Decimal
 from retail_platform.settings import Settings
 from retail_platform.simulation.ground_truth import GroundTruth
 from retail_platform.streaming.config import QUERY_NAME
-from retail_platform.warehouse.client import connect
+from retail_platform.warehouse.client import connect, count
 
 Cell = tuple[str, str]
 
@@ -57,7 +57,7 @@ def snapshot(settings: Settings, query_name: str = QUERY_NAME) -> WarehouseSnaps
             parameters={"q": query_name},
         ).result_rows[0]
         reasons = client.query("SELECT reason, count() FROM rt_quarantine FINAL GROUP BY reason").result_rows
-        rows = {t: int(client.command(f"SELECT count() FROM {t} FINAL")) for t in RT_TABLES}
+        rows = {t: count(client, f"SELECT count() FROM {t} FINAL") for t in RT_TABLES}
     finally:
         client.close()
     last = ops[3] if ops[0] is not None and rows["ops_stream_batches"] else None

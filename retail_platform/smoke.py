@@ -19,7 +19,7 @@ from kafka.errors import TopicAlreadyExistsError
 
 from retail_platform.settings import REPO_ROOT, Settings
 from retail_platform.spark import submit_args, submit_env
-from retail_platform.warehouse.client import connect
+from retail_platform.warehouse.client import connect, count
 
 # Outside the event contract on purpose: smoke messages never reach the speed layer.
 SMOKE_TOPIC = "retail-platform-smoke"
@@ -177,7 +177,7 @@ def airflow_task_check(settings: Settings, run_id: str) -> dict[str, int]:
         admin.close()
     client = connect(settings)
     try:
-        tables = int(client.command("SELECT count() FROM system.tables WHERE database = currentDatabase()"))
+        tables = count(client, "SELECT count() FROM system.tables WHERE database = currentDatabase()")
     finally:
         client.close()
     record_check(settings, run_id, "airflow", f"worker sees {topics} topics and {tables} warehouse tables", 1)

@@ -14,6 +14,8 @@ from typing import Any
 
 from clickhouse_connect.driver.client import Client
 
+from retail_platform.warehouse.client import count
+
 RISK_LEVELS = ("out_of_stock", "below_reorder_point", "high", "medium", "low")
 
 # Risk as v_rt_stock_risk grades it (days of cover at the recent demand rate), applied to the
@@ -99,7 +101,7 @@ class Reads:
         for row in rows[1:]:
             row.pop("total")
         if not rows and offset:
-            total = int(self.client.command(f"SELECT count() FROM ({base})", parameters=params))
+            total = count(self.client, f"SELECT count() FROM ({base})", params)
         return total, rows
 
     def reorder_alerts(self, scope: Scope, limit: int) -> list[dict[str, Any]]:

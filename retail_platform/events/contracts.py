@@ -73,7 +73,8 @@ def event_type_for_topic(topic: str) -> EventType:
 
 @cache
 def _load_schema(name: str, version: int) -> dict[str, Any]:
-    return json.loads((SCHEMA_DIR / f"{name}.v{version}.json").read_text())
+    schema: dict[str, Any] = json.loads((SCHEMA_DIR / f"{name}.v{version}.json").read_text())
+    return schema
 
 
 class Rejection(ValueError):

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
 HORIZONS = 7
@@ -147,7 +147,7 @@ def daily_grid(
     )
 
 
-def _frame(order: Window, start: int, end: int = -1) -> Window:
+def _frame(order: WindowSpec, start: int, end: int = -1) -> WindowSpec:
     return order.rowsBetween(start, end)
 
 

@@ -35,8 +35,11 @@ class Registry:
         return lake.uri(self.settings, "models", self.model_name)
 
     # --- Hadoop FileSystem helpers ----------------------------------------------------------
-    def _path(self, uri: str) -> Any:
+    def _path(self, uri: str) -> tuple[Any, Any]:
+        """Hadoop's Path of ``uri`` and its FileSystem: py4j proxies of JVM objects, which carry no types."""
         jvm = self.spark.sparkContext._jvm
+        if jvm is None:
+            raise RuntimeError("the model registry needs a classic Spark session (one with a JVM gateway)")
         path = jvm.org.apache.hadoop.fs.Path(uri)
         return path, path.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration())
 

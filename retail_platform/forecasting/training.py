@@ -228,7 +228,8 @@ def train(
                 ).cast("double")
             )
         )
-        coverage = float(covered.first()[0] or math.nan)
+        row = covered.first()  # an aggregate without grouping: always one row
+        coverage = float(row[0] or math.nan) if row is not None else math.nan
     finally:
         scored.unpersist()
     return TrainingResult(

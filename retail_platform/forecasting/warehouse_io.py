@@ -104,5 +104,5 @@ def _writer(settings: Settings, table: str) -> Callable[[Iterator[pa.RecordBatch
 def write(df: DataFrame, settings: Settings, table: str) -> int:
     """Insert ``df`` (columns named as the table's) into ``table``; returns the rows inserted."""
     counts = df.mapInArrow(_writer(settings, table), StructType([StructField("rows", LongType())]))
-    total = counts.agg(F.sum("rows")).first()[0]
-    return int(total or 0)
+    row = counts.agg(F.sum("rows")).first()  # an aggregate without grouping: always one row
+    return int(row[0] or 0) if row is not None else 0

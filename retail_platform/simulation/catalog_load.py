@@ -109,6 +109,8 @@ def load_warehouse(catalog: Catalog, settings: Settings | None = None, client: C
         # Products the daily load inferred before this catalogue (batch/inferred.py): their real versions
         # replace the inferred rows. An inferred store needs nothing: its real row replaces it (newer
         # updated_at than the inferred row's 1970 stamp).
+        if c.database is None:
+            raise ValueError("the warehouse client has no database selected")
         filled = inferred.inferred_products(c, c.database, catalog.product_ids)
         counts = {}
         for table, (columns, rows) in warehouse_rows(catalog).items():

@@ -154,7 +154,7 @@ class Encoder:
         if idx.size == 0:
             return
         event_ids, times, stores, products = (_pick(c, idx) for c in cols)
-        has_ref = m.reference[idx].any(axis=1)
+        has_ref = np.asarray(m.reference[idx].any(axis=1))
         ref_texts = iter(uuid_texts(m.reference[idx][has_ref]))
         refs = [b'"%s"' % next(ref_texts) if h else b"null" for h in has_ref.tolist()]
         reasons = [self.inventory_reasons[k] for k in m.kind[idx].tolist()]

@@ -81,7 +81,7 @@ class FaultRates:
                 values[name] = float(raw)
             except ValueError:
                 raise ValueError(f"{part!r}: {raw!r} is not a number") from None
-        return cls(**values)
+        return cls(**values)  # type: ignore[arg-type]  # names checked against FAULT_NAMES: all rates
 
     def describe(self) -> str:
         return ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self) if f.name in FAULT_NAMES)

@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TextIO
 
 import numpy as np
 
@@ -213,7 +213,7 @@ class KafkaSink:
 class Progress:
     """A one-line live status on stderr, refreshed about once a second."""
 
-    def __init__(self, enabled: bool, stream: object = None) -> None:
+    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self.started = time.monotonic()

@@ -91,9 +91,9 @@ class SalesMapping:
         named = [*self.columns.items(), *(("transaction_id", v) for v in self.transaction_parts)]
         missing = [(k, v) for k, v in named if v not in present]
         if missing:
-            named = ", ".join(f"columns.{k} = '{v}'" for k, v in missing)
+            listed = ", ".join(f"columns.{k} = '{v}'" for k, v in missing)
             raise MappingError(
-                f"{self.origin}: {named} not found in {file}; the file has columns "
+                f"{self.origin}: {listed} not found in {file}; the file has columns "
                 f"{sorted(present)}; change the mapping to one of them"
             )
 

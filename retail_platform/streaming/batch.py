@@ -123,7 +123,10 @@ class CollectedBatch:
             stats.max_event_time = pc.max(accepted.column("event_time")).as_py()
 
         def of_type(name: str, fields: list[str]) -> list[dict[str, Any]]:
-            return accepted.filter(pc.equal(accepted.column("event_type"), name)).select(fields).to_pylist()
+            rows: list[dict[str, Any]] = (
+                accepted.filter(pc.equal(accepted.column("event_type"), name)).select(fields).to_pylist()
+            )
+            return rows
 
         return cls(
             batch_id=batch_id,

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from retail_platform import topics
 from retail_platform.events.contracts import EVENT_TYPES, EventType, event_type_for_topic
+
+if TYPE_CHECKING:  # pyspark is imported where a schema is built, not with this module
+    from pyspark.sql.types import DataType, StructType
 
 # The topics the stream consumes; restock alerts are its output, the dead-letter topic its reject pile.
 INPUT_TOPICS: tuple[topics.Topic, ...] = (topics.SALES, topics.INVENTORY, topics.PRICES, topics.PURCHASE_ORDERS)
@@ -73,7 +76,7 @@ def _kind(rule: dict[str, Any]) -> str:
         return "string"
     declared = rule.get("type")
     kinds = [t for t in (declared if isinstance(declared, list) else [declared]) if t != "null"]
-    if len(kinds) != 1:
+    if len(kinds) != 1 or not isinstance(kinds[0], str):
         raise ValueError(f"property {rule} has no single non-null type")
     kind = kinds[0]
     if kind == "string":
@@ -110,7 +113,7 @@ def arrow_schema() -> pa.Schema:
     return pa.schema([pa.field(c.name, c.arrow_type) for c in parsed_columns()])
 
 
-def spark_type(kind: str) -> Any:
+def spark_type(kind: str) -> DataType:
     from pyspark.sql import types as T
 
     return {
@@ -124,7 +127,7 @@ def spark_type(kind: str) -> Any:
     }[kind]
 
 
-def spark_schema() -> Any:
+def spark_schema() -> StructType:
     """The StructType of the parse function's output (``mapInArrow`` needs it up front)."""
     from pyspark.sql import types as T
 

@@ -14,10 +14,10 @@ import threading
 import time
 from datetime import datetime, timezone
 from types import FrameType
-from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.streaming import StreamingQuery
 
 from retail_platform.settings import Settings
 from retail_platform.streaming import batch as batch_mod
@@ -66,7 +66,7 @@ class StreamRunner:
         self._stop_requested = threading.Event()
         self._warehouse: Warehouse | None = None
         self._outbox: KafkaOutbox | None = None
-        self.query: Any = None
+        self.query: StreamingQuery | None = None
 
     # ---- per batch ------------------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ class StreamRunner:
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> Any:
+    def start(self) -> StreamingQuery:
         stream = topology.build(self.spark, self.settings, self.config)
         writer = (
             stream.writeStream.queryName(self.config.query_name)
@@ -130,17 +130,18 @@ class StreamRunner:
             writer = writer.trigger(availableNow=True)
         else:
             writer = writer.trigger(processingTime=self.config.trigger_interval)
-        self.query = writer.start()
-        self._query_id = str(self.query.id)
+        query: StreamingQuery = writer.start()
+        self.query = query
+        self._query_id = str(query.id)
         self._query_id_known.set()
         log.info(
             "started query %s (id %s, run %s) checkpoint %s",
             self.config.query_name,
             self._query_id,
-            self.query.runId,
+            query.runId,
             self.config.checkpoint,
         )
-        return self.query
+        return query
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         log.info("signal %s: stopping after the current batch", signum)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
@@ -24,6 +25,7 @@ from retail_platform.streaming import tables
 from retail_platform.streaming.alerts import Alert, Key, KeyState, Policy, usable_policy
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # Keys per lookup query: keeps the statement far below ClickHouse's max_query_size (256 KiB).
 LOOKUP_CHUNK = 2000
@@ -48,7 +50,7 @@ class Warehouse:
         self.attempts = attempts
         self.backoff = backoff
 
-    def _retry(self, what: str, action: Any) -> Any:
+    def _retry(self, what: str, action: Callable[[], _T]) -> _T:
         # Connection trouble (OperationalError: no answer) is retried with the same token, which is
         # safe since a repeat is dropped; an error the warehouse answered with fails the batch at once.
         for attempt in range(1, self.attempts + 1):
@@ -78,7 +80,7 @@ class Warehouse:
         )
         return len(rows)
 
-    def _query(self, sql: str, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    def _query(self, sql: str, parameters: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         return self._retry("query", lambda: self.client.query(sql, parameters=dict(parameters)).result_rows)
 
     # ---- late duplicates (late_duplicates.py) ---------------------------------------------------
@@ -202,10 +204,8 @@ class Warehouse:
         )
 
 
-def _utc(value: Any) -> Any:
+def _utc(value: datetime) -> datetime:
     """clickhouse-connect returns DateTime64('UTC') values as naive datetimes in UTC; make them aware."""
-    from datetime import timezone
-
     if value is not None and getattr(value, "tzinfo", None) is None:
         return value.replace(tzinfo=timezone.utc)
     return value

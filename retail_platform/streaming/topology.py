@@ -20,9 +20,8 @@ timestamp, recorded in the checkpoint's offset log, so a replayed batch sees the
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retail_platform.events.time_bounds import TimeBounds
@@ -45,7 +44,7 @@ def kafka_source(spark: SparkSession, settings: Settings, config: StreamConfig) 
     )
 
 
-def arrival_time(watermark: str) -> Any:
+def arrival_time(watermark: str) -> Column:
     """The Kafka timestamp clamped into [batch time - watermark + 1 minute, batch time]."""
     now = F.current_timestamp()
     floor = now - F.expr(f"INTERVAL {watermark}") + F.expr("INTERVAL 1 MINUTE")

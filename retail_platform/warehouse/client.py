@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
 from retail_platform.settings import Settings, get_settings
 
 
-def connect(settings: Settings | None = None, *, database: str | None = None, **kwargs: object) -> Client:
+def connect(settings: Settings | None = None, *, database: str | None = None, **kwargs: Any) -> Client:
     """A client for the configured warehouse; ``database=""`` connects without selecting one."""
     s = settings or get_settings()
     if s.clickhouse_url.startswith("https://"):
@@ -23,3 +26,11 @@ def connect(settings: Settings | None = None, *, database: str | None = None, **
         database=s.clickhouse_database if database is None else database,
         **kwargs,
     )
+
+
+def count(client: Client, sql: str, parameters: Mapping[str, Any] | None = None) -> int:
+    """The one number a ``SELECT count() ...`` returns (``Client.command`` is typed for any statement)."""
+    value = client.command(sql, parameters=dict(parameters) if parameters is not None else None)
+    if isinstance(value, int | str):
+        return int(value)
+    raise TypeError(f"expected one number from {sql!r}, got {value!r}")

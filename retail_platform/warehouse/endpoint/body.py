@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from io import BufferedIOBase
 
 from retail_platform.warehouse.endpoint.compression import decode_frames
 from retail_platform.warehouse.endpoint.errors import EndpointError
@@ -23,7 +23,7 @@ MAX_STATEMENT_BYTES = 262144
 class RequestBody:
     """The raw body of one request; it must be read (or drained) before the connection is reused."""
 
-    def __init__(self, rfile: BinaryIO, content_length: str | None, transfer_encoding: str | None) -> None:
+    def __init__(self, rfile: BufferedIOBase, content_length: str | None, transfer_encoding: str | None) -> None:
         self._rfile = rfile
         self.chunked = (transfer_encoding or "").strip().lower() == "chunked"
         if not self.chunked and content_length is not None:

@@ -20,8 +20,12 @@ from retail_platform.warehouse.endpoint.errors import EndpointError
 
 
 class _FrameDecoder(Protocol):
-    eof: bool
-    unused_data: bytes
+    # Read-only: the decompressor objects expose both as properties.
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
 
     def decompress(self, data: bytes) -> bytes: ...
 
@@ -131,7 +135,7 @@ class _Lz4Encoder:
         self._header = self._c.begin()
 
     def compress(self, data: bytes) -> bytes:
-        out = self._header + self._c.compress(data)
+        out: bytes = self._header + self._c.compress(data)  # lz4 has no type information
         self._header = b""
         return out
 
@@ -139,7 +143,7 @@ class _Lz4Encoder:
         return b""
 
     def finish(self) -> bytes:
-        out = self._header + self._c.flush()
+        out: bytes = self._header + self._c.flush()
         self._header = b""
         return out
 

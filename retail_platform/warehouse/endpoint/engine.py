@@ -14,9 +14,9 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import chdb
+from chdb.state.sqlitelike import Connection
+from chdb.state.sqlitelike import connect as chdb_connect
 
 from retail_platform.warehouse.endpoint.errors import EndpointError
 
@@ -67,7 +67,7 @@ def check_setting_name(name: str) -> None:
 class Handle:
     """One engine session, with the settings and database it currently has."""
 
-    def __init__(self, conn: Any, baseline: Mapping[str, str], database: str) -> None:
+    def __init__(self, conn: Connection, baseline: Mapping[str, str], database: str) -> None:
         self.conn = conn
         self.baseline = dict(baseline)
         self.settings = dict(baseline)
@@ -102,7 +102,8 @@ class Handle:
         return {name: value for name, value in rows if name not in _NOT_SETTINGS}
 
     def current_database(self) -> str:
-        return self.conn.query("SELECT currentDatabase()", "TSVRaw").bytes().decode().strip()
+        name: bytes = self.conn.query("SELECT currentDatabase()", "TSVRaw").bytes()
+        return name.decode().strip()
 
     def close(self) -> None:
         try:
@@ -145,7 +146,7 @@ class Engine:
         (self._config_dir / "config.xml").write_text(SERVER_CONFIG)
         self._conn_str = connection_string(data_dir, self._config_dir / "config.xml")
         try:
-            anchor = chdb.connect(self._conn_str)
+            anchor = chdb_connect(self._conn_str)
         except Exception as exc:
             shutil.rmtree(self._config_dir, ignore_errors=True)
             _check_data_dir_free(data_dir)
@@ -162,7 +163,7 @@ class Engine:
 
     def new_handle(self) -> Handle:
         try:
-            return Handle(chdb.connect(self._conn_str), self.baseline, "default")
+            return Handle(chdb_connect(self._conn_str), self.baseline, "default")
         except Exception as exc:
             raise EndpointError.from_engine(exc) from exc
 

@@ -15,8 +15,8 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Generator, Iterator, Mapping
+from typing import Any, Protocol
 
 from retail_platform.warehouse.endpoint.body import RequestBody, Statement, read_statement
 from retail_platform.warehouse.endpoint.compression import Encoder, choose_encoder
@@ -24,7 +24,7 @@ from retail_platform.warehouse.endpoint.engine import CONTROL, READ_ONLY, Engine
 from retail_platform.warehouse.endpoint.errors import EndpointError
 from retail_platform.warehouse.endpoint.formats import ArrowStreamJoiner, StreamMode, content_type, stream_mode
 from retail_platform.warehouse.endpoint.pool import HandlePool
-from retail_platform.warehouse.endpoint.request import QueryRequest
+from retail_platform.warehouse.endpoint.request import Headers, QueryRequest
 from retail_platform.warehouse.endpoint.response import Response, Summary
 from retail_platform.warehouse.endpoint.sessions import Session, SessionStore
 from retail_platform.warehouse.endpoint.statements import output_format
@@ -36,6 +36,13 @@ _WHOLE_SLICE = 1 << 20
 _SPOOL_IN_MEMORY = 8 << 20
 _STREAMING_UNSUPPORTED = "Streaming query is not supported"
 _SESSION_STATEMENT = re.compile(r"\s*(SET|USE)\s", re.IGNORECASE)
+
+
+class _Stream(Protocol):
+    """What the engine's ``send_query`` returns (chdb's StreamingResult, which has no annotations)."""
+
+    def fetch(self) -> Any: ...  # a result chunk (bytes() and the row counters), None at the end
+    def cancel(self) -> None: ...
 
 
 class Executor:
@@ -69,9 +76,7 @@ class Executor:
             with self._running_lock:
                 self._running.discard(query_id)
 
-    def execute(
-        self, request: QueryRequest, body: RequestBody | None, headers: Mapping[str, str], out: Response
-    ) -> None:
+    def execute(self, request: QueryRequest, body: RequestBody | None, headers: Headers, out: Response) -> None:
         with self._query_id(request.query_id):
             if request.session_id:
                 with self.sessions.use(request.session_id, request.session_timeout, request.session_check) as session:
@@ -83,7 +88,7 @@ class Executor:
         self,
         request: QueryRequest,
         body: RequestBody | None,
-        headers: Mapping[str, str],
+        headers: Headers,
         out: Response,
         session: Session | None,
     ) -> None:
@@ -231,7 +236,7 @@ class _Run:
         finally:
             chunks.close()
 
-    def _open_stream(self, sql: str, fmt: str) -> Any:
+    def _open_stream(self, sql: str, fmt: str) -> _Stream | None:
         try:
             return self.handle.conn.send_query(sql, fmt, params=self.request.params)
         except Exception as exc:
@@ -240,14 +245,16 @@ class _Run:
                 return None
             raise
 
-    def _whole(self, sql: str, fmt: str) -> Iterator[bytes | memoryview]:
+    def _whole(self, sql: str, fmt: str) -> Generator[bytes | memoryview, None, None]:
         result = self.handle.conn.query(sql, fmt, params=self.request.params)
         self._count(result)
         view = result.get_memview().view() if result.size() else memoryview(b"")
         for offset in range(0, len(view), _WHOLE_SLICE):
             yield view[offset : offset + _WHOLE_SLICE]
 
-    def _streamed(self, stream: Any, sql: str, fmt: str, mode: StreamMode) -> Iterator[bytes | memoryview]:
+    def _streamed(
+        self, stream: _Stream, sql: str, fmt: str, mode: StreamMode
+    ) -> Generator[bytes | memoryview, None, None]:
         joiner = ArrowStreamJoiner() if mode is StreamMode.ARROW_STREAM else None
         try:
             empty = True

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
+from typing import Protocol, overload
 
 from retail_platform.warehouse.endpoint.errors import EndpointError
 
@@ -19,6 +20,16 @@ RESERVED_PARAMS = frozenset(
     "password quota_key buffer_size wait_end_of_query stacktrace role client_protocol_version close_session".split()
 )
 DEFAULT_BUFFER_SIZE = 1 << 20
+
+
+class Headers(Protocol):
+    """Request headers as read here: http.server's message (names case-insensitive) or a plain dict."""
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str, /) -> str: ...
+    def __contains__(self, name: str, /) -> bool: ...
 
 
 @dataclass
@@ -50,7 +61,7 @@ class QueryRequest:
     credentials: Credentials = field(default_factory=lambda: Credentials("default", ""))
 
 
-def credentials(headers: Mapping[str, str], params: Mapping[str, str]) -> Credentials:
+def credentials(headers: Headers, params: Mapping[str, str]) -> Credentials:
     """HTTP basic auth, the X-ClickHouse-User/Key headers, or user/password parameters; else 'default'."""
     auth = headers.get("Authorization", "")
     if auth[:6].lower() == "basic ":
@@ -71,7 +82,7 @@ def _flag(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("1", "true", "yes", "on")
 
 
-def parse_request(method: str, pairs: Iterable[tuple[str, str]], headers: Mapping[str, str]) -> QueryRequest:
+def parse_request(method: str, pairs: Iterable[tuple[str, str]], headers: Headers) -> QueryRequest:
     params: dict[str, str] = {}
     for key, value in pairs:
         params[key] = value  # the last occurrence wins, as in ClickHouse
@@ -114,6 +125,7 @@ def parse_form(content_type: str, body: bytes) -> list[tuple[str, str]]:
         if part.get_filename() is not None:
             raise EndpointError.of("NOT_IMPLEMENTED", "External data (files in multipart/form-data) is not supported")
         if name:
-            payload = part.get_payload(decode=True) or b""
-            fields.append((str(name), payload.decode("utf-8", "replace")))
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""  # decode=True gives bytes or None here
+            fields.append((str(name), data.decode("utf-8", "replace")))
     return fields

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import BinaryIO
+from io import BufferedIOBase
 
 from retail_platform.warehouse.endpoint.compression import Encoder
 from retail_platform.warehouse.endpoint.errors import EndpointError
@@ -56,7 +56,7 @@ class Summary:
 class Response:
     """One HTTP response on a keep-alive connection."""
 
-    wfile: BinaryIO
+    wfile: BufferedIOBase
     keep_alive: bool
     keep_alive_timeout: int
     chunked: bool = True  # False for HTTP/1.0 clients: the body then ends when the connection closes
