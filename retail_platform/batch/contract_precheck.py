@@ -44,12 +44,13 @@ def _kinds_ok(column: pa.Array, expected: str | list[str]) -> bool:
         raise NotVectorisable
     (kind,) = allowed
     t = column.type
+    # bool(): pyarrow has no type information, so its predicates are untyped to the checker.
     if kind == "string":
-        return pa.types.is_string(t) or pa.types.is_large_string(t)
+        return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
     if kind == "integer":
-        return pa.types.is_integer(t)
+        return bool(pa.types.is_integer(t))
     if kind == "number":
-        return pa.types.is_integer(t) or pa.types.is_floating(t)
+        return bool(pa.types.is_integer(t) or pa.types.is_floating(t))
     raise NotVectorisable
 
 

@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # playwright is imported when a browser starts, not with this module
+    from playwright.sync_api import Browser, Page, Response, ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -23,7 +26,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 # Tall enough that every chart is on screen (charts outside the viewport may wait to load).
-VIEWPORT = {"width": 1600, "height": 2400}
+VIEWPORT: ViewportSize = {"width": 1600, "height": 2400}
 
 
 class BrowserError(RuntimeError):
@@ -55,7 +58,7 @@ class DashboardView:
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
+def chromium() -> Iterator[Browser]:
     if not CHROMIUM.exists():
         raise BrowserError(f"{CHROMIUM} is missing; run `make setup` (it installs Debian's chromium package)")
     from playwright.sync_api import sync_playwright
@@ -68,7 +71,7 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def login(browser: Any, base_url: str, username: str, password: str) -> Any:
+def login(browser: Browser, base_url: str, username: str, password: str) -> Page:
     """A new page logged in as ``username``; BrowserError with Superset's own message if refused."""
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(f"{base_url}/login/")
@@ -89,11 +92,11 @@ def login(browser: Any, base_url: str, username: str, password: str) -> Any:
     return page
 
 
-def open_dashboard(page: Any, base_url: str, slug: str, expected_charts: int, timeout: float = 120) -> DashboardView:
+def open_dashboard(page: Page, base_url: str, slug: str, expected_charts: int, timeout: float = 120) -> DashboardView:
     """Open a dashboard and wait until each of its charts has its data and has rendered."""
     replies: list[Any] = []
 
-    def on_response(response: Any) -> None:
+    def on_response(response: Response) -> None:
         if "/api/v1/chart/data" in response.url:
             replies.append(response)
 
@@ -145,7 +148,7 @@ def open_dashboard(page: Any, base_url: str, slug: str, expected_charts: int, ti
         page.remove_listener("response", on_response)
 
 
-def _read_charts(page: Any) -> dict[str, ChartView]:
+def _read_charts(page: Page) -> dict[str, ChartView]:
     charts = {}
     for holder in page.locator("[data-test=chart-grid-component]").all():
         title = holder.locator("[data-test=editable-title]").first.inner_text().strip()
@@ -156,7 +159,7 @@ def _read_charts(page: Any) -> dict[str, ChartView]:
     return charts
 
 
-def screenshot(page: Any, path: Path, width: int = 1280) -> Path:
+def screenshot(page: Page, path: Path, width: int = 1280) -> Path:
     """The whole dashboard at a laptop's width (the tall loading viewport is only for loading)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     page.set_viewport_size({"width": width, "height": 720})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date
 from typing import Any
 
 
@@ -19,7 +20,7 @@ def job_session(app_name: str, **conf: str) -> tuple[Any, Any]:
     return session(app_name, settings, **{"spark.ui.enabled": "false", **conf}), settings
 
 
-def last_loaded_day() -> Any:
+def last_loaded_day() -> date:
     """The batch watermark (newest day daily_etl loaded); an error before the first load."""
     from retail_platform.batch.warehouse_load import watermark
     from retail_platform.settings import get_settings

@@ -133,7 +133,7 @@ def bronze_columns(rows: b.EventBatch, catalog: Catalog, event_type: str, first_
     elif event_type == "inventory_update":
         part = rows.take(np.flatnonzero(np.isin(kind, b.INVENTORY_KINDS)))
         cols = _common(part, catalog, event_type)
-        has_ref = part.reference.any(axis=1)
+        has_ref = np.asarray(part.reference.any(axis=1))
         refs = iter(_ids(part.reference[has_ref]))
         cols |= {
             "quantity_change": pa.array(part.quantity.astype(np.int64), type=pa.int64()),

@@ -48,6 +48,7 @@ from clickhouse_connect.driver.client import Client
 from retail_platform.batch import inferred
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
+from retail_platform.sources.landing import Handler
 from retail_platform.sources.readers import FileFormatError, ReadResult, read_file
 from retail_platform.sources.records import ParsedRow, parse_records
 from retail_platform.sources.report import FileLoad, Reject
@@ -239,7 +240,7 @@ def load_products(
     return plan
 
 
-def handle_file(client: Client, database: str) -> Any:
+def handle_file(client: Client, database: str) -> Handler:
     """The landing handler of catalogue files (``landing.ingest``)."""
 
     def handle(path: Path, load: FileLoad) -> list[Reject]:

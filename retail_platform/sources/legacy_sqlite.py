@@ -45,7 +45,7 @@ from retail_platform.events.contracts import validate
 from retail_platform.settings import Settings
 from retail_platform.sources import catalogue, cleaning, sales_history, suppliers
 from retail_platform.sources.cleaning import BadValue
-from retail_platform.sources.landing import SourceError
+from retail_platform.sources.landing import Handler, SourceError
 from retail_platform.sources.mapping import SalesMapping
 from retail_platform.sources.readers import ReadResult, read_rows
 from retail_platform.sources.report import FileLoad, Reject
@@ -153,7 +153,7 @@ def _label(rejects: Sequence[Reject], file: str, query: str) -> list[Reject]:
     return [Reject(r.line, r.raw, r.reason, r.detail, label) for r in rejects]
 
 
-def handle_file(client: Client, database: str, settings: Settings, spark: Any, zone: str = "UTC") -> Any:
+def handle_file(client: Client, database: str, settings: Settings, spark: Any, zone: str = "UTC") -> Handler:
     """The landing handler of legacy databases (``landing.ingest``)."""
     from retail_platform.sources.bronze_write import merge_events
 

@@ -43,10 +43,11 @@ from typing import Any
 import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
-from retail_platform.events.contracts import validate
+from retail_platform.events.contracts import EventType, validate
 from retail_platform.settings import Settings
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
+from retail_platform.sources.landing import Handler
 from retail_platform.sources.mapping import SalesMapping, find_mapping
 from retail_platform.sources.readers import FileFormatError, ReadResult, Record, read_file
 from retail_platform.sources.report import FileLoad, Reject, reason_counts
@@ -318,7 +319,7 @@ def bronze_table(
     return pa.table(columns)
 
 
-def _event_type(name: str) -> Any:
+def _event_type(name: str) -> EventType:
     from retail_platform.events.contracts import EVENT_TYPES
 
     return EVENT_TYPES[name]
@@ -341,7 +342,9 @@ def convert_file(
     return read, to_events(read, mapping, lookup, path.name)
 
 
-def handle_file(client: Client, database: str, settings: Settings, spark: Any, mapping_override: Any = None) -> Any:
+def handle_file(
+    client: Client, database: str, settings: Settings, spark: Any, mapping_override: SalesMapping | None = None
+) -> Handler:
     """The landing handler of historical sales files (``landing.ingest``): convert, then MERGE into
     bronze; the load's affected_days are the days daily_etl must recompute."""
     from retail_platform.sources.bronze_write import merge_events

@@ -20,6 +20,7 @@ from clickhouse_connect.driver.client import Client
 
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
+from retail_platform.sources.landing import Handler
 from retail_platform.sources.readers import FileFormatError, ReadResult, read_file
 from retail_platform.sources.records import ParsedRow, parse_records
 from retail_platform.sources.report import FileLoad, Reject
@@ -109,7 +110,7 @@ def load_suppliers(client: Client, database: str, suppliers: Sequence[SupplierRo
     return {"upserted": len(rows), "unchanged": unchanged}
 
 
-def handle_file(client: Client, database: str) -> Any:
+def handle_file(client: Client, database: str) -> Handler:
     """The landing handler of supplier files (``landing.ingest``)."""
 
     def handle(path: Path, load: FileLoad) -> list[Reject]:
