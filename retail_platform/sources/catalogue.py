@@ -36,12 +36,12 @@ version's start (``stale_version:effective_from``: history is not rewritten by a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
@@ -68,8 +68,11 @@ DIM_COLUMNS = [
 ]
 
 
-def _non_negative(parser: Any) -> Any:
-    def parse(value: Any) -> Any:
+_N = TypeVar("_N", int, Decimal)
+
+
+def _non_negative(parser: Callable[[Any], _N]) -> Callable[[Any], _N]:
+    def parse(value: Any) -> _N:
         number = parser(value)
         if number < 0:
             raise BadValue("out_of_range", str(value))

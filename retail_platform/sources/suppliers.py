@@ -10,11 +10,11 @@ load time, so the newest load wins and loading the same content again writes not
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
 
@@ -37,8 +37,11 @@ def _country(value: Any) -> str:
     return code
 
 
-def _bounded(parser: Any, low: float, high: float) -> Any:
-    def parse(value: Any) -> Any:
+_N = TypeVar("_N", int, float)
+
+
+def _bounded(parser: Callable[[Any], _N], low: float, high: float) -> Callable[[Any], _N]:
+    def parse(value: Any) -> _N:
         number = parser(value)
         if not low <= number <= high:
             raise BadValue("out_of_range", f"{value!r} is not within {low}..{high}")
