@@ -141,11 +141,9 @@ def bench_settings() -> Settings:
 
 
 def spark_session(settings: Settings) -> Any:
-    from retail_platform.spark import session, submit_args
+    from retail_platform.spark import job_session
 
-    os.environ["PYSPARK_SUBMIT_ARGS"] = " ".join([*submit_args(settings), "--driver-memory", "6g", "pyspark-shell"])
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    return session("bench-batch-layer", settings, **{"spark.ui.enabled": "false"})
+    return job_session("bench-batch-layer", settings, driver_memory="6g")
 
 
 def history_config(end: date, days: int, sales_per_day: int) -> Any:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
+from retail_platform.retry import poll, retrying
 from retail_platform.settings import Settings, get_settings
 
 TERMINAL_STATES = {"success", "failed"}
@@ -52,14 +52,12 @@ class AirflowApi:
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> dict[str, Any]:
         """Wait until the dag-processor has parsed the DAG (a new DAG is unknown for a few seconds)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                return self.dag(dag_id)
-            except AirflowApiError as exc:
-                if "HTTP 404" not in str(exc) or time.monotonic() > deadline:
-                    raise
-            time.sleep(2)
+
+        def unknown_yet(exc: BaseException) -> bool:
+            return isinstance(exc, AirflowApiError) and "HTTP 404" in str(exc)
+
+        controller = retrying(unknown_yet, what=f"DAG {dag_id}", within=timeout, first_wait=2)
+        return controller(self.dag, dag_id)  # type: ignore[no-any-return]
 
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
@@ -77,11 +75,9 @@ class AirflowApi:
         return {ti["task_id"]: ti["state"] for ti in reply["task_instances"]}
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.run(dag_id, run_id)["state"]
-            if state in TERMINAL_STATES:
-                return state
-            if time.monotonic() > deadline:
-                raise AirflowApiError(f"{dag_id} run {run_id} still {state} after {timeout:.0f}s")
-            time.sleep(2)
+        state = poll(
+            lambda: self.run(dag_id, run_id)["state"], TERMINAL_STATES.__contains__, timeout=timeout, interval=2
+        )
+        if state not in TERMINAL_STATES:
+            raise AirflowApiError(f"{dag_id} run {run_id} still {state} after {timeout:.0f}s")
+        return str(state)

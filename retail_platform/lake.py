@@ -42,3 +42,26 @@ def day_predicate(first: date, last: date | None = None) -> str:
     values; expressions such as concat() over them fail its analysis)."""
     days = [first + timedelta(days=i) for i in range(((last or first) - first).days + 1)]
     return " OR ".join(f"(year = '{d:%Y}' AND month = '{d:%m}' AND day = '{d:%d}')" for d in days)
+
+
+def commit_conflicts() -> tuple[type[BaseException], ...]:
+    """Delta's commit-conflict errors (another writer committed first; the operation may run again on
+    the new snapshot). Importing ``delta.exceptions`` is also what makes PySpark raise Delta's JVM
+    conflicts as these Python types, so it is imported before any write that catches them."""
+    from delta.exceptions import (
+        ConcurrentAppendException,
+        ConcurrentDeleteDeleteException,
+        ConcurrentDeleteReadException,
+        ConcurrentTransactionException,
+        ConcurrentWriteException,
+        DeltaConcurrentModificationException,
+    )
+
+    return (
+        ConcurrentAppendException,
+        ConcurrentDeleteDeleteException,
+        ConcurrentDeleteReadException,
+        ConcurrentTransactionException,
+        ConcurrentWriteException,
+        DeltaConcurrentModificationException,
+    )

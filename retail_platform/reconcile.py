@@ -8,12 +8,12 @@ so earlier runs on the same warehouse do not matter."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from retail_platform.retry import poll
 from retail_platform.settings import Settings
 from retail_platform.simulation.ground_truth import GroundTruth
 from retail_platform.streaming.config import QUERY_NAME
@@ -80,12 +80,12 @@ def wait_for_catch_up(
 ) -> WarehouseSnapshot:
     """Poll until the stream has consumed every message the simulator produced (or time runs out)."""
     produced = sum(truth.produced.values())
-    deadline = time.monotonic() + timeout
-    while True:
-        after = snapshot(settings)
-        if after.consumed - before.consumed >= produced or time.monotonic() > deadline:
-            return after
-        time.sleep(2)
+    return poll(
+        lambda: snapshot(settings),
+        lambda after: after.consumed - before.consumed >= produced,
+        timeout=timeout,
+        interval=2,
+    )
 
 
 @dataclass

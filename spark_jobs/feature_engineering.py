@@ -38,12 +38,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     from retail_platform.forecasting import feature_store
-    from retail_platform.forecasting.jobs import job_session
+    from retail_platform.settings import get_settings
+    from retail_platform.spark import job_session
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = parse_args(argv)
     conf = {"spark.sql.shuffle.partitions": str(args.shuffle_partitions)} if args.shuffle_partitions else {}
-    spark, settings = job_session(f"feature-engineering-{args.date}", **conf)
+    settings = get_settings()
+    spark = job_session(f"feature-engineering-{args.date}", settings, **conf)
     try:
         result = feature_store.run(spark, settings, args.date, start=args.start, run_id=args.run_id)
     finally:

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from retail_platform import smoke
 from retail_platform.settings import get_settings
-from retail_platform.spark import session
+from retail_platform.spark import job_session
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--run-id", required=True)
     args = parser.parse_args(argv)
     settings = get_settings()
-    spark = session("kafka-smoke", settings)
+    spark = job_session("kafka-smoke", settings)
     try:
         frame = (
             spark.read.format("kafka")

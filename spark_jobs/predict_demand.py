@@ -24,11 +24,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     from retail_platform.forecasting import predictions
-    from retail_platform.forecasting.jobs import job_session
+    from retail_platform.settings import get_settings
+    from retail_platform.spark import job_session
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = parse_args(argv)
-    spark, settings = job_session(f"predict-demand-{args.date}")
+    settings = get_settings()
+    spark = job_session(f"predict-demand-{args.date}", settings)
     try:
         result = predictions.run(spark, settings, args.date)
     except predictions.NoChampionError as exc:

@@ -31,7 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     from retail_platform.forecasting import training
-    from retail_platform.forecasting.jobs import job_session
+    from retail_platform.settings import get_settings
+    from retail_platform.spark import job_session
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     args = parse_args(argv)
@@ -42,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         train_days=args.train_days,
         series_fraction=args.series_fraction,
     )
-    spark, settings = job_session("train-demand-model")
+    settings = get_settings()
+    spark = job_session("train-demand-model", settings)
     try:
         meta = training.run(spark, settings, args.date, config, oracle_uri=args.oracle_uri)
     finally:

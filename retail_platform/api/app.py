@@ -9,7 +9,6 @@ and records denied requests and state changes in the audit trail before answerin
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -28,6 +27,7 @@ from retail_platform.api.reads import Reads, Scope, jsonable, utc
 from retail_platform.api.requests import BadRequest
 from retail_platform.api.writes import EventWriter, Pending, build_event
 from retail_platform.events import contracts
+from retail_platform.retry import poll
 from retail_platform.settings import Settings
 
 RYW_POLL_S = 0.25
@@ -399,11 +399,11 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 def _wait_visible(reads: Reads, store_id: str, sku: str, event_time: str, wait: float) -> dict[str, Any]:
     """Read-your-writes: poll the serving view until it includes the event (or a newer one)."""
     target = contracts.utc_time(event_time)
-    deadline = time.monotonic() + wait
-    while True:
-        level, as_of = reads.stock_level(store_id, sku)
-        if as_of is not None and target is not None and as_of >= target:
-            return {"visible": True, "quantity_on_hand": level, "as_of": as_of.isoformat()}
-        if time.monotonic() >= deadline:
-            return {"visible": False}
-        time.sleep(RYW_POLL_S)
+
+    def visible(read: tuple[Any, Any]) -> bool:
+        return read[1] is not None and target is not None and read[1] >= target
+
+    level, as_of = read = poll(lambda: reads.stock_level(store_id, sku), visible, timeout=wait, interval=RYW_POLL_S)
+    if not visible(read):
+        return {"visible": False}
+    return {"visible": True, "quantity_on_hand": level, "as_of": as_of.isoformat()}

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
+from retail_platform.retry import poll
 from retail_platform.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -234,16 +235,17 @@ def await_closable(
         raise ValueError("no day to close")
     refuse_too_early(wanted, clock(), settings.close_grace_minutes)
     target = target or take_target(settings, clock())
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        result = check(settings, wanted[-1], target)
-        if result.closable:
-            log.info("%s", result.reason)
-            return result
-        if time.monotonic() >= deadline:
-            raise DayNotClosable(f"{result.reason} (waited {wait_seconds:.0f} s)")
-        log.info("waiting: %s", result.reason)
-        sleep(poll_seconds)
+
+    def closable(result: Verdict) -> bool:
+        log.info("%s" if result.closable else "waiting: %s", result.reason)
+        return result.closable
+
+    result = poll(
+        lambda: check(settings, wanted[-1], target), closable, timeout=wait_seconds, interval=poll_seconds, sleep=sleep
+    )
+    if not result.closable:
+        raise DayNotClosable(f"{result.reason} (waited {wait_seconds:.0f} s)")
+    return result
 
 
 # ---- the daily_etl DAG's two steps (the DAG file only wires them) ------------------------------

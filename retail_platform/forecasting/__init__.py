@@ -3,7 +3,8 @@ metrics, the model registry in the lake and 7-day batch predictions with 80% int
 
 Modules: ``features`` (Spark: daily grid -> origin features -> horizon rows), ``feature_store`` (the
 feature run: warehouse facts -> lake features/{training,inference} + ml_demand_features), ``metrics``
-and ``baselines`` (pure functions), ``warehouse_io`` (ClickHouse <-> Spark in parallel, by month),
+and ``baselines`` (pure functions; also the day-of-week forecaster stock optimisation falls back to),
+``warehouse_io`` (ClickHouse <-> Spark in parallel, by month),
 ``training`` (fit, hold-out scoring, promotion), ``registry`` (models/demand-forecast/vN),
 ``predictions`` (ml_demand_forecast, ml_forecast_accuracy), ``jobs`` (what the Spark jobs and DAG
 tasks share). Daily-grain simulated history for tests and benchmarks is ``simulation.fact_history``.

@@ -8,10 +8,10 @@ Modules:
 * ``policy``          the optimisation's configuration (service level, order cost, holding rate, ...);
 * ``classification``  ABC (revenue share), XYZ (demand variability), slow movers;
 * ``anomalies``       sales and stock anomalies judged against the forecast;
-* ``forecasting``     the pure baseline forecaster (moving average with day-of-week profile) used when
-                      no model forecast is available and by the closed-loop simulation;
 * ``recommendations`` input frames (forecasts, stock, suppliers, products, stores) -> recommendation rows;
 * ``warehouse``       the SQL that reads the inputs and writes the outputs (used by the DAG).
 
-The closed-loop simulation that follows the recommendations for N days is ``simulation.closed_loop``.
+Where no model forecast is available, the recommendations use ``forecasting.baselines.baseline_forecast``
+(moving average with a day-of-week profile). The closed-loop simulation that
+follows the recommendations for N days is ``simulation.closed_loop``.
 """

@@ -22,10 +22,10 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from retail_platform.forecasting.baselines import WEEKDAY_PROFILE_VERSION as BASELINE_VERSION
+from retail_platform.forecasting.baselines import baseline_forecast
 from retail_platform.optimization import anomalies as anomaly_rules
 from retail_platform.optimization import classification, formulas
-from retail_platform.optimization.forecasting import MODEL_VERSION as BASELINE_VERSION
-from retail_platform.optimization.forecasting import baseline_forecast
 from retail_platform.optimization.policy import OptimizationConfig
 
 # Supplier attributes assumed for a product whose supplier is unknown: a long, uncertain lead time,
@@ -225,7 +225,7 @@ def _forecast(
     cells: Cells, inputs: Inputs, config: OptimizationConfig, horizon: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(daily forecast [cell, horizon], sigma_d [cell], model_version [cell]): the model's where it
-    forecast the cell, the baseline (forecasting.py) elsewhere."""
+    forecast the cell, the baseline (forecasting/baselines.py) elsewhere."""
     n = len(cells.frame)
     target_weekdays = np.array([(inputs.as_of + timedelta(days=h)).weekday() for h in range(1, horizon + 1)])
     history_weekdays = np.array([d.weekday() for d in cells.days])

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from retail_platform.retry import poll
 from retail_platform.runtime.errors import RuntimeStartError
 
 
@@ -93,10 +94,7 @@ def stop(spec: ProcessSpec) -> bool:
         spec.pid_file.unlink(missing_ok=True)
         return False
     _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + spec.stop_timeout
-    while time.monotonic() < deadline and running_pid(spec) == pid:
-        time.sleep(0.2)
-    if running_pid(spec) == pid:
+    if poll(lambda: running_pid(spec), lambda running: running != pid, timeout=spec.stop_timeout, interval=0.2) == pid:
         _signal_group(pid, signal.SIGKILL)
         time.sleep(0.5)
     # Children the leader left behind in its group (e.g. executor workers) go too.
@@ -136,19 +134,20 @@ def wait_until(
     what: str,
 ) -> None:
     """Poll ``check`` until it holds; fail early with the log tail if the process died."""
-    deadline = time.monotonic() + timeout
-    while True:
+
+    def ready() -> bool:
         try:
             if check():
-                return
+                return True
         except Exception:  # a failing probe just means "not yet"
             pass
         if running_pid(spec) is None:
             raise RuntimeStartError(
                 f"{spec.name} exited while starting; last lines of {spec.log_file}:\n{log_tail(spec)}"
             )
-        if time.monotonic() > deadline:
-            raise RuntimeStartError(
-                f"{spec.name} did not become {what} within {timeout:.0f}s; see {spec.log_file}:\n{log_tail(spec)}"
-            )
-        time.sleep(0.5)
+        return False
+
+    if not poll(ready, bool, timeout=timeout, interval=0.5):
+        raise RuntimeStartError(
+            f"{spec.name} did not become {what} within {timeout:.0f}s; see {spec.log_file}:\n{log_tail(spec)}"
+        )

@@ -227,12 +227,12 @@ def write_history(
     from pyspark.sql import functions as F
 
     from retail_platform.settings import get_settings
-    from retail_platform.spark import session
+    from retail_platform.spark import job_session
     from retail_platform.streaming.bronze import PARTITION_COLUMNS, event_columns, table_path, with_day
 
     s = settings or get_settings()
     own = spark is None
-    spark = spark or session("history", s, **{"spark.ui.enabled": "false"})
+    spark = spark or job_session("history", s)
     catalog = config.catalog()
     written: dict[str, dict[str, int]] = {}
     try:
@@ -279,8 +279,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
-
     args = parser().parse_args(argv)
     config = HistoryConfig(
         end_date=args.end_date,
@@ -291,12 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         lines_per_store_hour=args.lines_per_store_hour,
     )
     from retail_platform.settings import get_settings
-    from retail_platform.spark import submit_args
 
     settings = get_settings()
-    # The connectors (Delta) must be on the driver's classpath when the JVM starts.
-    os.environ.setdefault("PYSPARK_SUBMIT_ARGS", " ".join([*submit_args(settings), "pyspark-shell"]))
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     result: dict[str, Any] = {}
     if args.load_catalog:
         from retail_platform.simulation.catalog_load import load_catalog

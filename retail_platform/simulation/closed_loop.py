@@ -8,7 +8,7 @@ Deterministic (one seed), pure (no services), vectorised over the store/product 
 * warm-up: ``warmup_days`` of history in which demand was served in full (the forecaster's input);
 * each simulated day t, in this order:
     1. deliveries due on day t are shelved;
-    2. forecast: the baseline forecaster (optimization/forecasting.py: 28-day moving average x store day-of-week
+    2. forecast: the baseline forecaster (forecasting/baselines.py: 28-day moving average x store day-of-week
        profile; the GBT model is trained in Spark and is not part of this pure loop) from the sales
        history, as the DAG falls back to when no model forecast exists;
     3. recommendations: ``recommendations.compute_policy`` (the DAG's function) with on hand, on order,
@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from retail_platform.optimization.forecasting import baseline_forecast
+from retail_platform.forecasting.baselines import baseline_forecast
 from retail_platform.optimization.policy import OptimizationConfig
 from retail_platform.optimization.recommendations import PolicyInputs, compute_policy
 from retail_platform.simulation import demand

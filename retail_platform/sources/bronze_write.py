@@ -18,13 +18,14 @@ the old row; correct such a row by deleting it from bronze, then re-import.
 from __future__ import annotations
 
 import logging
-import time
 from datetime import date
 from typing import Any
 
 import pyarrow as pa
 
+from retail_platform import lake
 from retail_platform.events.contracts import EVENT_TYPES
+from retail_platform.retry import retrying
 from retail_platform.settings import Settings
 from retail_platform.streaming.columns import fields_of
 
@@ -63,22 +64,21 @@ def merge_events(spark: Any, settings: Settings, event_type: str, rows: pa.Table
     days = sorted({t.date() for t in rows.column("event_time").to_pylist()})
     source = with_day(spark.createDataFrame(rows)).select(*event_columns(event_type)).coalesce(1)
     condition = f"t.event_id = s.event_id AND ({partition_predicate(days, 't')})"
-    for attempt in range(1, ATTEMPTS + 1):
-        try:
-            (
-                DeltaTable.forPath(spark, path)
-                .alias("t")
-                .merge(source.alias("s"), condition)
-                .whenMatchedUpdateAll(condition=changed_condition(event_type))
-                .whenNotMatchedInsertAll()
-                .execute()
-            )
-            break
-        except Exception as exc:  # delta.exceptions.ConcurrentAppendException and relatives
-            if "Concurrent" not in type(exc).__name__ or attempt == ATTEMPTS:
-                raise
-            log.warning("bronze %s: concurrent commit, retrying the MERGE (%d/%d)", event_type, attempt, ATTEMPTS)
-            time.sleep(attempt)
+
+    def merge() -> None:
+        (
+            DeltaTable.forPath(spark, path)
+            .alias("t")
+            .merge(source.alias("s"), condition)
+            .whenMatchedUpdateAll(condition=changed_condition(event_type))
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+
+    # A concurrent commit (the stream appending the same days) conflicts with the MERGE's read: run
+    # it again on the new snapshot. Any other error fails the load at once.
+    conflicts = lake.commit_conflicts()
+    retrying(conflicts, what=f"bronze {event_type}: MERGE", log=log, attempts=ATTEMPTS, wait_step=1.0)(merge)
     last = DeltaTable.forPath(spark, path).history(1).collect()[0]
     metrics = last["operationMetrics"] or {}
     if last["operation"] != "MERGE":

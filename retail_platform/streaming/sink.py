@@ -13,7 +13,6 @@ start at 0 again, is never mistaken for a replay.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ from typing import Any, TypeVar
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import OperationalError
 
+from retail_platform.retry import retrying
 from retail_platform.streaming import tables
 from retail_platform.streaming.alerts import Alert, Key, KeyState, Policy, usable_policy
 
@@ -53,15 +53,15 @@ class Warehouse:
     def _retry(self, what: str, action: Callable[[], _T]) -> _T:
         # Connection trouble (OperationalError: no answer) is retried with the same token, which is
         # safe since a repeat is dropped; an error the warehouse answered with fails the batch at once.
-        for attempt in range(1, self.attempts + 1):
-            try:
-                return action()
-            except OperationalError as exc:
-                if attempt == self.attempts:
-                    raise
-                log.warning("%s failed (%s); retrying in %.1f s", what, exc, self.backoff * attempt)
-                time.sleep(self.backoff * attempt)
-        raise AssertionError("unreachable")
+        controller = retrying(
+            OperationalError,
+            what=what,
+            log=log,
+            attempts=self.attempts,
+            first_wait=self.backoff,
+            wait_step=self.backoff,
+        )
+        return controller(action)
 
     def insert(self, table: tables.Table, rows: Sequence[Sequence[Any]], batch_id: int) -> int:
         """One insert of the batch's rows into ``table``; returns the number of rows sent."""

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retail_platform.forecasting.baselines import baseline_forecast
 from retail_platform.optimization import anomalies, classification
-from retail_platform.optimization.forecasting import baseline_forecast
 from retail_platform.optimization.policy import OptimizationConfig
 from retail_platform.optimization.recommendations import (
     RECOMMENDATION_COLUMNS,
