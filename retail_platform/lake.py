@@ -48,20 +48,13 @@ def commit_conflicts() -> tuple[type[BaseException], ...]:
     """Delta's commit-conflict errors (another writer committed first; the operation may run again on
     the new snapshot). Importing ``delta.exceptions`` is also what makes PySpark raise Delta's JVM
     conflicts as these Python types, so it is imported before any write that catches them."""
-    from delta.exceptions import (
-        ConcurrentAppendException,
-        ConcurrentDeleteDeleteException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        ConcurrentWriteException,
-        DeltaConcurrentModificationException,
-    )
+    from delta import exceptions as e
 
     return (
-        ConcurrentAppendException,
-        ConcurrentDeleteDeleteException,
-        ConcurrentDeleteReadException,
-        ConcurrentTransactionException,
-        ConcurrentWriteException,
-        DeltaConcurrentModificationException,
+        e.ConcurrentAppendException,
+        e.ConcurrentDeleteDeleteException,
+        e.ConcurrentDeleteReadException,
+        e.ConcurrentTransactionException,
+        e.ConcurrentWriteException,
+        e.DeltaConcurrentModificationException,
     )
