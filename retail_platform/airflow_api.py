@@ -57,7 +57,7 @@ class AirflowApi:
             return isinstance(exc, AirflowApiError) and "HTTP 404" in str(exc)
 
         controller = retrying(unknown_yet, what=f"DAG {dag_id}", within=timeout, first_wait=2)
-        return controller(self.dag, dag_id)  # type: ignore[no-any-return]
+        return controller(self.dag, dag_id)
 
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self._call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})

@@ -102,4 +102,4 @@ def poll(
         sleep=sleep,
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
     )
-    return controller(probe)  # type: ignore[no-any-return]
+    return controller(probe)

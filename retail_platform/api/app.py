@@ -404,6 +404,6 @@ def _wait_visible(reads: Reads, store_id: str, sku: str, event_time: str, wait: 
         return read[1] is not None and target is not None and read[1] >= target
 
     level, as_of = read = poll(lambda: reads.stock_level(store_id, sku), visible, timeout=wait, interval=RYW_POLL_S)
-    if not visible(read):
+    if as_of is None or not visible(read):
         return {"visible": False}
     return {"visible": True, "quantity_on_hand": level, "as_of": as_of.isoformat()}
