@@ -20,12 +20,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -245,83 +247,162 @@ def run_day(spark: SparkSession, settings: Settings, day: date, run_id: str = ""
 def load_day(client: Client, database: str, day: date, types: dict[str, TypeResult], run_id: str) -> DayResult:
     """Facts, load, checks and (when every check passed) the watermark of one day whose silver is
     written; raises DataQualityError (after recording every check) when a check fails."""
-    result = DayResult(day, new_batch_id(day), types=types)
-    started = time.monotonic()
-    for event_type, r in result.types.items():
-        result.checks += quality.input_checks(event_type, r.rows, r.complete, r.distinct_ids, r.accepted)
-    failed_input = [c for c in result.checks if not c.passed]
-    if failed_input:
-        # Nothing is loaded from input that failed its checks: the facts keep their last good state.
-        wl.record_checks(client, database, result.batch_id, day, result.checks)
-        quality.raise_on_failure(day.isoformat(), result.checks)
+    span = load_days(client, database, {day: types}, run_id)
+    if span.failed:
+        raise quality.DataQualityError(span.failed[day.isoformat()])
+    return span.days[0]
 
-    t0 = time.monotonic()
-    sales = result.types["sales_transaction"].silver
-    inventory = result.types["inventory_update"].silver
-    # Late-arriving members: keys silver carries that the dimensions lack get inferred rows before the
-    # facts are built (fact_inventory values stock by the product's version); see batch/inferred.py.
+
+def carry_forward(previous: pd.DataFrame, today: pd.DataFrame) -> pd.DataFrame:
+    """The last snapshot per store/product after a day: the day's own rows, else the one before (what
+    ``warehouse_load.previous_snapshots`` reads for the next day once the day is in fact_inventory)."""
+    if today.empty:
+        return previous
+    if previous.empty:
+        return today.reset_index(drop=True)
+    keys = ["store_id", "product_id"]
+    replaced = pd.MultiIndex.from_frame(previous[keys]).isin(pd.MultiIndex.from_frame(today[keys]))
+    return pd.concat([previous[~replaced], today], ignore_index=True)
+
+
+def snapshots_of(inventory_rows: pa.Table) -> pd.DataFrame:
+    """The snapshot columns of a day's fact_inventory rows (Arrow), as ``previous_snapshots`` gives them."""
+    return inventory_rows.select([*facts.SNAPSHOT_COLUMNS, facts.ON_ORDER_COLUMN]).to_pandas()
+
+
+def load_days(
+    client: Client,
+    database: str,
+    types: dict[date, dict[str, TypeResult]],
+    run_id: str,
+    before_swaps: Callable[[], None] = lambda: None,
+) -> RangeResult:
+    """Facts, load, checks and watermarks of a run of consecutive days whose silver is written, as each
+    day alone would get them, with the warehouse work done once for the run instead of once a day.
+
+    Per day, in order: the input checks (a day that fails them loads nothing: its facts keep their last
+    good state), its inferred members, its fact rows (end-of-day stock carries the previous day's
+    snapshot forward in memory: what the warehouse would hold once that day is in). Then for the whole
+    run: each fact's month partitions swapped once (every day of the month in one INSERT, the month in
+    one ``REPLACE PARTITION``: readers see every day of it before or after), the aggregates rebuilt once,
+    the post-load checks of all days from one grouped query, the checks recorded in one insert, and the
+    watermark rows of the days whose every check passed in one insert; a day that failed a post-load
+    check keeps its swapped-in facts, has no watermark row (one left by an earlier load is withdrawn)
+    and is listed in ``failed``. ``before_swaps`` runs right before the first swap (the month claims'
+    check)."""
+    span = RangeResult()
+    days = sorted(types)
+    if not days:
+        return span
+    started = time.monotonic()
+    results = {day: DayResult(day, new_batch_id(day), types=types[day]) for day in days}
+    for result in results.values():
+        for event_type, r in result.types.items():
+            result.checks += quality.input_checks(event_type, r.rows, r.complete, r.distinct_ids, r.accepted)
+    refused = [day for day in days if any(not c.passed for c in results[day].checks)]
+    if refused:
+        # Nothing is loaded from input that failed its checks: the facts keep their last good state.
+        wl.record_checks(client, database, [(results[d].batch_id, d, results[d].checks) for d in refused])
+    loadable = [day for day in days if day not in refused]
+
     dims = wl.dimensions(client, database)
-    made = create_for_day(client, database, dims, (sales, inventory), result.batch_id)
-    if made.stores_created or made.products_created:
-        dims = wl.dimensions(client, database)
-    result.inferred = attached(sales, dims, made)
-    result.checks.append(
-        quality.Check("inferred_members", float(made.sale_lines), 0.0, True, f"informational: {made.summary()}")
-    )
-    sales_rows = facts.sales_rows(sales, day, result.batch_id)
-    inventory_rows = facts.inventory_rows(
-        day,
-        inventory,
-        sales,
-        wl.previous_snapshots(client, database, day),
-        wl.reorder_policy(client, database),
-        dims.products,
-        result.batch_id,
-        result.types["purchase_order"].silver,
-    )
-    result.seconds["facts"] = time.monotonic() - t0
-    t0 = time.monotonic()
-    result.sales_rows = wl.replace_day(client, database, "fact_sales", day, sales_rows)
-    result.inventory_rows = wl.replace_day(client, database, "fact_inventory", day, inventory_rows)
-    result.seconds["load"] = time.monotonic() - t0
-    t0 = time.monotonic()
-    # Before the watermark row: a day enters the views with its aggregates in place.
-    aggregates.refresh(client, database, day, day)
-    result.seconds["aggregates"] = time.monotonic() - t0
-    totals = wl.sales_totals(client, database, day)
-    result.checks += quality.fact_checks(totals["rows"], totals["distinct_sale_ids"])
-    result.checks += quality.reconciliation_checks(
-        totals["units"], totals["revenue"], totals["speed_units"], totals["speed_revenue"]
-    )
-    wl.record_checks(client, database, result.batch_id, day, result.checks)
-    if any(not c.passed for c in result.checks):
-        # The day's facts and aggregates are swapped in, but the day is not closed: without a watermark
-        # row the views keep serving it from the speed layer. A day closed by an earlier load whose
-        # re-run fails here loses its row too (its facts are the failed load's now).
-        if wl.withdraw_watermark(client, database, day):
-            log.warning("daily_etl %s: checks failed on a re-run of a closed day; watermark withdrawn", day)
-        result.seconds["load_day"] = time.monotonic() - started
-        log.info("daily_etl %s: %s", day, result.summary())
-        quality.raise_on_failure(day.isoformat(), result.checks)
+    policy = wl.reorder_policy(client, database)
+    previous = wl.previous_snapshots(client, database, days[0])
+    sales_rows: dict[date, pa.Table] = {}
+    inventory_rows: dict[date, pa.Table] = {}
+    for day in days:
+        result = results[day]
+        if day in refused:
+            previous = carry_forward(previous, wl.day_snapshots(client, database, day))
+            continue
+        t0 = time.monotonic()
+        sales = result.types["sales_transaction"].silver
+        inventory = result.types["inventory_update"].silver
+        # Late-arriving members: keys silver carries that the dimensions lack get inferred rows before
+        # the facts are built (fact_inventory values stock by the product's version); batch/inferred.py.
+        made = create_for_day(client, database, dims, (sales, inventory), result.batch_id)
+        if made.stores_created or made.products_created:
+            dims = wl.dimensions(client, database)
+        result.inferred = attached(sales, dims, made)
+        result.checks.append(
+            quality.Check("inferred_members", float(made.sale_lines), 0.0, True, f"informational: {made.summary()}")
+        )
+        sales_rows[day] = facts.sales_rows(sales, day, result.batch_id)
+        inventory_rows[day] = facts.inventory_rows(
+            day,
+            inventory,
+            sales,
+            previous,
+            policy,
+            dims.products,
+            result.batch_id,
+            result.types["purchase_order"].silver,
+        )
+        previous = carry_forward(previous, snapshots_of(inventory_rows[day]))
+        result.seconds["facts"] = time.monotonic() - t0
+
+    shared: dict[str, float] = {}  # seconds of the run's shared steps, shared out over its days
+    if loadable:
+        before_swaps()
+        t0 = time.monotonic()
+        wl.replace_days(client, database, "fact_sales", sales_rows)
+        wl.replace_days(client, database, "fact_inventory", inventory_rows)
+        shared["load"] = time.monotonic() - t0
+        t0 = time.monotonic()
+        # Before the watermark rows: a day enters the views with its aggregates in place.
+        aggregates.refresh(client, database, loadable[0], loadable[-1])
+        shared["aggregates"] = time.monotonic() - t0
+        totals = wl.sales_totals(client, database, loadable)
+        for day in loadable:
+            result = results[day]
+            result.sales_rows, result.inventory_rows = sales_rows[day].num_rows, inventory_rows[day].num_rows
+            t = totals[day]
+            result.checks += quality.fact_checks(t["rows"], t["distinct_sale_ids"])
+            result.checks += quality.reconciliation_checks(
+                t["units"], t["revenue"], t["speed_units"], t["speed_revenue"]
+            )
+        wl.record_checks(client, database, [(results[d].batch_id, d, results[d].checks) for d in loadable])
+    failed = [day for day in loadable if any(not c.passed for c in results[day].checks)]
+    # The day's facts and aggregates are swapped in, but the day is not closed: without a watermark row
+    # the views keep serving it from the speed layer. A day closed by an earlier load whose re-run fails
+    # here loses its row too (its facts are the failed load's now).
+    for day in wl.withdraw_watermarks(client, database, failed):
+        log.warning("daily_etl %s: checks failed on a re-run of a closed day; watermark withdrawn", day)
+    closing = [day for day in loadable if day not in failed]
+    per_day = (time.monotonic() - started) / len(days)
+    marks = []
+    for day in closing:
+        result = results[day]
+        values = result.types.values()
+        marks.append(
+            wl.Watermark(
+                day,
+                result.batch_id,
+                run_id,
+                {
+                    "bronze_rows": sum(r.rows for r in values),
+                    "stream_rows": sum(r.stream_rows for r in values),
+                    "duplicates_dropped": sum(r.rows - r.distinct_ids for r in values),
+                    "quarantined_rows": sum(r.quarantined for r in values),
+                    "sales_rows": result.sales_rows,
+                    "inventory_rows": result.inventory_rows,
+                    "duration_ms": int(per_day * 1000),
+                },
+            )
+        )
     # Only a day whose every check passed closes.
-    types = result.types.values()
-    wl.record_watermark(
-        client,
-        database,
-        day,
-        result.batch_id,
-        run_id,
-        bronze_rows=sum(r.rows for r in types),
-        stream_rows=sum(r.stream_rows for r in types),
-        duplicates_dropped=sum(r.rows - r.distinct_ids for r in types),
-        quarantined_rows=sum(r.quarantined for r in types),
-        sales_rows=result.sales_rows,
-        inventory_rows=result.inventory_rows,
-        duration_ms=int((time.monotonic() - started) * 1000),
-    )
-    result.seconds["load_day"] = time.monotonic() - started
-    log.info("daily_etl %s: %s", day, result.summary())
-    return result
+    wl.record_watermarks(client, database, marks)
+    for day in days:
+        result = results[day]
+        result.seconds |= {name: seconds / len(loadable) for name, seconds in shared.items()}
+        result.seconds["load_day"] = per_day
+        log.info("daily_etl %s: %s", day, result.summary())
+        try:
+            quality.raise_on_failure(day.isoformat(), result.checks)
+            span.days.append(result)
+        except quality.DataQualityError as exc:
+            span.failed[day.isoformat()] = str(exc)
+    return span
 
 
 @dataclass
@@ -350,12 +431,16 @@ class Progress:
     rows: int = 0
 
     def day_done(self, day: date, rows: int) -> str:
-        self.days += 1
+        return self.days_done(day, 1, rows)
+
+    def days_done(self, last: date, days: int, rows: int) -> str:
+        """``days`` more days done, the newest ``last``, with ``rows`` bronze rows between them."""
+        self.days += days
         self.rows += rows
         elapsed = max(time.monotonic() - self.started, 1e-9)
         left = elapsed / self.days * (self.total_days - self.days)
         line = (
-            f"daily_etl progress: {self.days}/{self.total_days} days (last {day}), {self.rows:,} rows, "
+            f"daily_etl progress: {self.days}/{self.total_days} days (last {last}), {self.rows:,} rows, "
             f"{self.rows / elapsed:,.0f} rows/s, {elapsed / self.days:.1f} s/day, about {left:.0f} s left"
         )
         log.info(line)
@@ -363,14 +448,17 @@ class Progress:
 
 
 def run_days(
-    spark: SparkSession, settings: Settings, first: date, last: date, run_id: str = "", days_per_pass: int = 7
+    spark: SparkSession, settings: Settings, first: date, last: date, run_id: str = "", days_per_pass: int = 62
 ) -> RangeResult:
     """Recompute first..last (inclusive) in one Spark application: a bulk backfill.
 
-    Bronze goes to silver ``days_per_pass`` days at a time (``process_type``); then each day of the
-    pass is loaded on its own, oldest first (a day's end-of-day stock starts from the previous day's
-    snapshot), atomically, exactly as a run of that day alone. A day whose checks fail is recorded and
-    left as it was; the range goes on.
+    The range goes through in passes of up to ``days_per_pass`` days: bronze to silver for all days of
+    the pass at once (``process_type``: one read, one silver and one quarantine commit per type), then
+    the warehouse side of all of them at once (``load_days``: each fact month swapped once, the
+    aggregates rebuilt once, the checks of all days in one grouped query), each day getting exactly
+    what a run of that day alone gives. A day whose checks fail is recorded and left as a run of it
+    alone would leave it (no watermark row); the range goes on. Progress (days, rows, rate, time left)
+    is logged after each pass.
 
     Refused (``close.DayNotClosable``) when a day of the range is too recent to close (end of the day
     plus the close grace still ahead); whether the stream is past the days is the caller's check
@@ -380,6 +468,8 @@ def run_days(
     (``warehouse_load.MonthBusy``, naming the holder) before any Spark work."""
     if last < first:
         raise ValueError(f"empty range: {first} is after {last}")
+    if days_per_pass < 1:
+        raise ValueError(f"days_per_pass must be at least 1, not {days_per_pass}")
     close.refuse_too_early([last], datetime.now(timezone.utc), settings.close_grace_minutes)
     swapped_to = last + timedelta(days=aggregates.FILL_RATE_LOOKBACK_DAYS)
     months = [month for month, _, _ in aggregates.month_spans(first, swapped_to)]
@@ -409,21 +499,19 @@ def _run_days(
         start = first
         while start <= last:
             end = min(last, start + timedelta(days=days_per_pass - 1))
+            n_days = (end - start).days + 1
             dims = wl.dimensions(client, database)
             t0 = time.monotonic()
             per_type = {t: process_type(spark, settings, t, start, end, dims) for t in TYPES}
-            spark_seconds = (time.monotonic() - t0) / ((end - start).days + 1)
-            day = start
-            while day <= end:
-                claims.check()
-                try:
-                    done = load_day(client, database, day, {t: per_type[t][day] for t in TYPES}, run_id)
-                    done.seconds["spark_share"] = spark_seconds
-                    result.days.append(done)
-                except quality.DataQualityError as exc:
-                    result.failed[day.isoformat()] = str(exc)
-                progress.day_done(day, sum(r.rows for r in per_type_day(per_type, day)))
-                day += timedelta(days=1)
+            spark_seconds = (time.monotonic() - t0) / n_days
+            days = [start + timedelta(days=i) for i in range(n_days)]
+            span = load_days(client, database, {d: {t: per_type[t][d] for t in TYPES} for d in days}, run_id,
+                             claims.check)  # fmt: skip
+            for done in span.days:
+                done.seconds["spark_share"] = spark_seconds
+            result.days += span.days
+            result.failed |= span.failed
+            progress.days_done(end, n_days, sum(r.rows for d in days for r in per_type_day(per_type, d)))
             start = end + timedelta(days=1)
     finally:
         client.close()

@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -60,6 +60,34 @@ def swap_month(client: Client, database: str, table: str, partition: int, edit: 
         client.command(f"DROP TABLE IF EXISTS {staged} SYNC")
 
 
+def replace_days(
+    client: Client,
+    database: str,
+    table: str,
+    rows: Mapping[date, pa.Table],
+    day_column: str = "date_key",
+) -> int:
+    """Make ``rows[day]`` the whole content of ``table`` for each day (``day_column``), atomically per
+    month partition: one stage, one DELETE of the days, one INSERT of their rows and one swap per month,
+    however many days of it the range holds (a range load's partition swaps do not grow with its days).
+    Returns the rows written."""
+    by_month: dict[int, list[date]] = {}
+    for day in sorted(rows):
+        by_month.setdefault(month_partition(day), []).append(day)
+    for partition, days in by_month.items():
+        frames = [rows[day] for day in days]
+
+        def edit(stage: str, days: list[date] = days, frames: list[pa.Table] = frames) -> None:
+            listed = ", ".join(f"'{day.isoformat()}'" for day in days)
+            client.command(f"DELETE FROM {database}.{stage} WHERE {day_column} IN ({listed})")
+            tables = [t for t in frames if t.num_rows]
+            if tables:
+                client.insert_arrow(stage, pa.concat_tables(tables), database=database)
+
+        swap_month(client, database, table, partition, edit)
+    return sum(t.num_rows for t in rows.values())
+
+
 def replace_day(
     client: Client,
     database: str,
@@ -69,17 +97,16 @@ def replace_day(
     day_column: str = "date_key",
 ) -> int:
     """Make ``rows`` the whole content of ``table`` for ``day`` (``day_column``), atomically; returns rows."""
-
-    def edit(stage: str) -> None:
-        client.command(f"DELETE FROM {database}.{stage} WHERE {day_column} = '{day.isoformat()}'")
-        if isinstance(rows, pd.DataFrame):
+    if isinstance(rows, pd.DataFrame):
+        # A frame goes in as the client converts it (insert_df), not through Arrow's own inference.
+        def edit(stage: str) -> None:
+            client.command(f"DELETE FROM {database}.{stage} WHERE {day_column} = '{day.isoformat()}'")
             if len(rows):
                 client.insert_df(stage, rows, database=database)
-        elif rows.num_rows:
-            client.insert_arrow(stage, rows, database=database)
 
-    swap_month(client, database, table, month_partition(day), edit)
-    return len(rows)
+        swap_month(client, database, table, month_partition(day), edit)
+        return len(rows)
+    return replace_days(client, database, table, {day: rows}, day_column)
 
 
 def dimensions(client: Client, database: str) -> Dimensions:
@@ -114,47 +141,86 @@ def reorder_policy(client: Client, database: str) -> dict[tuple[str, str], tuple
     return {(s, p): (int(r), int(ss)) for s, p, r, ss in rows}
 
 
-def sales_totals(client: Client, database: str, day: date) -> dict[str, Any]:
-    """Batch (fact_sales) and speed (rt_sales_5min) totals of the day, and the fact's row identity counts."""
-    facts = client.query(
-        f"SELECT count(), uniqExact(sale_id), sum(quantity), toFloat64(sum(revenue)) "
-        f"FROM {database}.fact_sales WHERE date_key = %(day)s",
+def day_snapshots(client: Client, database: str, day: date) -> pd.DataFrame:
+    """The end-of-day snapshots fact_inventory holds for ``day`` (a day a range load leaves as it was)."""
+    result = client.query(
+        f"SELECT {', '.join((*SNAPSHOT_COLUMNS, ON_ORDER_COLUMN))} FROM {database}.fact_inventory FINAL "
+        f"WHERE date_key = %(day)s",
         parameters={"day": day},
-    ).result_rows[0]
+    )
+    return pd.DataFrame(result.result_rows, columns=[*SNAPSHOT_COLUMNS, ON_ORDER_COLUMN])
+
+
+def sales_totals(client: Client, database: str, days: Sequence[date]) -> dict[date, dict[str, Any]]:
+    """Per day: batch (fact_sales) and speed (rt_sales_5min) totals, and the fact's row identity counts;
+    two grouped queries for the whole range (a day without rows gets zeros)."""
+    if not days:
+        return {}
+    first, last = min(days), max(days)
+    facts = client.query(
+        f"SELECT date_key, count(), uniqExact(sale_id), sum(quantity), toFloat64(sum(revenue)) "
+        f"FROM {database}.fact_sales WHERE date_key BETWEEN %(first)s AND %(last)s GROUP BY date_key",
+        parameters={"first": first, "last": last},
+    ).result_rows
     speed = client.query(
-        f"SELECT count(), sum(units), toFloat64(sum(revenue)) FROM {database}.rt_sales_5min "
-        f"WHERE window_start >= %(start)s AND window_start < %(end)s",
-        parameters={"start": _midnight(day), "end": _midnight(day + timedelta(days=1))},
-    ).result_rows[0]
-    has_speed = int(speed[0]) > 0
-    return {
-        "rows": int(facts[0]),
-        "distinct_sale_ids": int(facts[1]),
-        "units": int(facts[2] or 0),
-        "revenue": float(facts[3] or 0.0),
-        "speed_units": int(speed[1]) if has_speed else None,
-        "speed_revenue": float(speed[2]) if has_speed else None,
-    }
+        f"SELECT toDate(window_start, 'UTC') AS day, count(), sum(units), toFloat64(sum(revenue)) "
+        f"FROM {database}.rt_sales_5min WHERE window_start >= %(start)s AND window_start < %(end)s GROUP BY day",
+        parameters={"start": _midnight(first), "end": _midnight(last + timedelta(days=1))},
+    ).result_rows
+    fact_by_day = {row[0]: row[1:] for row in facts}
+    speed_by_day = {row[0]: row[1:] for row in speed if int(row[1]) > 0}
+    totals = {}
+    for day in days:
+        n, ids, units, revenue = fact_by_day.get(day, (0, 0, 0, 0.0))
+        on_speed = speed_by_day.get(day)
+        totals[day] = {
+            "rows": int(n),
+            "distinct_sale_ids": int(ids),
+            "units": int(units or 0),
+            "revenue": float(revenue or 0.0),
+            "speed_units": int(on_speed[1]) if on_speed else None,
+            "speed_revenue": float(on_speed[2]) if on_speed else None,
+        }
+    return totals
 
 
 def _midnight(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
 
 
-def record_watermark(client: Client, database: str, day: date, batch_id: str, run_id: str, **counts: int) -> None:
-    columns = ["day", "loaded_at", "batch_id", "run_id", *counts]
-    row = [day, datetime.now(timezone.utc), batch_id, run_id, *counts.values()]
-    client.insert("ops_batch_watermark", [row], column_names=columns, database=database)
+@dataclass(frozen=True)
+class Watermark:
+    """The ops_batch_watermark row that closes a day (sql/0016_late_arrivals.sql for stream_rows)."""
+
+    day: date
+    batch_id: str
+    run_id: str
+    counts: dict[str, int]
 
 
-def withdraw_watermark(client: Client, database: str, day: date) -> bool:
-    """Remove the watermark row(s) of ``day`` (the day goes back to the speed layer in the views);
-    True when there was one."""
-    query = f"SELECT count() FROM {database}.ops_batch_watermark WHERE day = %(day)s"
-    if not client.query(query, parameters={"day": day}).result_rows[0][0]:
-        return False
-    client.command(f"DELETE FROM {database}.ops_batch_watermark WHERE day = '{day.isoformat()}'")
-    return True
+def record_watermarks(client: Client, database: str, marks: Sequence[Watermark]) -> None:
+    """The watermark rows of the days a load closes, in one insert."""
+    if not marks:
+        return
+    names = list(marks[0].counts)
+    now = datetime.now(timezone.utc)
+    rows = [[m.day, now, m.batch_id, m.run_id, *(m.counts[n] for n in names)] for m in marks]
+    client.insert(
+        "ops_batch_watermark", rows, column_names=["day", "loaded_at", "batch_id", "run_id", *names], database=database
+    )
+
+
+def withdraw_watermarks(client: Client, database: str, days: Sequence[date]) -> list[date]:
+    """Remove the watermark rows of ``days`` (those days go back to the speed layer in the views);
+    returns the days that had one."""
+    if not days:
+        return []
+    query = f"SELECT DISTINCT day FROM {database}.ops_batch_watermark WHERE day IN %(days)s ORDER BY day"
+    held = [row[0] for row in client.query(query, parameters={"days": list(days)}).result_rows]
+    if held:
+        listed = ", ".join(f"'{day.isoformat()}'" for day in held)
+        client.command(f"DELETE FROM {database}.ops_batch_watermark WHERE day IN ({listed})")
+    return held
 
 
 def watermark(client: Client, database: str) -> date | None:
@@ -163,10 +229,13 @@ def watermark(client: Client, database: str) -> date | None:
     return rows[0][1] if rows[0][0] else None
 
 
-def record_checks(client: Client, database: str, run_id: str, day: date, checks: Sequence[Check]) -> None:
-    if not checks:
+def record_checks(client: Client, database: str, runs: Sequence[tuple[str, date, Sequence[Check]]]) -> None:
+    """dq_results rows of (batch id, day, checks) per day, in one insert."""
+    rows = [
+        [run_id, day, c.name, c.value, c.threshold, c.passed, c.detail] for run_id, day, checks in runs for c in checks
+    ]
+    if not rows:
         return
-    rows = [[run_id, day, c.name, c.value, c.threshold, c.passed, c.detail] for c in checks]
     client.insert(
         "dq_results",
         rows,
