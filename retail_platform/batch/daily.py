@@ -7,12 +7,17 @@ For day D, per event type (sales, inventory):
 4. write silver (accepted rows + product attributes) and quarantine (rejected rows + reason) for D
    with ``replaceWhere`` on D's partition: a re-run rewrites the same rows.
 Then, on the driver (a day is at most ~1M rows): fact rows from silver (``facts``), input checks,
-both facts replaced for D (``warehouse_load.replace_day``), the serving aggregates rebuilt for D
+both facts replaced for D (``warehouse_load.replace_days``), the serving aggregates rebuilt for D
 (``aggregates.refresh``), the post-load checks (uniqueness of the loaded day, reconciliation with
 the speed layer) recorded in dq_results, and only when every check passed the watermark row that
 closes the day. A failed check fails the run after every check was recorded; the day then has no
 watermark row (one left by an earlier load of the day is withdrawn), so the views serve it from the
 speed layer while its facts hold the failed load.
+
+A range (a backfill, a history import) does each step once for a run of days rather than once a day
+(``run_days``, ``load_days``): the per-day fixed cost (Spark passes, Delta commits, partition swaps,
+warehouse round trips) was most of a small day's time. Every day still gets exactly what a run of it
+alone gives.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""The warehouse side of the daily load: dimensions and snapshots in, one day of facts swapped in
+"""The warehouse side of the daily load: dimensions and snapshots in, days of facts swapped in
 atomically, the watermark and data-quality rows out.
 
-Replacing one day (sql/0003_facts.sql): the facts are partitioned by month, so the day is rebuilt in a
-stage table holding a copy of its month (hard links), then the month is swapped in with one
-``REPLACE PARTITION``. Readers see the month before or after, never half a day; a failure before the
-swap leaves the fact untouched, and re-running the day replaces it again: idempotent.
+Replacing days (sql/0003_facts.sql): the facts are partitioned by month, so the days of a month are
+rebuilt in a stage table holding a copy of the month (hard links), then the month is swapped in with
+one ``REPLACE PARTITION``. Readers see the month before or after, never half a day; a failure before
+the swap leaves the fact untouched, and re-running the days replaces them again: idempotent.
 
 One writer per month at a time: two loads of different days of the same month running concurrently
 would each swap in a month holding only their own new day. A load therefore claims the months it may
