@@ -8,19 +8,13 @@ retail_platform.forecasting.predictions and spark_jobs/predict_demand.py.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pendulum
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-from retail_platform.batch.operators import PlatformSparkSubmitOperator
+from retail_assets import ACCURACY, FORECASTS, INFERENCE_FEATURES, PREDICT_DEMAND_APP
+from retail_operators import PlatformSparkSubmitOperator
 from retail_platform.orchestration import DEFAULT_ARGS
 
-APPLICATION = str(Path(__file__).resolve().parent.parent / "spark_jobs" / "predict_demand.py")
-INFERENCE_FEATURES = Asset("lake://features/inference")
-# Stock optimisation schedules on this.
-FORECASTS = Asset("clickhouse://retail/ml_demand_forecast")
-ACCURACY = Asset("clickhouse://retail/ml_forecast_accuracy")
 DAY = "{{ ti.xcom_pull(task_ids='resolve_day') }}"
 
 
@@ -38,20 +32,25 @@ def batch_predictions() -> None:
     @task(execution_timeout=pendulum.duration(minutes=5))
     def resolve_day() -> str:
         """The forecast date: conf "date", else the batch watermark (the newest closed day)."""
+        from retail_hooks import warehouse_client
         from retail_platform.forecasting.jobs import last_loaded_day
 
         conf = get_current_context()["dag_run"].conf or {}
-        return conf.get("date") or last_loaded_day().isoformat()
+        if conf.get("date"):
+            return conf["date"]
+        client = warehouse_client()
+        try:
+            return last_loaded_day(client).isoformat()
+        finally:
+            client.close()
 
     predict = PlatformSparkSubmitOperator(
         task_id="predict_demand",
-        conn_id="spark_default",
-        application=APPLICATION,
+        application=PREDICT_DEMAND_APP,
         application_args=["--date", DAY],
         name="predict_demand",
         outlets=[FORECASTS],
         execution_timeout=pendulum.duration(hours=1),
-        verbose=False,
     )
 
     @task(execution_timeout=pendulum.duration(minutes=20), outlets=[ACCURACY])
@@ -59,10 +58,14 @@ def batch_predictions() -> None:
         """Forecasts made for the day that just closed, beside its actual sales."""
         from datetime import date
 
-        from retail_platform.forecasting.predictions import record_accuracy as record
-        from retail_platform.settings import get_settings
+        from retail_hooks import warehouse_client
+        from retail_platform.forecasting.predictions import write_accuracy
 
-        return record(get_settings(), date.fromisoformat(day))
+        client = warehouse_client()
+        try:
+            return write_accuracy(client, client.database, date.fromisoformat(day))
+        finally:
+            client.close()
 
     day = resolve_day()
     day >> predict

@@ -16,19 +16,17 @@ purpose: the logic lives in retail_platform.sources and spark_jobs/import_sales_
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pendulum
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import Param, dag, get_current_context, task
 
-from retail_platform.batch.operators import PlatformSparkSubmitOperator
+from retail_assets import IMPORT_SALES_HISTORY_APP
+from retail_operators import PlatformSparkSubmitOperator
 from retail_platform.orchestration import DEFAULT_ARGS
 
 # Airflow 3 captures the standard logging of task code into the task's log.
 log = logging.getLogger(__name__)
-
-APPLICATION = str(Path(__file__).resolve().parent.parent / "spark_jobs" / "import_sales_history.py")
 
 
 @dag(
@@ -49,13 +47,13 @@ def batch_sources() -> None:
     @task(execution_timeout=pendulum.duration(minutes=20))
     def ingest_dimensions() -> None:
         """Suppliers, then catalogue files (products name their suppliers)."""
+        from retail_hooks import warehouse_client
         from retail_platform.settings import get_settings
         from retail_platform.sources import report, runs
-        from retail_platform.warehouse.client import connect
 
         context = get_current_context()
         settings = get_settings()
-        client = connect(settings)
+        client = warehouse_client()
         try:
             loads = runs.ingest_dimensions(client, settings, context["run_id"])
         finally:
@@ -64,8 +62,7 @@ def batch_sources() -> None:
 
     import_bronze = PlatformSparkSubmitOperator(
         task_id="import_sales_history",
-        conn_id="spark_default",
-        application=APPLICATION,
+        application=IMPORT_SALES_HISTORY_APP,
         application_args=[
             "--run-id",
             "{{ run_id }}",
@@ -76,7 +73,6 @@ def batch_sources() -> None:
         ],  # fmt: skip
         name="import_sales_history",
         execution_timeout=pendulum.duration(hours=2),
-        verbose=False,
     )
 
     @task(execution_timeout=pendulum.duration(minutes=5))
@@ -86,15 +82,15 @@ def batch_sources() -> None:
         rows loaded here when it closes the day."""
         from datetime import datetime, timezone
 
+        from retail_hooks import warehouse_client
         from retail_platform.batch.close import split_too_early
         from retail_platform.settings import get_settings
         from retail_platform.sources import runs
-        from retail_platform.warehouse.client import connect
 
         settings = get_settings()
-        client = connect(settings)
+        client = warehouse_client()
         try:
-            loads = runs.run_loads(client, settings.clickhouse_database, get_current_context()["run_id"])
+            loads = runs.run_loads(client, client.database, get_current_context()["run_id"])
         finally:
             client.close()
         now = datetime.now(timezone.utc)
@@ -113,15 +109,13 @@ def batch_sources() -> None:
     @task(trigger_rule="all_done", execution_timeout=pendulum.duration(minutes=5))
     def report() -> None:
         """The run's files with their verdicts; fails when any file failed, so it is noticed."""
-        from retail_platform.settings import get_settings
+        from retail_hooks import warehouse_client
         from retail_platform.sources import report as source_report
         from retail_platform.sources import runs
-        from retail_platform.warehouse.client import connect
 
-        settings = get_settings()
-        client = connect(settings)
+        client = warehouse_client()
         try:
-            loads = runs.run_loads(client, settings.clickhouse_database, get_current_context()["run_id"])
+            loads = runs.run_loads(client, client.database, get_current_context()["run_id"])
         finally:
             client.close()
         log.info("batch sources:\n%s", source_report.summary(loads))

@@ -19,22 +19,18 @@ how much; recompute_day gets the target and checks it again before loading.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, PokeReturnValue, dag, task
+from airflow.sdk import CronDataIntervalTimetable, PokeReturnValue, dag, task
 
-from retail_platform.batch.operators import PlatformSparkSubmitOperator
+from retail_assets import DAILY_ETL_APP, FACT_INVENTORY, FACT_SALES
+from retail_operators import PlatformSparkSubmitOperator
 from retail_platform.orchestration import DEFAULT_ARGS
 
 # Airflow 3 captures the standard logging of task code into the task's log.
 log = logging.getLogger(__name__)
 
-APPLICATION = str(Path(__file__).resolve().parent.parent / "spark_jobs" / "daily_etl.py")
 DAY = "{{ dag_run.conf.get('date') or data_interval_start | ds }}"
-# Downstream DAGs (feature engineering) schedule on these.
-FACT_SALES = Asset("clickhouse://retail/fact_sales")
-FACT_INVENTORY = Asset("clickhouse://retail/fact_inventory")
 
 
 @dag(
@@ -70,11 +66,12 @@ def daily_etl() -> None:
 
         from airflow.sdk.exceptions import AirflowFailException
 
+        from retail_hooks import KafkaHook
         from retail_platform.batch import close
         from retail_platform.settings import get_settings
 
         try:
-            return close.dag_target(get_settings(), date.fromisoformat(day))
+            return close.dag_target(get_settings(), date.fromisoformat(day), bootstrap=KafkaHook().bootstrap_servers())
         except close.TooEarly as exc:
             raise AirflowFailException(str(exc)) from exc  # retrying does not make a day older
 
@@ -90,19 +87,22 @@ def daily_etl() -> None:
 
         from airflow.sdk.exceptions import AirflowFailException
 
+        from retail_hooks import warehouse_client
         from retail_platform.batch import close
         from retail_platform.settings import get_settings
 
+        client = warehouse_client()
         try:
-            done = close.dag_poke(get_settings(), date.fromisoformat(day), target)
+            done = close.dag_poke(get_settings(), date.fromisoformat(day), target, client=client)
         except close.DayNotClosable as exc:
             raise AirflowFailException(str(exc)) from exc
+        finally:
+            client.close()
         return PokeReturnValue(is_done=done, xcom_value=target if done else None)
 
     load = PlatformSparkSubmitOperator(
         task_id="recompute_day",
-        conn_id="spark_default",
-        application=APPLICATION,
+        application=DAILY_ETL_APP,
         application_args=[
             "--date",
             DAY,
@@ -116,7 +116,6 @@ def daily_etl() -> None:
         name="daily_etl",
         outlets=[FACT_SALES, FACT_INVENTORY],
         execution_timeout=pendulum.duration(hours=2),
-        verbose=False,
     )
     target = close_target(DAY)
     bronze_has_day(DAY) >> target

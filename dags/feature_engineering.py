@@ -9,20 +9,13 @@ spark_jobs/feature_engineering.py.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pendulum
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-from retail_platform.batch.operators import PlatformSparkSubmitOperator
+from retail_assets import FACT_INVENTORY, FACT_SALES, FEATURE_ENGINEERING_APP, INFERENCE_FEATURES, WAREHOUSE_FEATURES
+from retail_operators import PlatformSparkSubmitOperator
 from retail_platform.orchestration import DEFAULT_ARGS
 
-APPLICATION = str(Path(__file__).resolve().parent.parent / "spark_jobs" / "feature_engineering.py")
-FACT_SALES = Asset("clickhouse://retail/fact_sales")
-FACT_INVENTORY = Asset("clickhouse://retail/fact_inventory")
-# batch_predictions schedules on these.
-INFERENCE_FEATURES = Asset("lake://features/inference")
-WAREHOUSE_FEATURES = Asset("clickhouse://retail/ml_demand_features")
 DAY = "{{ ti.xcom_pull(task_ids='resolve_day') }}"
 
 
@@ -40,15 +33,21 @@ def feature_engineering() -> None:
     @task(execution_timeout=pendulum.duration(minutes=5))
     def resolve_day() -> str:
         """The last closed day: conf "date", else the batch watermark."""
+        from retail_hooks import warehouse_client
         from retail_platform.forecasting.jobs import last_loaded_day
 
         conf = get_current_context()["dag_run"].conf or {}
-        return conf.get("date") or last_loaded_day().isoformat()
+        if conf.get("date"):
+            return conf["date"]
+        client = warehouse_client()
+        try:
+            return last_loaded_day(client).isoformat()
+        finally:
+            client.close()
 
     features = PlatformSparkSubmitOperator(
         task_id="compute_features",
-        conn_id="spark_default",
-        application=APPLICATION,
+        application=FEATURE_ENGINEERING_APP,
         application_args=[
             "--date",
             DAY,
@@ -60,7 +59,6 @@ def feature_engineering() -> None:
         name="feature_engineering",
         outlets=[INFERENCE_FEATURES, WAREHOUSE_FEATURES],
         execution_timeout=pendulum.duration(hours=2),
-        verbose=False,
     )
     resolve_day() >> features
 

@@ -37,13 +37,12 @@ def late_arrivals() -> None:
     @task(execution_timeout=pendulum.duration(minutes=5))
     def find_late_days() -> list[dict[str, object]]:
         """Record a recompute for each late day (ops_recomputes); the trigger arguments of each."""
+        from retail_hooks import warehouse_client
         from retail_platform.batch import late_arrivals as late
-        from retail_platform.orchestration import ClickHouseHook
 
-        hook = ClickHouseHook()
-        client = hook.get_conn()
+        client = warehouse_client()
         try:
-            chosen = late.detect_and_record(client, hook.database, detected_by=get_current_context()["run_id"])
+            chosen = late.detect_and_record(client, client.database, detected_by=get_current_context()["run_id"])
         finally:
             client.close()
         if not chosen:

@@ -16,15 +16,13 @@ next night's work. Thin on purpose: the logic lives in retail_platform.maintenan
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-from retail_platform.batch.operators import PlatformSparkSubmitOperator
+from retail_assets import MAINTENANCE_APP
+from retail_operators import PlatformSparkSubmitOperator
 from retail_platform.orchestration import DEFAULT_ARGS
 
-APPLICATION = str(Path(__file__).resolve().parent.parent / "spark_jobs" / "maintenance.py")
 _DAYS = {"type": ["integer", "null"], "minimum": 1}
 # Job option -> DAG param; "None" (a null param rendered) means "no window" to the job.
 LAKE_OPTIONS = {
@@ -72,20 +70,18 @@ def maintenance() -> None:
 
     PlatformSparkSubmitOperator(
         task_id="lake_maintenance",
-        conn_id="spark_default",
-        application=APPLICATION,
+        application=MAINTENANCE_APP,
         application_args=args,
         name="maintenance",
         execution_timeout=pendulum.duration(hours=3),
-        verbose=False,
     )
 
     @task(execution_timeout=pendulum.duration(minutes=45))
     def warehouse_maintenance() -> dict[str, object]:
+        from retail_hooks import warehouse_client
         from retail_platform.maintenance.config import MaintenanceConfig
         from retail_platform.maintenance.records import summary
         from retail_platform.maintenance.run import run_warehouse
-        from retail_platform.orchestration import ClickHouseHook
         from retail_platform.settings import get_settings
 
         context = get_current_context()
@@ -93,7 +89,7 @@ def maintenance() -> None:
         config = MaintenanceConfig.from_params(
             {k: params[k] for k in ("warehouse_optimize_days", "warehouse_retention_days")}
         )
-        client = ClickHouseHook().get_conn()
+        client = warehouse_client()
         try:
             records = run_warehouse(get_settings(), config, context["run_id"], client=client)
         finally:

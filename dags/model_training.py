@@ -9,17 +9,12 @@ spark_jobs/train_demand_model.py.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pendulum
-from airflow.sdk import Asset, CronTriggerTimetable, dag
+from airflow.sdk import CronTriggerTimetable, dag
 
-from retail_platform.batch.operators import PlatformSparkSubmitOperator
+from retail_assets import MODEL, PERFORMANCE, TRAIN_DEMAND_MODEL_APP
+from retail_operators import PlatformSparkSubmitOperator
 from retail_platform.orchestration import DEFAULT_ARGS
-
-APPLICATION = str(Path(__file__).resolve().parent.parent / "spark_jobs" / "train_demand_model.py")
-MODEL = Asset("lake://models/demand-forecast")
-PERFORMANCE = Asset("clickhouse://retail/ml_model_performance")
 
 
 @dag(
@@ -35,14 +30,12 @@ PERFORMANCE = Asset("clickhouse://retail/ml_model_performance")
 def model_training() -> None:
     PlatformSparkSubmitOperator(
         task_id="train_demand_model",
-        conn_id="spark_default",
-        application=APPLICATION,
+        application=TRAIN_DEMAND_MODEL_APP,
         application_args=["--date", "{{ (dag_run.conf or {}).get('date') or macros.ds_add(ds, -1) }}"],
         name="train_demand_model",
         outlets=[MODEL, PERFORMANCE],
         # Seed 004: weekly retraining within 4 hours.
         execution_timeout=pendulum.duration(hours=4),
-        verbose=False,
     )
 
 

@@ -1,4 +1,4 @@
-"""platform_smoke: proves that Airflow's workers reach the warehouse and Kafka.
+"""platform_smoke: proves that Airflow's workers reach the warehouse and Kafka through their connections.
 
 Triggered by `make demo` through the REST API with conf {"run_id": ...}; each task records a row
 in ops_service_checks under that run id. Thin on purpose: the logic lives in retail_platform.smoke.
@@ -25,12 +25,16 @@ from retail_platform.orchestration import DEFAULT_ARGS
 def platform_smoke() -> None:
     @task(execution_timeout=pendulum.duration(minutes=2))
     def check_services() -> dict[str, int]:
-        # Imports and settings are read when the task runs, never when the DAG file is parsed.
+        # Imports and connections are read when the task runs, never when the DAG file is parsed.
+        from retail_hooks import KafkaHook, warehouse_client
         from retail_platform import smoke
-        from retail_platform.settings import get_settings
 
         run_id = get_current_context()["dag_run"].conf.get("run_id", "airflow-manual")
-        return smoke.airflow_task_check(get_settings(), run_id)
+        client = warehouse_client()
+        try:
+            return smoke.airflow_task_check(client, KafkaHook().bootstrap_servers(), run_id)
+        finally:
+            client.close()
 
     check_services()
 

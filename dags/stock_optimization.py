@@ -12,19 +12,15 @@ from __future__ import annotations
 import logging
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
+from retail_assets import ANOMALIES, FACT_INVENTORY, FORECASTS, RECOMMENDATIONS, REORDER_POLICY
 from retail_platform.orchestration import DEFAULT_ARGS
 
 # Airflow 3 captures the standard logging of task code into the task's log.
 log = logging.getLogger(__name__)
 
 DAY = "{{ dag_run.conf.get('date') or data_interval_start | ds }}"
-FACT_INVENTORY = Asset("clickhouse://retail/fact_inventory")
-FORECASTS = Asset("clickhouse://retail/ml_demand_forecast")
-RECOMMENDATIONS = Asset("clickhouse://retail/ml_reorder_recommendations")
-ANOMALIES = Asset("clickhouse://retail/ml_inventory_anomalies")
-REORDER_POLICY = Asset("clickhouse://retail/rt_reorder_policy")
 
 
 @dag(
@@ -49,14 +45,12 @@ def stock_optimization() -> None:
         """Skip a day without any inventory snapshot on or before it: nothing to recommend from."""
         from datetime import date
 
+        from retail_hooks import warehouse_client
         from retail_platform.optimization.warehouse import stock_snapshot
-        from retail_platform.settings import get_settings
-        from retail_platform.warehouse.client import connect
 
-        settings = get_settings()
-        client = connect(settings)
+        client = warehouse_client()
         try:
-            found = len(stock_snapshot(client, settings.clickhouse_database, date.fromisoformat(day))) > 0
+            found = len(stock_snapshot(client, client.database, date.fromisoformat(day))) > 0
         finally:
             client.close()
         if not found:
@@ -72,17 +66,15 @@ def stock_optimization() -> None:
         """Recommendations, anomalies and (for the newest day) rt_reorder_policy for ``day``."""
         from datetime import date
 
+        from retail_hooks import warehouse_client
         from retail_platform.optimization.policy import OptimizationConfig
         from retail_platform.optimization.warehouse import run_day
-        from retail_platform.settings import get_settings
-        from retail_platform.warehouse.client import connect
 
         context = get_current_context()
         config = OptimizationConfig().with_overrides({"service_level": float(context["params"]["service_level"])})
-        settings = get_settings()
-        client = connect(settings)
+        client = warehouse_client()
         try:
-            summary = run_day(client, settings.clickhouse_database, date.fromisoformat(day), config, context["run_id"])
+            summary = run_day(client, client.database, date.fromisoformat(day), config, context["run_id"])
         finally:
             client.close()
         log.info("stock optimisation %s: %s", day, summary.as_dict())

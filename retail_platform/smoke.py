@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from clickhouse_connect.driver.client import Client
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
@@ -36,13 +37,18 @@ class CheckResult:
 def record_check(settings: Settings, run_id: str, component: str, detail: str, rows: int) -> None:
     client = connect(settings)
     try:
-        client.insert(
-            "ops_service_checks",
-            [[datetime.now(timezone.utc), run_id, component, detail, rows]],
-            column_names=["checked_at", "run_id", "component", "detail", "rows"],
-        )
+        insert_check(client, run_id, component, detail, rows)
     finally:
         client.close()
+
+
+def insert_check(client: Client, run_id: str, component: str, detail: str, rows: int) -> None:
+    """One ``ops_service_checks`` row through an open client (of the warehouse's database)."""
+    client.insert(
+        "ops_service_checks",
+        [[datetime.now(timezone.utc), run_id, component, detail, rows]],
+        column_names=["checked_at", "run_id", "component", "detail", "rows"],
+    )
 
 
 def recorded_checks(settings: Settings, run_id: str) -> dict[str, int]:
@@ -168,17 +174,14 @@ def _line(result: CheckResult) -> str:
     return f"  {'ok  ' if result.ok else 'FAIL'} {result.component:<10} {result.detail}"
 
 
-def airflow_task_check(settings: Settings, run_id: str) -> dict[str, int]:
-    """What the platform_smoke DAG's task does inside an Airflow worker."""
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+def airflow_task_check(client: Client, bootstrap: str, run_id: str) -> dict[str, int]:
+    """What the platform_smoke DAG's task does inside an Airflow worker, with the clients of its
+    connections: the warehouse hook's ``client`` and the Kafka connection's ``bootstrap`` servers."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
     try:
         topics = len(admin.list_topics())
     finally:
         admin.close()
-    client = connect(settings)
-    try:
-        tables = count(client, "SELECT count() FROM system.tables WHERE database = currentDatabase()")
-    finally:
-        client.close()
-    record_check(settings, run_id, "airflow", f"worker sees {topics} topics and {tables} warehouse tables", 1)
+    tables = count(client, "SELECT count() FROM system.tables WHERE database = currentDatabase()")
+    insert_check(client, run_id, "airflow", f"worker sees {topics} topics and {tables} warehouse tables", 1)
     return {"kafka_topics": topics, "warehouse_tables": tables}

@@ -163,22 +163,23 @@ def input_topic_names() -> list[str]:
     return [t.name for t in INPUT_TOPICS]
 
 
-def take_target(settings: Settings, now: datetime | None = None) -> CloseTarget:
+def take_target(settings: Settings, now: datetime | None = None, *, bootstrap: str | None = None) -> CloseTarget:
     """Kafka's offsets of every input partition, now. Topics that do not exist hold nothing (they are
-    not created here)."""
+    not created here). ``bootstrap`` (an Airflow task's Kafka connection) overrides the settings'."""
     from kafka import KafkaConsumer, TopicPartition
 
     taken_at = now or datetime.now(timezone.utc)
+    bootstrap = bootstrap or settings.kafka_bootstrap
     try:
         consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap,
+            bootstrap_servers=bootstrap,
             enable_auto_commit=False,
             group_id=None,
             allow_auto_create_topics=False,
             request_timeout_ms=15000,
         )
     except Exception as exc:  # NoBrokersAvailable and friends: the day cannot be shown closable
-        raise DayNotClosable(f"cannot read Kafka's end offsets from {settings.kafka_bootstrap}: {exc}") from exc
+        raise DayNotClosable(f"cannot read Kafka's end offsets from {bootstrap}: {exc}") from exc
     try:
         existing = consumer.topics()
         tps = [
@@ -200,22 +201,26 @@ def take_target(settings: Settings, now: datetime | None = None) -> CloseTarget:
     )
 
 
-def stream_positions(settings: Settings) -> tuple[bool, dict[str, int]]:
-    """(whether a streaming query has recorded batches, its next offset per partition)."""
+def stream_positions(settings: Settings, client: Any = None) -> tuple[bool, dict[str, int]]:
+    """(whether a streaming query has recorded batches, its next offset per partition), read with
+    ``client`` (an Airflow task's hook client, left open) or a client of the settings."""
     from retail_platform.streaming import ops
     from retail_platform.streaming.config import QUERY_NAME
+
+    if client is not None:
+        query_id, positions, _batches, _last, _at = ops.positions(client, QUERY_NAME)
+        return query_id is not None, positions
     from retail_platform.warehouse.client import connect
 
-    client = connect(settings)
+    own = connect(settings)
     try:
-        query_id, positions, _batches, _last, _at = ops.positions(client, QUERY_NAME)
+        return stream_positions(settings, own)
     finally:
-        client.close()
-    return query_id is not None, positions
+        own.close()
 
 
-def check(settings: Settings, day: date, target: CloseTarget) -> Verdict:
-    has_stream, positions = stream_positions(settings)
+def check(settings: Settings, day: date, target: CloseTarget, client: Any = None) -> Verdict:
+    has_stream, positions = stream_positions(settings, client)
     return verdict(day, target, positions, settings.close_grace_minutes, has_stream)
 
 
@@ -254,11 +259,12 @@ def await_closable(
 STREAM_WAIT_SECONDS = 3600
 
 
-def dag_target(settings: Settings, day: date, now: datetime | None = None) -> dict[str, Any]:
-    """Refuse a day too recent to close, else take the target the sensor waits on (as JSON)."""
+def dag_target(settings: Settings, day: date, now: datetime | None = None, *, bootstrap: str) -> dict[str, Any]:
+    """Refuse a day too recent to close, else take the target the sensor waits on (as JSON), from the
+    Kafka of ``bootstrap`` (the task's connection)."""
     now = now or datetime.now(timezone.utc)
     refuse_too_early([day], now, settings.close_grace_minutes)
-    target = take_target(settings, now)
+    target = take_target(settings, now, bootstrap=bootstrap)
     log.info("%s: waiting for the stream to pass %s", day, target.to_json())
     return target.to_json()
 
@@ -269,11 +275,14 @@ def dag_poke(
     target_json: Mapping[str, Any],
     max_wait_seconds: float = STREAM_WAIT_SECONDS,
     now: datetime | None = None,
+    *,
+    client: Any,
 ) -> bool:
     """One poke of the sensor: True when the day may close; raises DayNotClosable (with the partitions
-    behind and by how much) once ``max_wait_seconds`` have passed since the target was taken."""
+    behind and by how much) once ``max_wait_seconds`` have passed since the target was taken. The
+    stream's positions are read with ``client`` (the task's warehouse connection)."""
     target = CloseTarget.from_json(target_json)
-    result = check(settings, day, target)
+    result = check(settings, day, target, client)
     if result.closable:
         log.info("%s", result.reason)
         return True

@@ -81,13 +81,17 @@ def record_accuracy(settings: Settings, day: date) -> int:
 
     client = connect(settings)
     try:
-        db = settings.clickhouse_database
-        client.command(ACCURACY_SQL.format(db=db), parameters={"day": day})
-        return int(
-            client.query(
-                f"SELECT count() FROM {db}.{ACCURACY_TABLE} FINAL WHERE target_date = %(day)s",
-                parameters={"day": day},
-            ).result_rows[0][0]
-        )
+        return write_accuracy(client, settings.clickhouse_database, day)
     finally:
         client.close()
+
+
+def write_accuracy(client: Any, db: str, day: date) -> int:
+    """``record_accuracy`` with an open client (an Airflow task's hook client) of database ``db``."""
+    client.command(ACCURACY_SQL.format(db=db), parameters={"day": day})
+    return int(
+        client.query(
+            f"SELECT count() FROM {db}.{ACCURACY_TABLE} FINAL WHERE target_date = %(day)s",
+            parameters={"day": day},
+        ).result_rows[0][0]
+    )

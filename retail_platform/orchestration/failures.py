@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
+from retail_platform.orchestration.connections import WAREHOUSE_CONN_ID
+
 log = logging.getLogger(__name__)
 
 TABLE = "ops_task_failures"
@@ -105,13 +107,19 @@ def failure_row(context: Mapping[str, Any], *, now: datetime | None = None) -> d
     }
 
 
-def record_task_failure(context: Mapping[str, Any], *, conn_id: str | None = None) -> None:
-    """Airflow failure/retry callback: insert the try's row; log and swallow any error."""
+# A callback must not hold a worker slot for long on a warehouse that accepts and then stalls.
+CALLBACK_TIMEOUTS = {"connect_timeout": 10, "send_receive_timeout": 60}
+
+
+def record_task_failure(context: Mapping[str, Any], *, conn_id: str = WAREHOUSE_CONN_ID) -> None:
+    """Airflow failure/retry callback: insert the try's row through the official ClickHouse hook and
+    the ``conn_id`` connection; log and swallow any error."""
     try:
-        from retail_platform.orchestration.hooks import DEFAULT_CONN_ID, ClickHouseHook
+        from airflow.providers.clickhousedb.hooks.clickhouse import ClickHouseHook
 
         row = failure_row(context)
-        ClickHouseHook(conn_id or DEFAULT_CONN_ID).insert_rows(TABLE, [row])
+        hook = ClickHouseHook(clickhouse_conn_id=conn_id, client_kwargs=CALLBACK_TIMEOUTS)
+        hook.bulk_insert_rows(TABLE, [tuple(row[c] for c in COLUMNS)], column_names=list(COLUMNS))
         log.info("recorded failure of %s.%s try %s", row["dag_id"], row["task_id"], row["try_number"])
     except Exception:
         log.exception("could not record the task failure in %s (the task's own error is above)", TABLE)

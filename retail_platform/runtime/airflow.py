@@ -12,11 +12,13 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+from retail_platform.orchestration.connections import definitions, env_name
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.process import ProcessSpec
 from retail_platform.settings import REPO_ROOT, Settings
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+PLUGINS_FOLDER = REPO_ROOT / "plugins"
 
 
 class Airflow:
@@ -45,25 +47,17 @@ class Airflow:
     def environment(self) -> dict[str, str]:
         s = self.s
         keys = self._secrets()
-        connections = {
-            "AIRFLOW_CONN_SPARK_DEFAULT": {"conn_type": "spark", "host": s.spark_master},
-            "AIRFLOW_CONN_CLICKHOUSE_DEFAULT": {
-                "conn_type": "generic",
-                "host": s.clickhouse_host,
-                "port": s.clickhouse_port,
-                "login": s.clickhouse_user,
-                "password": s.clickhouse_password,
-                "schema": s.clickhouse_database,
-            },
-            "AIRFLOW_CONN_KAFKA_DEFAULT": {"conn_type": "generic", "extra": {"bootstrap.servers": s.kafka_bootstrap}},
-        }
+        # The warehouse, Kafka and Spark connections every task reaches its systems through.
+        connections = {env_name(conn_id): value for conn_id, value in definitions(s).items()}
         return {
             **s.source,
             "PATH": f"{s.venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}",
             "PYTHONPATH": str(REPO_ROOT),
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+            # plugins/ holds the hooks, operators and assets the DAGs import; Airflow puts this folder
+            # on sys.path of every component and task process.
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_FOLDER),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             # Two cores: the default parallelism (32) would pre-fork 32 worker processes.

@@ -95,7 +95,7 @@ class _Settings:
 
 def test_await_closable_waits_on_one_snapshot_then_fails_naming_partitions(monkeypatch):
     positions = iter([{"s:0": 1}, {"s:0": 4}, {"s:0": 9}])
-    monkeypatch.setattr(close, "stream_positions", lambda settings: (True, next(positions)))
+    monkeypatch.setattr(close, "stream_positions", lambda settings, client=None: (True, next(positions)))
     target = CloseTarget(_at("2026-11-22T08:00:00"), {"s:0": 9})
     slept: list[float] = []
     result = close.await_closable(
@@ -104,7 +104,7 @@ def test_await_closable_waits_on_one_snapshot_then_fails_naming_partitions(monke
     )  # fmt: skip
     assert result.closable and slept == [1, 1]
 
-    monkeypatch.setattr(close, "stream_positions", lambda settings: (True, {"s:0": 2}))
+    monkeypatch.setattr(close, "stream_positions", lambda settings, client=None: (True, {"s:0": 2}))
     with pytest.raises(DayNotClosable, match=r"s:0 behind by 7 record\(s\).*waited 0 s"):
         close.await_closable(
             _Settings(), [DAY], wait_seconds=0, target=target, clock=lambda: _at("2026-11-22T08:00:00")

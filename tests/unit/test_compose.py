@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from retail_platform.orchestration.connections import kafka_bootstrap
 from retail_platform.settings import DEFAULTS, REPO_ROOT, load_settings, setting_names
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
@@ -195,7 +196,11 @@ def test_airflow_connections_point_at_the_compose_services():
     spark = json.loads(env["AIRFLOW_CONN_SPARK_DEFAULT"])
     assert spark == {"conn_type": "spark", "host": env["RETAIL_SPARK_MASTER"]}
     clickhouse = json.loads(env["AIRFLOW_CONN_CLICKHOUSE_DEFAULT"])
-    assert clickhouse["conn_type"] == "generic"
+    # The official providers' connection types, as the local runtime defines them.
+    assert clickhouse["conn_type"] == "clickhouse"
+    kafka = json.loads(env["AIRFLOW_CONN_KAFKA_DEFAULT"])
+    assert kafka["conn_type"] == "kafka"
+    assert kafka_bootstrap(kafka["extra"]) == env["RETAIL_KAFKA_BOOTSTRAP"]
     assert f"http://{clickhouse['host']}:{clickhouse['port']}" == env["RETAIL_CLICKHOUSE_URL"]
     assert clickhouse["login"] == env["RETAIL_CLICKHOUSE_USER"]
     assert clickhouse["password"] == env["RETAIL_CLICKHOUSE_PASSWORD"]

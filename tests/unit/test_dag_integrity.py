@@ -23,6 +23,8 @@ def load_structure(airflow_home: Path) -> dict:
         "PYTHONPATH": str(REPO_ROOT),
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # As the runtime sets it: Airflow puts this folder on sys.path, which is how DAGs import it.
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         # Poisoned configuration: reading platform settings at import time raises.
         "RETAIL_PROFILE": "not-a-profile",
     }

@@ -1,23 +1,39 @@
 """Orchestration conventions without services: DEFAULT_ARGS, the failure row built from an Airflow
-context, the hook's client arguments from the runtime's connection, and a callback that never raises."""
+context, the connections the runtime defines and what the hooks read from them (the official
+ClickHouse hook's client arguments, the Kafka connection's bootstrap servers), and a callback that never
+raises."""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pendulum
 import pytest
+from airflow.providers.clickhousedb.hooks.clickhouse import ClickHouseHook
 from airflow.sdk import Connection
 from airflow.utils.state import TaskInstanceState
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from retail_platform.orchestration import DEFAULT_ARGS, ClickHouseHook, failure_row, record_task_failure
+from retail_hooks import KafkaHook
+from retail_platform.orchestration import DEFAULT_ARGS, failure_row, record_task_failure
+from retail_platform.orchestration.connections import (
+    KAFKA_CONN_ID,
+    SPARK_CONN_ID,
+    WAREHOUSE_CONN_ID,
+    BadConnection,
+    definitions,
+    env_name,
+    kafka_bootstrap,
+)
 from retail_platform.orchestration.failures import COLUMNS, MESSAGE_LIMIT
-from retail_platform.orchestration.hooks import client_kwargs
-from retail_platform.settings import REPO_ROOT
+from retail_platform.runtime.airflow import Airflow
+from retail_platform.settings import REPO_ROOT, get_settings
 
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)
 
@@ -123,44 +139,107 @@ def test_failure_row_columns_are_the_tables_columns():
     assert tuple(re.findall(r"^ {4}(\w+) ", body, re.MULTILINE)) == COLUMNS
 
 
-def test_hook_client_arguments_from_the_runtime_connection():
-    # The JSON the local runtime exports as AIRFLOW_CONN_CLICKHOUSE_DEFAULT.
-    conn = Connection.from_json(
-        json.dumps(
-            {
-                "conn_type": "generic",
-                "host": "127.0.0.1",
-                "port": 8123,
-                "login": "retail",
-                "password": "pw",
-                "schema": "retail",
-            }
-        ),
-        conn_id="clickhouse_default",
-    )
-    kwargs = client_kwargs(conn)
-    assert {k: kwargs[k] for k in ("host", "port", "interface", "username", "password", "database")} == {
-        "host": "127.0.0.1",
-        "port": 8123,
-        "interface": "http",
-        "username": "retail",
-        "password": "pw",
-        "database": "retail",
+def _runtime_connection(settings: object, conn_id: str) -> Connection:
+    """A connection exactly as the local runtime exports it (AIRFLOW_CONN_<ID> JSON)."""
+    env = Airflow(settings).environment()
+    return Connection.from_json(env[env_name(conn_id)], conn_id=conn_id)
+
+
+def test_warehouse_hook_client_arguments_from_the_runtime_connection():
+    # The official provider's hook, reading the connection the runtime defines from the settings.
+    settings = get_settings()
+    conn = _runtime_connection(settings, WAREHOUSE_CONN_ID)
+    hook = ClickHouseHook()
+    hook.get_connection = lambda conn_id: conn  # resolved from the environment in Airflow
+    kwargs = hook._get_client_kwargs()
+    assert {k: kwargs[k] for k in ("host", "port", "username", "password", "database", "secure")} == {
+        "host": settings.clickhouse_host,
+        "port": settings.clickhouse_port,
+        "username": settings.clickhouse_user,
+        "password": settings.clickhouse_password,
+        "database": settings.clickhouse_database,
+        "secure": settings.clickhouse_url.startswith("https://"),
     }
-    secure = Connection(conn_id="c", conn_type="generic", host="ch.example", extra=json.dumps({"secure": True}))
-    assert (client_kwargs(secure)["interface"], client_kwargs(secure)["port"]) == ("https", 8443)
+    assert kwargs["connect_timeout"] == 10
 
 
-def test_hook_resolves_its_connection_from_the_environment(monkeypatch):
+def test_https_warehouse_connection_verifies_against_the_platform_ca():
+    settings = replace(get_settings(), clickhouse_url="https://wh.internal:8443")
+    extra = definitions(settings)[WAREHOUSE_CONN_ID]["extra"]
+    assert extra["secure"] is True
+    assert extra["client_kwargs"] == {"ca_cert": str(settings.tls_dir / "ca.crt")}
+
+
+def test_kafka_and_spark_connections_carry_the_settings():
+    settings = get_settings()
+    kafka = _runtime_connection(settings, KAFKA_CONN_ID)
+    assert (kafka.conn_type, kafka_bootstrap(kafka.extra_dejson)) == ("kafka", settings.kafka_bootstrap)
+    spark = _runtime_connection(settings, SPARK_CONN_ID)
+    assert (spark.conn_type, spark.host) == ("spark", settings.spark_master)
+
+
+def test_hooks_resolve_their_connections_from_the_environment(monkeypatch):
     monkeypatch.setenv(
         "AIRFLOW_CONN_CLICKHOUSE_UNIT",
-        json.dumps({"conn_type": "generic", "host": "10.0.0.9", "port": 18123, "schema": "retail"}),
+        json.dumps({"conn_type": "clickhouse", "host": "10.0.0.9", "port": 18123, "schema": "retail"}),
     )
-    conn = ClickHouseHook("clickhouse_unit").get_connection("clickhouse_unit")
-    assert (conn.host, conn.port, conn.schema) == ("10.0.0.9", 18123, "retail")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_KAFKA_UNIT", json.dumps({"conn_type": "kafka", "extra": {"bootstrap.servers": "b1:9092"}})
+    )
+    kwargs = ClickHouseHook(clickhouse_conn_id="clickhouse_unit")._get_client_kwargs()
+    assert (kwargs["host"], kwargs["port"], kwargs["database"]) == ("10.0.0.9", 18123, "retail")
+    assert KafkaHook("kafka_unit").bootstrap_servers() == "b1:9092"
 
 
-@pytest.mark.parametrize("conn_json", [None, '{"conn_type": "generic", "host": "127.0.0.1", "port": 1}'])
+_host = st.from_regex(r"[a-z0-9][a-z0-9.-]{0,30}", fullmatch=True)
+_server = st.builds(lambda h, p: f"{h}:{p}", _host, st.integers(1, 65535))
+
+
+@given(st.lists(_server, min_size=1, max_size=4), st.sampled_from([",", ", "]))
+def test_kafka_bootstrap_accepts_host_port_lists(servers, sep):
+    assert kafka_bootstrap({"bootstrap.servers": sep.join(servers)}) == ",".join(servers)
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(max_size=40), st.lists(st.text(max_size=5), max_size=3)))
+def test_kafka_bootstrap_refuses_anything_else_naming_the_connection(value):
+    servers = value if isinstance(value, str) else None
+    assume(servers is None or not _valid_servers(servers))
+    with pytest.raises(BadConnection, match="connection 'kafka_x'.*AIRFLOW_CONN_KAFKA_X"):
+        kafka_bootstrap({"bootstrap.servers": value}, "kafka_x")
+
+
+def _valid_servers(text: str) -> bool:
+    try:
+        kafka_bootstrap({"bootstrap.servers": text})
+    except BadConnection:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        None,
+        "bootstrap.servers=b:9092",
+        [],
+        {},
+        {"bootstrap.servers": ""},
+        {"bootstrap.servers": "b"},
+        {"bootstrap.servers": "b:0"},
+        {"bootstrap.servers": "b:65536"},
+        {"bootstrap.servers": "b:9092,"},
+        {"bootstrap.servers": ":9092"},
+        {"bootstrap.servers": "b c:9092"},
+        {"bootstrap.servers": "b:90a2"},
+        {"bootstrap.servers": ["b:9092"]},
+    ],
+)
+def test_kafka_bootstrap_hostile_extras(extra):
+    with pytest.raises(BadConnection, match="bootstrap.servers"):
+        kafka_bootstrap(extra)
+
+
+@pytest.mark.parametrize("conn_json", [None, '{"conn_type": "clickhouse", "host": "127.0.0.1", "port": 1}'])
 def test_callback_never_raises_when_the_warehouse_is_unreachable(monkeypatch, caplog, conn_json):
     # Unreachable (the unit guard refuses the socket) or not configured at all: logged, not raised,
     # so the task's own error stays the one Airflow reports.

@@ -1,8 +1,9 @@
-"""Airflow operators of the batch layer.
+"""The platform's operators.
 
-``PlatformSparkSubmitOperator`` is the provider's SparkSubmitOperator with the platform's connector
-jars and spark-submit environment filled in when the task *runs* (``execute``), never when the DAG
-file is parsed: the DAG processor must not read settings or touch the filesystem for them.
+``PlatformSparkSubmitOperator`` is the Spark provider's SparkSubmitOperator on the ``spark_default``
+connection (the master URL), with the platform's connector jars and spark-submit environment filled in
+when the task *runs* (``execute``), never when the DAG file is parsed: the DAG processor must not read
+settings or touch the filesystem for them.
 """
 
 from __future__ import annotations
@@ -11,8 +12,13 @@ from typing import Any
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
 
+from retail_platform.orchestration.connections import SPARK_CONN_ID
+
 
 class PlatformSparkSubmitOperator(SparkSubmitOperator):
+    def __init__(self, *, conn_id: str = SPARK_CONN_ID, verbose: bool = False, **kwargs: Any) -> None:
+        super().__init__(conn_id=conn_id, verbose=verbose, **kwargs)
+
     def execute(self, context: Any) -> None:
         from retail_platform.settings import get_settings
         from retail_platform.spark import connector_jars, submit_env
