@@ -4,6 +4,7 @@ timeouts, and its structure matches the reviewed snapshot (regenerate with
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -62,6 +63,34 @@ def test_every_dag_has_owner_tags_retries_and_timeouts(structure):
 
 def test_structure_matches_snapshot(structure):
     assert structure["dags"] == json.loads(SNAPSHOT.read_text())
+
+
+# What a DAG file must not reach for itself: clients built from settings (tasks use the hooks and
+# connection ids of plugins/retail_hooks.py) and asset URIs or application paths (plugins/retail_assets.py).
+FORBIDDEN_IMPORTS = {"retail_platform.warehouse.client", "kafka", "kafka.admin", "clickhouse_connect"}
+
+
+def test_dags_reach_systems_through_hooks_and_declare_no_asset_or_application():
+    for path in sorted((REPO_ROOT / "dags").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module not in FORBIDDEN_IMPORTS, f"{path.name} imports {node.module}"
+            if isinstance(node, ast.Import):
+                assert not {a.name for a in node.names} & FORBIDDEN_IMPORTS, f"{path.name}: {ast.unparse(node)}"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in ("Asset", "Path"), f"{path.name}:{node.lineno} {ast.unparse(node)}"
+            if isinstance(node, ast.keyword) and node.arg == "conn_id":
+                raise AssertionError(f"{path.name}:{node.value.lineno} names a connection id; the hooks own them")
+
+
+def test_asset_uris_are_distinct():
+    from airflow.sdk import Asset
+
+    import retail_assets
+
+    assets = [v for v in vars(retail_assets).values() if isinstance(v, Asset)]
+    assert len({a.uri for a in assets}) == len(assets) >= 10
 
 
 if __name__ == "__main__":
