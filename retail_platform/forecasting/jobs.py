@@ -15,7 +15,7 @@ def last_loaded_day(client: Client | None = None) -> date:
     from retail_platform.batch.warehouse_load import watermark
 
     if client is not None:
-        day = watermark(client, client.database)
+        day = watermark(client, client.database or "default")  # None: the server's default database
     else:
         from retail_platform.settings import get_settings
         from retail_platform.warehouse.client import connect
