@@ -47,7 +47,7 @@ lint: setup  ## ruff
 	@.venv/bin/ruff check .
 	@.venv/bin/ruff format --check .
 
-typecheck: setup  ## mypy over the package (settings in pyproject.toml; cache in .mypy_cache)
+typecheck: setup  ## mypy over the package and plugins/ (settings in pyproject.toml; cache in .mypy_cache)
 	@.venv/bin/mypy
 
 format:
