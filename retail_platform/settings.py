@@ -38,6 +38,12 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_CLICKHOUSE_USER": "retail",
     "RETAIL_CLICKHOUSE_PASSWORD": "retail",
     "RETAIL_CLICKHOUSE_DATABASE": "retail",
+    # The read-only BI account (Superset, the inventory API's reads): readonly=1 fixed by the warehouse,
+    # no table functions that read files or the network. Its password from the variable or, when
+    # _PASSWORD_FILE is set, from that file (first line).
+    "RETAIL_CLICKHOUSE_BI_USER": "retail_bi",
+    "RETAIL_CLICKHOUSE_BI_PASSWORD": "retail_bi",
+    "RETAIL_CLICKHOUSE_BI_PASSWORD_FILE": "",
     "RETAIL_CLICKHOUSE_DATA_DIR": "{state}/warehouse",
     "RETAIL_CLICKHOUSE_POOL_SIZE": "4",
     "RETAIL_LAKE_URI": "file://{state}/lake",
@@ -115,6 +121,8 @@ class Settings:
     superset_user: str = "admin"
     superset_password: str = "admin"
     superset_demo_password: str = "retail"
+    clickhouse_bi_user: str = "retail_bi"
+    clickhouse_bi_password: str = "retail_bi"
     source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # Derived values: computed, never configured separately, so they cannot disagree.
@@ -231,6 +239,36 @@ def _url(env: Mapping[str, str], name: str) -> None:
         raise SettingsError(f"{name}={env[name]!r}: expected an http(s)://host:port URL")
 
 
+# Characters an account name or password cannot carry: both travel in HTTP headers and URLs, and ':'
+# separates them in basic authentication.
+_ACCOUNT_NAME_FORBIDDEN = frozenset(":/@?#% \t\r\n")
+
+
+def _account(values: Mapping[str, str], user_name: str, password_name: str, file_name: str | None) -> tuple[str, str]:
+    """A warehouse account's user and password, checked; the password may come from a file."""
+    user = values[user_name]
+    if not user:
+        raise SettingsError(f"{user_name} is empty; set the warehouse user name")
+    bad = sorted({ch for ch in user if ch in _ACCOUNT_NAME_FORBIDDEN or not ch.isprintable()})
+    if bad:
+        raise SettingsError(f"{user_name}={user!r} contains {bad!r}; use letters, digits, '_', '-' or '.'")
+    password = values[password_name]
+    if file_name and values[file_name]:
+        path = Path(values[file_name])
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(
+                f"{file_name}={str(path)!r} cannot be read ({exc}); point it at a UTF-8 text file"
+            ) from None
+        password = lines[0] if lines else ""
+        if not password:
+            raise SettingsError(f"{file_name}={str(path)!r} is empty; write the password on its first line")
+    if any(ch in password for ch in "\r\n\x00"):
+        raise SettingsError(f"{password_name} contains a line break or NUL; they cannot travel in an HTTP header")
+    return user, password
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from an environment mapping (``os.environ`` by default) and validate them."""
     source = dict(os.environ if environ is None else environ)
@@ -254,8 +292,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     for name in ("RETAIL_SUPERSET_USER", "RETAIL_SUPERSET_PASSWORD", "RETAIL_SUPERSET_DEMO_PASSWORD"):
         if not values[name]:
             raise SettingsError(f"{name} is empty; set a Superset login (user name and passwords may not be empty)")
-    if not values["RETAIL_CLICKHOUSE_USER"]:
-        raise SettingsError("RETAIL_CLICKHOUSE_USER is empty; set the warehouse user name")
+    etl_user, etl_password = _account(values, "RETAIL_CLICKHOUSE_USER", "RETAIL_CLICKHOUSE_PASSWORD", None)
+    bi_user, bi_password = _account(
+        values, "RETAIL_CLICKHOUSE_BI_USER", "RETAIL_CLICKHOUSE_BI_PASSWORD", "RETAIL_CLICKHOUSE_BI_PASSWORD_FILE"
+    )
+    if bi_user == etl_user:
+        raise SettingsError(
+            f"RETAIL_CLICKHOUSE_BI_USER={bi_user!r} is also RETAIL_CLICKHOUSE_USER; the read-only BI account needs "
+            "its own user name"
+        )
+    if not bi_password:
+        raise SettingsError("RETAIL_CLICKHOUSE_BI_PASSWORD is empty; set a password for the read-only BI account")
     lake = values["RETAIL_LAKE_URI"]
     if not lake.startswith(("file://", "s3a://", "s3://")):
         raise SettingsError(f"RETAIL_LAKE_URI={lake!r}: expected file:///path or s3a://bucket")
@@ -269,8 +316,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_bootstrap=values["RETAIL_KAFKA_BOOTSTRAP"],
         kafka_controller_port=_int(values, "RETAIL_KAFKA_CONTROLLER_PORT"),
         clickhouse_url=values["RETAIL_CLICKHOUSE_URL"].rstrip("/"),
-        clickhouse_user=values["RETAIL_CLICKHOUSE_USER"],
-        clickhouse_password=values["RETAIL_CLICKHOUSE_PASSWORD"],
+        clickhouse_user=etl_user,
+        clickhouse_password=etl_password,
         clickhouse_database=values["RETAIL_CLICKHOUSE_DATABASE"],
         clickhouse_data_dir=Path(values["RETAIL_CLICKHOUSE_DATA_DIR"]),
         clickhouse_pool_size=_int(values, "RETAIL_CLICKHOUSE_POOL_SIZE"),
@@ -295,6 +342,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         superset_user=values["RETAIL_SUPERSET_USER"],
         superset_password=values["RETAIL_SUPERSET_PASSWORD"],
         superset_demo_password=values["RETAIL_SUPERSET_DEMO_PASSWORD"],
+        clickhouse_bi_user=bi_user,
+        clickhouse_bi_password=bi_password,
         source={k: values[k] for k in DEFAULTS},
     )
 

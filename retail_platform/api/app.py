@@ -57,10 +57,9 @@ class Services:
 def open_services(settings: Settings) -> Services:
     from retail_platform.warehouse.client import connect
 
-    # Reads run with readonly=1 fixed on every query (the endpoint refuses writes under it); the
-    # audit trail has its own client. The clients share no session, so threads may use them at once.
-    reader = connect(settings, autogenerate_session_id=False)
-    reader.set_client_setting("readonly", "1")
+    # Reads use the read-only BI account (the warehouse fixes readonly=1 for it); the audit trail
+    # writes with the ETL account. The clients share no session, so threads may use them at once.
+    reader = connect(settings, read_only=True, autogenerate_session_id=False)
     writer = connect(settings, autogenerate_session_id=False)
     return Services(
         reads=Reads(reader, settings.clickhouse_database),

@@ -41,8 +41,9 @@ class Superset:
 
     def database_uri(self) -> str:
         s = self.s
-        user = urllib.parse.quote(s.clickhouse_user, safe="")
-        password = urllib.parse.quote(s.clickhouse_password, safe="")
+        # Superset reads with the read-only BI account, never the ETL account.
+        user = urllib.parse.quote(s.clickhouse_bi_user, safe="")
+        password = urllib.parse.quote(s.clickhouse_bi_password, safe="")
         return f"clickhousedb://{user}:{password}@{s.clickhouse_host}:{s.clickhouse_port}/{s.clickhouse_database}"
 
     def environment(self) -> dict[str, str]:

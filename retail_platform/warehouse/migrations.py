@@ -13,6 +13,12 @@ so migrations use ``IF [NOT] EXISTS`` everywhere and a half-applied migration is
 it again. Applied files are immutable: a changed checksum, a missing file or a pending migration older
 than an applied one stops every command until a human fixes it.
 
+A migration whose header has the line ``-- requires: sql-access-control`` (users, roles, settings
+profiles, row policies) runs only on a server with writable access storage (compose/cluster): on the
+embedded engine, which has none, it is recorded without running its statements, so the numbering stays
+the same on every profile. Such a migration may also use ``{bi_user}`` and ``{bi_password}`` (the
+read-only account from the settings; the password as a quoted literal), so no secret is in a file.
+
 CLI: ``python -m retail_platform.warehouse.migrations [status|up|down --to N|dump-schema [--check]]``.
 """
 
@@ -44,6 +50,9 @@ BOOKKEEPING_TABLE = "schema_migrations"
 PLACEHOLDER = "{database}"
 UP_MARKER = "-- migrate:up"
 DOWN_MARKER = "-- migrate:down"
+ACCESS_CONTROL_MARKER = "-- requires: sql-access-control"
+# Access storages that accept CREATE USER/ROLE/ROW POLICY (system.user_directories.type).
+_WRITABLE_ACCESS_STORAGES = ("local_directory", "replicated")
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOOKS_NUMBERED = re.compile(r"^\d+[_-]")
@@ -63,15 +72,23 @@ class Migration:
     checksum: str
     up: tuple[str, ...]
     down: tuple[str, ...]
+    needs_access_control: bool = False
 
     @property
     def label(self) -> str:
         return f"{self.version:04d}_{self.name}"
 
     def statements(self, direction: str, database: str) -> list[str]:
-        """The statements of one direction ("up" or "down") with ``{database}`` substituted."""
+        """The statements of one direction ("up" or "down") with ``{database}`` substituted (and, for an
+        access-control migration, ``{bi_user}``/``{bi_password}`` from the settings)."""
         chosen = self.up if direction == "up" else self.down
-        return [render(statement, database) for statement in chosen]
+        rendered = [render(statement, database) for statement in chosen]
+        if not self.needs_access_control:
+            return rendered
+        settings = get_settings()
+        user = _check_identifier(settings.clickhouse_bi_user, "RETAIL_CLICKHOUSE_BI_USER")
+        password = _quote(settings.clickhouse_bi_password)
+        return [r.replace("{bi_user}", user).replace("{bi_password}", password) for r in rendered]
 
 
 @dataclass(frozen=True)
@@ -158,7 +175,9 @@ def parse_migration(path: Path) -> Migration:
         raise MigrationError(f"{path.name}: the up section has no statements")
     if not down:
         raise MigrationError(f"{path.name}: the down section has no statements; every migration must be reversible")
-    return Migration(int(match.group(1)), match.group(2), path, checksum(text), tuple(up), tuple(down))
+    header = text.split(UP_MARKER, 1)[0]
+    needs_access = any(line.strip() == ACCESS_CONTROL_MARKER for line in header.splitlines())
+    return Migration(int(match.group(1)), match.group(2), path, checksum(text), tuple(up), tuple(down), needs_access)
 
 
 def load_migrations(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
@@ -187,10 +206,21 @@ def render(sql: str, database: str) -> str:
     return sql.replace(PLACEHOLDER, _check_identifier(database))
 
 
-def _check_identifier(database: str) -> str:
+def _check_identifier(database: str, what: str = "database name") -> str:
     if not _IDENTIFIER.match(database):
-        raise MigrationError(f"database name {database!r} must be a plain identifier (letters, digits, underscore)")
+        raise MigrationError(f"{what} {database!r} must be a plain identifier (letters, digits, underscore)")
     return database
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def has_sql_access_control(client: Client) -> bool:
+    """Whether the warehouse accepts CREATE USER/ROLE/ROW POLICY (a server with a writable access
+    storage); the embedded engine has only its read-only users.xml storage."""
+    rows = client.query("SELECT type FROM system.user_directories").result_rows
+    return any(str(row[0]) in _WRITABLE_ACCESS_STORAGES for row in rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,6 +314,9 @@ def applied_migrations(client: Client, database: str) -> list[AppliedMigration]:
 
 
 def _run(client: Client, migration: Migration, direction: str, database: str) -> None:
+    if migration.needs_access_control and not has_sql_access_control(client):
+        log.info("%s needs SQL access control, which this warehouse lacks: recorded, not run", migration.label)
+        return
     for statement in migration.statements(direction, database):
         try:
             client.command(statement)

@@ -13,11 +13,11 @@ from retail_platform.runtime.superset import Superset
 from retail_platform.settings import load_settings
 
 
-def test_database_uri_quotes_the_credentials():
-    s = load_settings({"RETAIL_CLICKHOUSE_PASSWORD": "p@ss:w/rd#1", "RETAIL_CLICKHOUSE_USER": "bi user"})
+def test_database_uri_uses_the_read_only_account_and_quotes_it():
+    s = load_settings({"RETAIL_CLICKHOUSE_BI_PASSWORD": "p@ss:w/rd#1 %", "RETAIL_CLICKHOUSE_BI_USER": "bi.user-1"})
     uri = urlparse(Superset(s).database_uri())
     assert uri.scheme == "clickhousedb"
-    assert (unquote(uri.username), unquote(uri.password)) == ("bi user", "p@ss:w/rd#1")
+    assert (unquote(uri.username), unquote(uri.password)) == ("bi.user-1", "p@ss:w/rd#1 %")
     assert (uri.hostname, uri.port, uri.path) == ("127.0.0.1", 8123, "/retail")
 
 

@@ -22,6 +22,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--data-dir", type=Path, help="engine data directory (one process at a time)")
     parser.add_argument("--user", help="the user clients must authenticate as")
     parser.add_argument("--password", help="that user's password (default: RETAIL_CLICKHOUSE_PASSWORD)")
+    parser.add_argument(
+        "--bi-user",
+        help="the read-only BI account (default: RETAIL_CLICKHOUSE_BI_USER, password RETAIL_CLICKHOUSE_BI_PASSWORD; "
+        "'' serves none)",
+    )
     parser.add_argument("--pool-size", type=int, help="engine handles kept ready")
     parser.add_argument("--listen-any", action="store_true", default=None, help="listen on all interfaces")
     return parser.parse_args(argv)
@@ -38,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.data_dir,
             user=args.user,
             password=args.password,
+            bi_user=args.bi_user,
             pool_size=args.pool_size,
             listen_any=args.listen_any,
         )

@@ -15,6 +15,16 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Account:
+    """A user clients authenticate as. ``read_only`` accounts run every query with the engine's
+    readonly=1 fixed before the query starts and may not call functions that read files or the network."""
+
+    user: str
+    password: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class EndpointConfig:
     host: str
     port: int
@@ -30,6 +40,9 @@ class EndpointConfig:
     # HTTPS when both are set (RETAIL_CLICKHOUSE_URL=https://...: RETAIL_TLS_DIR/warehouse.crt and .key).
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    # The read-only BI account (none when empty): RETAIL_CLICKHOUSE_BI_USER / _PASSWORD.
+    bi_user: str = ""
+    bi_password: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: object) -> EndpointConfig:
@@ -41,6 +54,8 @@ class EndpointConfig:
             user=s.clickhouse_user,
             password=s.clickhouse_password,
             pool_size=s.clickhouse_pool_size,
+            bi_user=s.clickhouse_bi_user,
+            bi_password=s.clickhouse_bi_password,
         )
         if s.clickhouse_url.startswith("https://"):
             base = replace(base, tls_cert=s.tls_dir / "warehouse.crt", tls_key=s.tls_dir / "warehouse.key")
@@ -55,14 +70,26 @@ class EndpointConfig:
         host = "127.0.0.1" if self.listen_any else self.host
         return f"{'https' if self.tls_cert else 'http'}://{host}:{self.port}"
 
+    @property
+    def accounts(self) -> tuple[Account, ...]:
+        etl = Account(self.user, self.password)
+        return (etl, Account(self.bi_user, self.bi_password, read_only=True)) if self.bi_user else (etl,)
+
     def validate(self) -> None:
         if not self.user:
             raise ConfigError("the warehouse user is empty: pass --user or set RETAIL_CLICKHOUSE_USER")
-        if any(ch in self.user for ch in ":\r\n\t ") or any(ch in self.password for ch in "\r\n"):
+        for account in self.accounts:
+            if any(ch in account.user for ch in ":\r\n\t ") or any(ch in account.password for ch in "\r\n"):
+                raise ConfigError(
+                    f"warehouse user {account.user!r}: a user may not contain ':' or whitespace, nor a password a "
+                    "line break (they travel in HTTP headers)"
+                )
+        if self.bi_user == self.user:
             raise ConfigError(
-                "the warehouse user may not contain ':' or whitespace, nor the password a line break "
-                "(they travel in HTTP headers)"
+                f"the BI user {self.bi_user!r} is also the ETL user: give the read-only account its own name"
             )
+        if self.bi_user and not self.bi_password:
+            raise ConfigError("the read-only BI account has no password: set RETAIL_CLICKHOUSE_BI_PASSWORD")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("TLS needs both a certificate and its key")
         for path in (self.tls_cert, self.tls_key):

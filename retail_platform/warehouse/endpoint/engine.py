@@ -19,6 +19,7 @@ from chdb.state.sqlitelike import Connection
 from chdb.state.sqlitelike import connect as chdb_connect
 
 from retail_platform.warehouse.endpoint.errors import EndpointError
+from retail_platform.warehouse.endpoint.outside import outside_functions
 
 # MergeTree parts are fsynced before an insert returns, so an acknowledged insert survives a crash
 # of the machine, not only of the process.
@@ -101,6 +102,12 @@ class Handle:
         rows = (line.split("\t", 1) for line in result.bytes().decode().splitlines() if "\t" in line)
         return {name: value for name, value in rows if name not in _NOT_SETTINGS}
 
+    def canonical(self, sql: str) -> str:
+        """The statement as the engine's parser re-prints it (one line, no comments)."""
+        # A quoted literal, not a query parameter: parameter values are parsed as escaped text.
+        result = self.conn.query(f"SELECT formatQuerySingleLine({quote(sql)})", "TSVRaw")
+        return result.bytes().decode()
+
     def current_database(self) -> str:
         name: bytes = self.conn.query("SELECT currentDatabase()", "TSVRaw").bytes()
         return name.decode().strip()
@@ -160,6 +167,13 @@ class Engine:
         self._anchor.settings = dict(self.baseline)
         row = anchor.query("SELECT version(), timezone()", "TSVRaw").bytes().decode().strip().split("\t")
         self.version, self.timezone = row[0], row[1]
+        self.outside_functions = outside_functions(
+            self._names("SELECT name FROM system.table_functions WHERE NOT allow_readonly"),
+            self._names("SELECT name FROM system.functions"),
+        )
+
+    def _names(self, sql: str) -> list[str]:
+        return self._anchor.conn.query(sql, "TSVRaw").bytes().decode().split()
 
     def new_handle(self) -> Handle:
         try:

@@ -23,6 +23,7 @@ from retail_platform.warehouse.endpoint.compression import Encoder, choose_encod
 from retail_platform.warehouse.endpoint.engine import CONTROL, READ_ONLY, Engine, Handle
 from retail_platform.warehouse.endpoint.errors import EndpointError
 from retail_platform.warehouse.endpoint.formats import ArrowStreamJoiner, StreamMode, content_type, stream_mode
+from retail_platform.warehouse.endpoint.outside import refuse_outside_calls
 from retail_platform.warehouse.endpoint.pool import HandlePool
 from retail_platform.warehouse.endpoint.request import Headers, QueryRequest
 from retail_platform.warehouse.endpoint.response import Response, Summary
@@ -96,19 +97,31 @@ class Executor:
         if not statement.sql.strip():
             raise EndpointError.of("SYNTAX_ERROR", "Empty query")
         settings = {**(session.settings if session else {}), **request.settings}
-        readonly = _readonly_level(settings.pop("readonly", "0"), request.method)
+        locked = request.account is not None and request.account.read_only
+        if locked:
+            readonly = _account_readonly(settings.pop("readonly", "1"))
+        else:
+            readonly = _readonly_level(settings.pop("readonly", "0"), request.method)
         database = request.database or (session.database if session else None) or self.default_database
         kind = self.engine.classify(statement.sql)
         if readonly and kind != READ_ONLY and not (kind == CONTROL and _SESSION_STATEMENT.match(statement.sql)):
-            # The engine's readonly mode lets some writes through (INSERT INTO FUNCTION, INTO OUTFILE),
-            # so only reads and SET/USE are let near it.
+            # The engine's readonly mode lets some writes through (INSERT INTO FUNCTION, INTO OUTFILE,
+            # KILL QUERY), so only reads and SET/USE are let near it.
             raise EndpointError.of("READONLY", _readonly_message(readonly, request.method))
-        scratch = kind == CONTROL
+        # A read-only account's statement runs on a handle of its own with readonly=1 set after its URL
+        # and session settings and before the statement: the engine then refuses a SET or a SETTINGS
+        # clause that would lift it. Pooled handles cannot be used: readonly=1 cannot be unset.
+        scratch = kind == CONTROL or locked
         handle = self.engine.new_handle() if scratch else self.pool.acquire(self.acquire_timeout)
         try:
             handle.prepare(database, settings)
             if scratch and readonly:
                 handle.conn.query(f"SET readonly = {readonly}", "TSV")
+            if locked and kind == READ_ONLY:
+                assert request.account is not None
+                refuse_outside_calls(
+                    handle.canonical(statement.sql), self.engine.outside_functions, request.account.user
+                )
             run = _Run(self.engine, handle, request, settings, out, headers.get("Accept-Encoding", ""))
             if statement.insert_format:
                 run.insert(statement)
@@ -134,6 +147,14 @@ def _readonly_message(level: int, method: str) -> str:
             "You should use method POST for modifying queries"
         )
     return "Cannot execute query in readonly mode"
+
+
+def _account_readonly(value: str) -> int:
+    """A read-only account always runs with readonly=1; asking for another level is refused, as
+    ClickHouse refuses it for a user whose profile fixes readonly=1."""
+    if value.strip() != "1":
+        raise EndpointError.of("READONLY", "Cannot modify 'readonly' setting in readonly mode")
+    return 1
 
 
 def _readonly_level(value: str, method: str) -> int:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from retail_platform.warehouse.endpoint.body import RequestBody
-from retail_platform.warehouse.endpoint.errors import EndpointError, authentication_failed
-from retail_platform.warehouse.endpoint.request import QueryRequest, parse_form, parse_request
+from retail_platform.warehouse.endpoint.errors import EndpointError
+from retail_platform.warehouse.endpoint.request import QueryRequest, authenticate, parse_form, parse_request
 from retail_platform.warehouse.endpoint.response import Response
 
 if TYPE_CHECKING:
@@ -105,8 +105,7 @@ class EndpointHandler(BaseHTTPRequestHandler):
                 pairs += parse_form(content_type, b"".join(body.chunks()))
                 body = RequestBody(self.rfile, "0", None)
             request = parse_request(self.command, pairs, self.headers)
-            if not request.credentials.matches(self.server.config.user, self.server.config.password):
-                raise authentication_failed(request.credentials.user)
+            request.account = authenticate(self.server.config.accounts, request.credentials)
             self.server.executor.execute(request, None if self.command == "GET" else body, self.headers, out)
         except EndpointError as error:
             self._reply_error(error, body, out, request)

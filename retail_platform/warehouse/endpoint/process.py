@@ -70,10 +70,10 @@ def run(config: EndpointConfig, announce: Callable[[str], None] | None = None) -
 
 
 def command_line(config: EndpointConfig, *, python: str | None = None) -> list[str]:
-    """The argv that runs ``config`` in a child process (the password travels in the environment)."""
+    """The argv that runs ``config`` in a child process (the passwords travel in the environment)."""
     argv = [python or sys.executable, "-m", "retail_platform.warehouse.endpoint"]
     argv += ["--host", config.host, "--port", str(config.port), "--data-dir", str(config.data_dir)]
-    argv += ["--user", config.user, "--pool-size", str(config.pool_size)]
+    argv += ["--user", config.user, "--bi-user", config.bi_user, "--pool-size", str(config.pool_size)]
     if config.listen_any:
         argv.append("--listen-any")
     return argv
@@ -120,6 +120,8 @@ def spawn(
     """
     child_env = dict(env if env is not None else os.environ)
     child_env["RETAIL_CLICKHOUSE_PASSWORD"] = config.password
+    child_env["RETAIL_CLICKHOUSE_BI_PASSWORD"] = config.bi_password
+    child_env.pop("RETAIL_CLICKHOUSE_BI_PASSWORD_FILE", None)  # the password above is the one to use
     popen = subprocess.Popen(
         command_line(config),
         stdout=subprocess.PIPE,

@@ -6,13 +6,14 @@ import base64
 import binascii
 import hmac
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Protocol, overload
 
-from retail_platform.warehouse.endpoint.errors import EndpointError
+from retail_platform.warehouse.endpoint.config import Account
+from retail_platform.warehouse.endpoint.errors import EndpointError, authentication_failed
 
 # URL parameters that are not settings (ClickHouse's reserved_param_names, plus those read below).
 RESERVED_PARAMS = frozenset(
@@ -44,6 +45,18 @@ class Credentials:
         return same_user and same_password
 
 
+def authenticate(accounts: Sequence[Account], given: Credentials) -> Account:
+    """The account ``given`` names, or AUTHENTICATION_FAILED. Every account is compared, in constant
+    time, so the time taken tells neither which accounts exist nor which part was wrong."""
+    found: Account | None = None
+    for account in accounts:
+        if Credentials(account.user, account.password).matches(given.user, given.password):
+            found = account
+    if found is None:
+        raise authentication_failed(given.user)
+    return found
+
+
 @dataclass
 class QueryRequest:
     method: str
@@ -59,6 +72,8 @@ class QueryRequest:
     wait_end_of_query: bool = False
     buffer_size: int = DEFAULT_BUFFER_SIZE
     credentials: Credentials = field(default_factory=lambda: Credentials("default", ""))
+    # Set once the credentials matched an account; None means not authenticated yet.
+    account: Account | None = None
 
 
 def credentials(headers: Headers, params: Mapping[str, str]) -> Credentials:

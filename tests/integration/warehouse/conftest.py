@@ -23,6 +23,9 @@ from retail_platform.warehouse.endpoint import EndpointConfig, EndpointProcess, 
 USER = "tester"
 PASSWORD = "s3cret:with:colons"
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()}
+# The read-only BI account every test endpoint also serves.
+BI_USER = "reader"
+BI_PASSWORD = "r3ad:only"
 
 
 def endpoint_config(data_dir: Path, **overrides: object) -> EndpointConfig:
@@ -32,6 +35,8 @@ def endpoint_config(data_dir: Path, **overrides: object) -> EndpointConfig:
         "data_dir": data_dir,
         "user": USER,
         "password": PASSWORD,
+        "bi_user": BI_USER,
+        "bi_password": BI_PASSWORD,
         "pool_size": 4,
     }
     values.update(overrides)
