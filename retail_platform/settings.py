@@ -34,6 +34,9 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_DEPS_DIR": "{repo}/.deps",
     "RETAIL_KAFKA_BOOTSTRAP": "127.0.0.1:9092",
     "RETAIL_KAFKA_CONTROLLER_PORT": "9093",
+    # PLAINTEXT or SSL: SSL serves the client listener with a certificate of the local CA (RETAIL_TLS_DIR)
+    # and every client verifies it (retail_platform/kafka_security.py).
+    "RETAIL_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
     "RETAIL_CLICKHOUSE_URL": "http://127.0.0.1:8123",
     "RETAIL_CLICKHOUSE_USER": "retail",
     "RETAIL_CLICKHOUSE_PASSWORD": "retail",
@@ -122,6 +125,7 @@ class Settings:
     superset_password: str = "admin"
     superset_demo_password: str = "retail"
     clickhouse_bi_user: str = "retail_bi"
+    kafka_security_protocol: str = "PLAINTEXT"
     clickhouse_bi_password: str = "retail_bi"
     source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -141,6 +145,10 @@ class Settings:
     @property
     def kafka_port(self) -> int:
         return int(self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def kafka_ssl(self) -> bool:
+        return self.kafka_security_protocol == "SSL"
 
     @property
     def airflow_host(self) -> str:
@@ -285,6 +293,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     values = {k: v.replace("{repo}", str(REPO_ROOT)).replace("{state}", state) for k, v in merged.items()}
 
     _host_port(values, "RETAIL_KAFKA_BOOTSTRAP")
+    if values["RETAIL_KAFKA_SECURITY_PROTOCOL"] not in ("PLAINTEXT", "SSL"):
+        raise SettingsError(
+            f"RETAIL_KAFKA_SECURITY_PROTOCOL={values['RETAIL_KAFKA_SECURITY_PROTOCOL']!r}: expected PLAINTEXT or SSL"
+        )
     _url(values, "RETAIL_CLICKHOUSE_URL")
     _url(values, "RETAIL_AIRFLOW_URL")
     _url(values, "RETAIL_API_URL")
@@ -343,6 +355,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         superset_password=values["RETAIL_SUPERSET_PASSWORD"],
         superset_demo_password=values["RETAIL_SUPERSET_DEMO_PASSWORD"],
         clickhouse_bi_user=bi_user,
+        kafka_security_protocol=values["RETAIL_KAFKA_SECURITY_PROTOCOL"],
         clickhouse_bi_password=bi_password,
         source={k: values[k] for k in DEFAULTS},
     )

@@ -18,6 +18,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from retail_platform.kafka_security import client_options
 from retail_platform.settings import REPO_ROOT, Settings
 from retail_platform.spark import submit_args, submit_env
 from retail_platform.warehouse.client import connect, count
@@ -64,7 +65,7 @@ def recorded_checks(settings: Settings, run_id: str) -> dict[str, int]:
 
 
 def kafka_roundtrip(settings: Settings, run_id: str, messages: int = 100) -> CheckResult:
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_options(settings))
     try:
         admin.create_topics([NewTopic(SMOKE_TOPIC, 2, 1, topic_configs={"retention.ms": str(86_400_000)})])
     except TopicAlreadyExistsError:
@@ -72,6 +73,7 @@ def kafka_roundtrip(settings: Settings, run_id: str, messages: int = 100) -> Che
     finally:
         admin.close()
     producer = KafkaProducer(
+        **client_options(settings),
         bootstrap_servers=settings.kafka_bootstrap,
         acks="all",
         enable_idempotence=True,
@@ -79,7 +81,9 @@ def kafka_roundtrip(settings: Settings, run_id: str, messages: int = 100) -> Che
         key_serializer=str.encode,
     )
     partitions = [TopicPartition(SMOKE_TOPIC, p) for p in (0, 1)]
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, **client_options(settings)
+    )
     consumer.assign(partitions)
     start = consumer.end_offsets(partitions)
     for tp in partitions:

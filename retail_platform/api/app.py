@@ -55,6 +55,7 @@ class Services:
 
 
 def open_services(settings: Settings) -> Services:
+    from retail_platform.kafka_security import client_options
     from retail_platform.warehouse.client import connect
 
     # Reads use the read-only BI account (the warehouse fixes readonly=1 for it); the audit trail
@@ -64,7 +65,7 @@ def open_services(settings: Settings) -> Services:
     return Services(
         reads=Reads(reader, settings.clickhouse_database),
         audit=AuditTrail(writer, settings.clickhouse_database),
-        writer=EventWriter(settings.kafka_bootstrap),
+        writer=EventWriter(settings.kafka_bootstrap, **client_options(settings)),
         keys=idempotency.IdempotencyStore(settings.state_dir / "api" / "idempotency.sqlite3"),
         secret=auth.load_secret(settings.api_secret_file, create=True),
         pending=Pending(),

@@ -78,17 +78,17 @@ class Pending:
 class EventWriter:
     """A kafka-python producer with acks=all and idempotence; ``send`` returns once the log has it."""
 
-    def __init__(self, bootstrap: str, ssl_cafile: str | None = None) -> None:
+    def __init__(self, bootstrap: str, **security: Any) -> None:
+        """``security``: kafka_security.client_options (SSL verified with the platform's CA) or nothing."""
         from kafka import KafkaProducer
 
-        extra: dict[str, Any] = {"security_protocol": "SSL", "ssl_cafile": ssl_cafile} if ssl_cafile else {}
         self.producer = KafkaProducer(
             bootstrap_servers=bootstrap,
             client_id="retail-inventory-api",
             acks="all",
             enable_idempotence=True,
             linger_ms=0,
-            **extra,
+            **security,
         )
 
     def send(self, event: dict[str, Any]) -> None:

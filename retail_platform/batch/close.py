@@ -168,6 +168,8 @@ def take_target(settings: Settings, now: datetime | None = None, *, bootstrap: s
     not created here). ``bootstrap`` (an Airflow task's Kafka connection) overrides the settings'."""
     from kafka import KafkaConsumer, TopicPartition
 
+    from retail_platform.kafka_security import client_options
+
     taken_at = now or datetime.now(timezone.utc)
     bootstrap = bootstrap or settings.kafka_bootstrap
     try:
@@ -177,6 +179,7 @@ def take_target(settings: Settings, now: datetime | None = None, *, bootstrap: s
             group_id=None,
             allow_auto_create_topics=False,
             request_timeout_ms=15000,
+            **client_options(settings),
         )
     except Exception as exc:  # NoBrokersAvailable and friends: the day cannot be shown closable
         raise DayNotClosable(f"cannot read Kafka's end offsets from {bootstrap}: {exc}") from exc

@@ -4,14 +4,18 @@ run from the jars `make setup` resolved, with the topic contract applied on star
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewPartitions, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from retail_platform import tls
+from retail_platform.kafka_security import broker_listener_properties, client_options
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.process import ProcessSpec
 from retail_platform.settings import Settings
@@ -42,21 +46,23 @@ class KafkaBroker:
     def config_file(self) -> Path:
         return self.home / "server.properties"
 
+    @property
+    def keystore(self) -> Path:
+        """The SSL listener's PEM key store: private key and certificate chain in one file."""
+        return self.s.tls_dir / "kafka-keystore.pem"
+
     def ports(self) -> list[int]:
         return [self.s.kafka_port, self.s.kafka_controller_port]
 
     def server_properties(self) -> str:
-        host, port, ctrl = self.s.kafka_host, self.s.kafka_port, self.s.kafka_controller_port
+        host, ctrl = self.s.kafka_host, self.s.kafka_controller_port
         return "\n".join(
             [
                 "process.roles=broker,controller",
                 "node.id=1",
                 f"controller.quorum.voters=1@{host}:{ctrl}",
-                f"listeners=PLAINTEXT://{host}:{port},CONTROLLER://{host}:{ctrl}",
-                f"advertised.listeners=PLAINTEXT://{host}:{port}",
+                *broker_listener_properties(self.s, self.keystore),
                 "controller.listener.names=CONTROLLER",
-                "inter.broker.listener.name=PLAINTEXT",
-                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                 f"log.dirs={self.data}",
                 # Single node: internal topics cannot have more replicas than brokers.
                 "offsets.topic.replication.factor=1",
@@ -78,6 +84,11 @@ class KafkaBroker:
         if shutil.which("java") is None:
             raise RuntimeStartError("Java is missing: install a JDK 17 or newer (Debian: openjdk-17-jdk-headless)")
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.s.kafka_ssl:
+            _, crt, key = tls.ensure_local(self.s.tls_dir, "kafka", self.s.kafka_host)
+            fd = os.open(self.keystore, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(key.read_bytes() + crt.read_bytes())
         self.config_file.write_text(self.server_properties())
         (self.home / "log4j2.properties").write_text(LOG4J)
         meta = self.data / "meta.properties"
@@ -113,7 +124,9 @@ class KafkaBroker:
         return [ProcessSpec("kafka", [*self._java(), "kafka.Kafka", str(self.config_file)], run_dir)]
 
     def healthy(self) -> bool:
-        admin = KafkaAdminClient(bootstrap_servers=self.s.kafka_bootstrap, request_timeout_ms=3000)
+        admin = KafkaAdminClient(
+            bootstrap_servers=self.s.kafka_bootstrap, request_timeout_ms=3000, **client_options(self.s)
+        )
         try:
             admin.list_topics()
             return True
@@ -121,15 +134,16 @@ class KafkaBroker:
             admin.close()
 
     def after_start(self) -> None:
-        ensure_topics(self.s.kafka_bootstrap)
+        ensure_topics(self.s.kafka_bootstrap, **client_options(self.s))
 
     def describe(self) -> str:
         return f"Kafka broker on {self.s.kafka_bootstrap}"
 
 
-def ensure_topics(bootstrap: str) -> None:
-    """Create missing contract topics; grow partitions and fix retention on existing ones."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+def ensure_topics(bootstrap: str, **security: Any) -> None:
+    """Create missing contract topics; grow partitions and fix retention on existing ones.
+    ``security``: kafka_security.client_options (SSL with the CA), nothing for PLAINTEXT."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, **security)
     try:
         existing = set(admin.list_topics())
         missing = [t for t in ALL_TOPICS if t.name not in existing]

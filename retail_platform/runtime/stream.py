@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
 
+from retail_platform.kafka_security import client_options
 from retail_platform.runtime import process
 from retail_platform.runtime.process import ProcessSpec
 from retail_platform.settings import REPO_ROOT, Settings
@@ -142,7 +143,9 @@ def read_progress(settings: Settings, query_name: str = QUERY_NAME) -> StreamPro
 
 def kafka_lag(settings: Settings, consumed_to: dict[str, int]) -> dict[str, int]:
     """Messages in each source partition beyond the highest offset the stream has consumed."""
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap, enable_auto_commit=False, **client_options(settings)
+    )
     try:
         partitions = [TopicPartition(t.name, p) for t in SOURCE_TOPICS for p in range(t.partitions)]
         ends = consumer.end_offsets(partitions)

@@ -170,6 +170,8 @@ class KafkaSink:
         from kafka import KafkaProducer
         from kafka.partitioner.default import murmur2
 
+        from retail_platform.kafka_security import client_options
+
         self.producer = KafkaProducer(
             bootstrap_servers=settings.kafka_bootstrap,
             client_id="retail-simulator",
@@ -181,6 +183,7 @@ class KafkaSink:
             batch_size=config.batch_size,
             compression_type=config.compression,
             max_request_size=4 * 1024 * 1024,
+            **client_options(settings),
         )
         self.keys = [s.encode() for s in store_ids]
         self.partitions: list[list[int]] = []

@@ -25,6 +25,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from retail_platform.events.time_bounds import TimeBounds
+from retail_platform.kafka_security import spark_options
 from retail_platform.settings import Settings
 from retail_platform.streaming.batch import COLLECTED_COLUMNS, ROW_KIND, CollectedBatch
 from retail_platform.streaming.columns import INPUT_TOPICS, spark_schema
@@ -40,6 +41,7 @@ def kafka_source(spark: SparkSession, settings: Settings, config: StreamConfig) 
         .option("startingOffsets", config.starting_offsets)
         .option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))
         .option("failOnDataLoss", str(config.fail_on_data_loss).lower())
+        .options(**spark_options(settings))
         .load()
     )
 
