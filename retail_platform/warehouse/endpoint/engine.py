@@ -105,8 +105,8 @@ class Handle:
     def canonical(self, sql: str) -> str:
         """The statement as the engine's parser re-prints it (one line, no comments)."""
         # A quoted literal, not a query parameter: parameter values are parsed as escaped text.
-        result = self.conn.query(f"SELECT formatQuerySingleLine({quote(sql)})", "TSVRaw")
-        return result.bytes().decode()
+        text: bytes = self.conn.query(f"SELECT formatQuerySingleLine({quote(sql)})", "TSVRaw").bytes()
+        return text.decode()
 
     def current_database(self) -> str:
         name: bytes = self.conn.query("SELECT currentDatabase()", "TSVRaw").bytes()
@@ -173,7 +173,8 @@ class Engine:
         )
 
     def _names(self, sql: str) -> list[str]:
-        return self._anchor.conn.query(sql, "TSVRaw").bytes().decode().split()
+        text: bytes = self._anchor.conn.query(sql, "TSVRaw").bytes()
+        return text.decode().split()
 
     def new_handle(self) -> Handle:
         try:
