@@ -71,7 +71,7 @@ def daily_etl() -> None:
         from retail_platform.settings import get_settings
 
         try:
-            return close.dag_target(get_settings(), date.fromisoformat(day), bootstrap=KafkaHook().bootstrap_servers())
+            return close.dag_target(get_settings(), date.fromisoformat(day), kafka=KafkaHook().client_options())
         except close.TooEarly as exc:
             raise AirflowFailException(str(exc)) from exc  # retrying does not make a day older
 

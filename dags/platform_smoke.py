@@ -32,7 +32,7 @@ def platform_smoke() -> None:
         run_id = get_current_context()["dag_run"].conf.get("run_id", "airflow-manual")
         client = warehouse_client()
         try:
-            return smoke.airflow_task_check(client, KafkaHook().bootstrap_servers(), run_id)
+            return smoke.airflow_task_check(client, KafkaHook().client_options(), run_id)
         finally:
             client.close()
 

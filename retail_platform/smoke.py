@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from clickhouse_connect.driver.client import Client
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -178,10 +179,10 @@ def _line(result: CheckResult) -> str:
     return f"  {'ok  ' if result.ok else 'FAIL'} {result.component:<10} {result.detail}"
 
 
-def airflow_task_check(client: Client, bootstrap: str, run_id: str) -> dict[str, int]:
+def airflow_task_check(client: Client, kafka: dict[str, Any], run_id: str) -> dict[str, int]:
     """What the platform_smoke DAG's task does inside an Airflow worker, with the clients of its
-    connections: the warehouse hook's ``client`` and the Kafka connection's ``bootstrap`` servers."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    connections: the warehouse hook's ``client`` and the Kafka connection's kafka-python options."""
+    admin = KafkaAdminClient(**kafka)
     try:
         topics = len(admin.list_topics())
     finally:

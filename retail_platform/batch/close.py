@@ -163,23 +163,28 @@ def input_topic_names() -> list[str]:
     return [t.name for t in INPUT_TOPICS]
 
 
-def take_target(settings: Settings, now: datetime | None = None, *, bootstrap: str | None = None) -> CloseTarget:
+def take_target(
+    settings: Settings, now: datetime | None = None, *, kafka: Mapping[str, Any] | None = None
+) -> CloseTarget:
     """Kafka's offsets of every input partition, now. Topics that do not exist hold nothing (they are
-    not created here). ``bootstrap`` (an Airflow task's Kafka connection) overrides the settings'."""
+    not created here). ``kafka``: kafka-python options with ``bootstrap_servers`` (an Airflow task's
+    Kafka connection, ``KafkaHook.client_options()``); else the settings' broker and security."""
     from kafka import KafkaConsumer, TopicPartition
 
     from retail_platform.kafka_security import client_options
 
     taken_at = now or datetime.now(timezone.utc)
-    bootstrap = bootstrap or settings.kafka_bootstrap
+    if kafka is None:
+        kafka = {"bootstrap_servers": settings.kafka_bootstrap, **client_options(settings)}
+    options = dict(kafka)
+    bootstrap = options["bootstrap_servers"]
     try:
         consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
             enable_auto_commit=False,
             group_id=None,
             allow_auto_create_topics=False,
             request_timeout_ms=15000,
-            **client_options(settings),
+            **options,
         )
     except Exception as exc:  # NoBrokersAvailable and friends: the day cannot be shown closable
         raise DayNotClosable(f"cannot read Kafka's end offsets from {bootstrap}: {exc}") from exc
@@ -262,12 +267,14 @@ def await_closable(
 STREAM_WAIT_SECONDS = 3600
 
 
-def dag_target(settings: Settings, day: date, now: datetime | None = None, *, bootstrap: str) -> dict[str, Any]:
+def dag_target(
+    settings: Settings, day: date, now: datetime | None = None, *, kafka: Mapping[str, Any]
+) -> dict[str, Any]:
     """Refuse a day too recent to close, else take the target the sensor waits on (as JSON), from the
-    Kafka of ``bootstrap`` (the task's connection)."""
+    Kafka of the task's connection (``kafka``: its kafka-python client options)."""
     now = now or datetime.now(timezone.utc)
     refuse_too_early([day], now, settings.close_grace_minutes)
-    target = take_target(settings, now, bootstrap=bootstrap)
+    target = take_target(settings, now, kafka=kafka)
     log.info("%s: waiting for the stream to pass %s", day, target.to_json())
     return target.to_json()
 

@@ -21,6 +21,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from retail_hooks import KafkaHook
+from retail_platform.kafka_security import client_options
 from retail_platform.orchestration import DEFAULT_ARGS, failure_row, record_task_failure
 from retail_platform.orchestration.connections import (
     KAFKA_CONN_ID,
@@ -30,11 +31,13 @@ from retail_platform.orchestration.connections import (
     definitions,
     env_name,
     kafka_bootstrap,
+    kafka_client_options,
 )
 from retail_platform.orchestration.failures import COLUMNS, MESSAGE_LIMIT
 from retail_platform.runtime.airflow import Airflow
 from retail_platform.settings import REPO_ROOT, get_settings
 
+HOSTNAME = "ssl.endpoint.identification.algorithm"
 NOW = datetime(2026, 11, 21, 9, 30, tzinfo=timezone.utc)
 
 
@@ -188,7 +191,37 @@ def test_hooks_resolve_their_connections_from_the_environment(monkeypatch):
     )
     kwargs = ClickHouseHook(clickhouse_conn_id="clickhouse_unit")._get_client_kwargs()
     assert (kwargs["host"], kwargs["port"], kwargs["database"]) == ("10.0.0.9", 18123, "retail")
-    assert KafkaHook("kafka_unit").bootstrap_servers() == "b1:9092"
+    assert KafkaHook("kafka_unit").client_options() == {"bootstrap_servers": "b1:9092"}
+
+
+def test_kafka_connection_over_ssl_verifies_the_broker_against_the_platform_ca():
+    settings = replace(get_settings(), kafka_security_protocol="SSL")
+    extra = definitions(settings)[KAFKA_CONN_ID]["extra"]
+    assert kafka_client_options(extra) == {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "security_protocol": "SSL",
+        "ssl_cafile": str(settings.tls_dir / "ca.crt"),
+        "ssl_check_hostname": True,
+    }
+    # The same options every other client of the platform gets from the settings.
+    assert kafka_client_options(extra) == {"bootstrap_servers": settings.kafka_bootstrap, **client_options(settings)}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"bootstrap.servers": "b:9092", "security.protocol": "SASL_SSL"}, "not supported"),
+        ({"bootstrap.servers": "b:9092", "security.protocol": "SSL"}, "needs 'ssl.ca.location'"),
+        ({"bootstrap.servers": "b:9092", "security.protocol": "SSL", "ssl.ca.location": " "}, "needs"),
+        (
+            {"bootstrap.servers": "b:9092", "security.protocol": "SSL", "ssl.ca.location": "/ca", HOSTNAME: "x"},
+            "is not 'https' or 'none'",
+        ),
+    ],
+)
+def test_kafka_connection_security_refused_with_what_to_fix(extra, message):
+    with pytest.raises(BadConnection, match=message):
+        kafka_client_options(extra)
 
 
 _host = st.from_regex(r"[a-z0-9][a-z0-9.-]{0,30}", fullmatch=True)
