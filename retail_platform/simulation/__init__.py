@@ -7,7 +7,8 @@ calendar (store-local time), generator (events over simulated time), batch/encod
 JSON bytes), faults, ground_truth, producer (run_simulation, Kafka) and __main__ (the CLI).
 Simulated history and what-ifs, not run in production: bronze_history (event-grain history written
 straight into the lake's bronze), fact_history (daily-grain history inserted into the facts, with the
-true expected demand), closed_loop (the chain following the reorder recommendations for N days).
+true expected demand), history (the range and fleet both share), closed_loop (the chain following the
+reorder recommendations for N days).
 """
 
 from retail_platform.simulation.catalog import Catalog, CatalogConfig, generate_catalog

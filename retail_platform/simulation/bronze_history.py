@@ -30,9 +30,10 @@ import pyarrow as pa
 
 from retail_platform.lake import day_predicate
 from retail_platform.simulation import batch as b
-from retail_platform.simulation.catalog import Catalog, CatalogConfig, generate_catalog
+from retail_platform.simulation.catalog import Catalog
 from retail_platform.simulation.encoding import Encoder, uuid_texts
 from retail_platform.simulation.generator import EventGenerator, GeneratorConfig
+from retail_platform.simulation.history import HistoryRange
 
 HISTORY_TOPIC = "history"
 HISTORY_BATCH_ID = -1
@@ -40,13 +41,9 @@ EVENT_TYPES = b.EVENT_TYPES  # sales_transaction, inventory_update, price_change
 
 
 @dataclass(frozen=True)
-class HistoryConfig:
-    end_date: date  # last day generated (inclusive, UTC)
-    days: int = 7
-    stores: int = 5
-    products: int = 50
-    seed: int = 4
-    lines_per_store_hour: float = 60.0
+class HistoryConfig(HistoryRange):
+    """The range (UTC days) and fleet of an event-grain history."""
+
     step_seconds: int = 300  # coarser steps than the live simulator: history needs no pacing
 
     def __post_init__(self) -> None:
@@ -54,22 +51,8 @@ class HistoryConfig:
             raise ValueError("days must be at least 1")
 
     @property
-    def first_day(self) -> date:
-        return self.end_date - timedelta(days=self.days - 1)
-
-    @property
     def day_list(self) -> list[date]:
         return [self.first_day + timedelta(days=i) for i in range(self.days)]
-
-    def catalog(self) -> Catalog:
-        return generate_catalog(
-            CatalogConfig(
-                seed=self.seed,
-                stores=self.stores,
-                products=self.products,
-                lines_per_store_hour=self.lines_per_store_hour,
-            )
-        )
 
     def generator(self, catalog: Catalog) -> EventGenerator:
         start = datetime.combine(self.first_day, time(), tzinfo=timezone.utc)

@@ -34,8 +34,9 @@ import pyarrow as pa
 from clickhouse_connect.driver.client import Client
 
 from retail_platform.simulation import demand
-from retail_platform.simulation.catalog import Catalog, CatalogConfig, generate_catalog
+from retail_platform.simulation.catalog import Catalog
 from retail_platform.simulation.catalog_load import load_warehouse as load_catalog_dimensions
+from retail_platform.simulation.history import HistoryRange
 
 MONEY = pa.decimal128(18, 2)
 _STREAM = 0x53594E44  # "SYND": this module's random stream, apart from the catalogue's and the generator's
@@ -46,27 +47,10 @@ _CALENDAR_VERSION = datetime(1970, 1, 1, tzinfo=timezone.utc)  # any real calend
 
 
 @dataclass(frozen=True)
-class SyntheticConfig:
-    end_date: date  # last generated day (inclusive)
+class SyntheticConfig(HistoryRange):
+    """The range (stores' local days) and fleet of a daily-grain history."""
+
     days: int = 730
-    stores: int = 5
-    products: int = 50
-    seed: int = 4
-    lines_per_store_hour: float = 60.0
-
-    @property
-    def first_day(self) -> date:
-        return self.end_date - timedelta(days=self.days - 1)
-
-    def catalog(self) -> Catalog:
-        return generate_catalog(
-            CatalogConfig(
-                seed=self.seed,
-                stores=self.stores,
-                products=self.products,
-                lines_per_store_hour=self.lines_per_store_hour,
-            )
-        )
 
 
 @dataclass(frozen=True)
