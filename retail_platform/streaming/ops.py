@@ -6,7 +6,9 @@ complete everywhere. Reconciliation: for every batch, input_total = accepted + q
 duplicates_dropped; summed over batches, input_total equals the messages in the input topics.
 
 Lag: the stream's position in a partition is one past the highest offset any batch of the current
-query consumed there (``max_offsets``); lag = the partition's end offset - position.
+query covered there (``max_offsets``: the highest offset of its rows, or its end offset from Spark's
+offset log minus one when higher, so partitions a batch read nothing from have a position too);
+lag = the partition's end offset - position.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class BatchStats:
     accepted_by_type: dict[str, int] = field(default_factory=dict)
     quarantined: int = 0
     max_event_time: datetime | None = None
+    # "topic:partition" -> end offset (exclusive) of the batch from the offset log (``offset_log``)
+    covered: dict[str, int] = field(default_factory=dict)
 
     @property
     def input_total(self) -> int:
@@ -62,7 +66,12 @@ class BatchStats:
         return totals
 
     def max_offsets(self) -> dict[str, int]:
-        return {partition_key(t, p): part.max_offset for (t, p), part in sorted(self.inputs.items())}
+        """Highest offset covered per partition: its rows', or the batch's end offset - 1 when higher."""
+        highest = {partition_key(t, p): part.max_offset for (t, p), part in self.inputs.items()}
+        for key, end in self.covered.items():
+            if end > 0:
+                highest[key] = max(highest.get(key, -1), end - 1)
+        return dict(sorted(highest.items()))
 
 
 def partition_key(topic: str, partition: int) -> str:

@@ -21,7 +21,7 @@ from pyspark.sql.streaming import StreamingQuery
 
 from retail_platform.settings import Settings
 from retail_platform.streaming import batch as batch_mod
-from retail_platform.streaming import topology
+from retail_platform.streaming import offset_log, topology
 from retail_platform.streaming.bronze import BoundBronze, DeltaBronze
 from retail_platform.streaming.config import StreamConfig
 from retail_platform.streaming.late_duplicates import Band
@@ -91,6 +91,7 @@ class StreamRunner:
             timings["collect"] = round(time.perf_counter() - clock, 3)
             if collected.stats.input_total == 0:
                 return  # a no-data batch (Spark advancing the watermark): nothing consumed, nothing to record
+            collected.stats.covered = offset_log.read(self.spark, self.config.checkpoint, batch_id)
             warehouse, outbox = self._sinks(query_id)
             bronze = BoundBronze(
                 DeltaBronze(self.settings, f"{self.config.query_name}:{query_id}"),

@@ -39,6 +39,24 @@ def test_duplicates_are_what_the_batch_read_but_neither_accepted_nor_quarantined
     }
 
 
+def test_a_batch_covers_the_partitions_its_offset_log_names_even_those_it_read_nothing_from():
+    s = stats()
+    s.covered = {
+        "retail-sales-transactions:0": 160,  # = its rows' highest + 1: unchanged
+        "retail-sales-transactions:1": 45,  # records up to 44 were in the batch's range
+        "retail-inventory-updates:0": 10,  # lower than its rows: rows win (never moves back)
+        "retail-price-changes:0": 7,  # read nothing there, yet covered offsets 0..6
+        "retail-price-changes:1": 0,  # an empty partition has no offset to record
+    }
+    assert s.max_offsets() == {
+        "retail-inventory-updates:0": 49,
+        "retail-price-changes:0": 6,
+        "retail-sales-transactions:0": 159,
+        "retail-sales-transactions:1": 44,
+    }
+    assert s.input_total == 150  # coverage never changes the counts
+
+
 def test_more_output_than_input_is_an_error_not_a_negative_count():
     s = stats()
     s.quarantined = 100
