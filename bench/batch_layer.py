@@ -229,8 +229,21 @@ def bench_backfill(settings: Settings, spark: Any, client: Any, sales: int, days
     span = daily.run_days(spark, settings, config.first_day, end, "bench")
     total = time.monotonic() - t0
     rows = sum(sum(r.rows for r in d.types.values()) for d in span.days)
+    # The fixed cost of a day: a re-run of one day of the range alone against the range's time per day.
+    # (range - one day) / (days - 1) is what each further day adds, row work included.
+    t0 = time.monotonic()
+    daily.run_days(spark, settings, end, end, "bench-one-day")
+    one_day = time.monotonic() - t0
+    phases: dict[str, float] = {}
+    for done in span.days:
+        for name, seconds in done.seconds.items():
+            phases[name] = phases.get(name, 0.0) + seconds
     return {
         "days": days,
+        "one_day_alone_s": round(one_day, 1),
+        "each_further_day_s": round((total - one_day) / max(days - 1, 1), 2),
+        "phase_seconds_per_day": {k: round(v / days, 3) for k, v in phases.items()},
+        "goal_s": 120,
         "sale_lines_per_day": sales,
         "history_generation_s": round(generate_s, 1),
         "backfill_s": round(total, 1),

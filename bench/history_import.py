@@ -102,6 +102,10 @@ def landing_to_views(log: Path, mapping: Path) -> dict[str, Any]:
         t0 = time.monotonic()
         span = daily.run_days(spark, settings, days[0], days[-1], "bench")
         recompute_s = time.monotonic() - t0
+        # What each further day costs: the range against one of its days recomputed alone.
+        t0 = time.monotonic()
+        daily.run_days(spark, settings, days[len(days) // 2], days[len(days) // 2], "bench-one-day")
+        one_day_s = time.monotonic() - t0
         t0 = time.monotonic()
         served = client.query(
             "SELECT count(), toFloat64(sum(revenue)) FROM v_sales_daily WHERE date BETWEEN %(a)s AND %(b)s",
@@ -129,6 +133,8 @@ def landing_to_views(log: Path, mapping: Path) -> dict[str, Any]:
             "import_s": round(import_s, 1),
             "recompute_s": round(recompute_s, 1),
             "recompute_s_per_day": round(recompute_s / n, 3),
+            "one_day_alone_s": round(one_day_s, 1),
+            "each_further_day_s": round((recompute_s - one_day_s) / max(n - 1, 1), 3),
             "views_query_s": round(views_s, 2),
             "total_s": round(spark_start_s + import_s + recompute_s + views_s, 1),
             "phase_seconds_per_day": {k: round(v / n, 4) for k, v in phases.items()},
