@@ -49,8 +49,8 @@ from retail_platform.batch import inferred
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
 from retail_platform.sources.landing import Handler
-from retail_platform.sources.readers import FileFormatError, ReadResult, read_file
-from retail_platform.sources.records import ParsedRow, parse_records
+from retail_platform.sources.readers import ReadResult
+from retail_platform.sources.records import ParsedRow, parse_records, read_checked
 from retail_platform.sources.report import FileLoad, Reject
 
 OPEN_VALID_TO = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
@@ -247,14 +247,10 @@ def handle_file(client: Client, database: str) -> Handler:
     """The landing handler of catalogue files (``landing.ingest``)."""
 
     def handle(path: Path, load: FileLoad) -> list[Reject]:
-        read = read_file(path)
-        missing = [name for name, _, required, _ in SPEC if required and name not in read.columns]
-        if missing:
-            raise FileFormatError(f"{path.name} has no column(s) {missing}; it has {read.columns}")
+        read = read_checked(path, SPEC, load)
         products, rejects = to_products(read)
         plan = load_products(client, database, products, f"catalogue-{load.sha256[:16]}")
         rejects += plan.rejects
-        load.rows_read, load.blank_lines, load.header_lines = read.rows_read, read.blank_lines, read.header_lines
         load.rows_loaded = len(products) - len(plan.rejects)
         load.details = {"versions_opened": plan.opened, "versions_closed": plan.closed, "unchanged": plan.unchanged}
         if plan.dated_back:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
-from retail_platform.sources.readers import ReadResult
-from retail_platform.sources.report import Reject
+from retail_platform.sources.readers import FileFormatError, ReadResult, read_file
+from retail_platform.sources.report import FileLoad, Reject
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,17 @@ class ParsedRow:
     line: int
     raw: str
     values: dict[str, Any]
+
+
+def read_checked(path: Path, spec: Sequence[cleaning.Field], load: FileLoad) -> ReadResult:
+    """The file read, refused as a whole when a required column of ``spec`` is missing; ``load`` gets
+    the file's line counts."""
+    read = read_file(path)
+    missing = [name for name, _, required, _ in spec if required and name not in read.columns]
+    if missing:
+        raise FileFormatError(f"{path.name} has no column(s) {missing}; it has {read.columns}")
+    load.rows_read, load.blank_lines, load.header_lines = read.rows_read, read.blank_lines, read.header_lines
+    return read
 
 
 def parse_records(

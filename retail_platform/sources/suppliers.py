@@ -21,8 +21,8 @@ from clickhouse_connect.driver.client import Client
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
 from retail_platform.sources.landing import Handler
-from retail_platform.sources.readers import FileFormatError, ReadResult, read_file
-from retail_platform.sources.records import ParsedRow, parse_records
+from retail_platform.sources.readers import ReadResult
+from retail_platform.sources.records import ParsedRow, parse_records, read_checked
 from retail_platform.sources.report import FileLoad, Reject
 
 ATTRIBUTES = ("supplier_name", "country", "lead_time_days", "lead_time_stddev_days", "min_order_quantity",
@@ -117,13 +117,9 @@ def handle_file(client: Client, database: str) -> Handler:
     """The landing handler of supplier files (``landing.ingest``)."""
 
     def handle(path: Path, load: FileLoad) -> list[Reject]:
-        read = read_file(path)
-        missing = [name for name, _, required, _ in SPEC if required and name not in read.columns]
-        if missing:
-            raise FileFormatError(f"{path.name} has no column(s) {missing}; it has {read.columns}")
+        read = read_checked(path, SPEC, load)
         suppliers, rejects = to_suppliers(read)
         load.details = load_suppliers(client, database, suppliers, f"suppliers-{load.sha256[:16]}")
-        load.rows_read, load.blank_lines, load.header_lines = read.rows_read, read.blank_lines, read.header_lines
         load.rows_loaded = len(suppliers)
         return rejects
 

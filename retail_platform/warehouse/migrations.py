@@ -13,6 +13,11 @@ so migrations use ``IF [NOT] EXISTS`` everywhere and a half-applied migration is
 it again. Applied files are immutable: a changed checksum, a missing file or a pending migration older
 than an applied one stops every command until a human fixes it.
 
+A migration that moves data (a statement that inserts, deletes, updates or materialises rows, as
+0014's backfill of the aggregates) is marked as such by what it does, not by a comment that could go
+stale: ``Migration.moves_data``, shown by ``status`` and logged when it runs, because such a step takes
+time in proportion to the data and its down step cannot bring the moved rows back by itself.
+
 A migration whose header has the line ``-- requires: sql-access-control`` (users, roles, settings
 profiles, row policies) runs only on a server with writable access storage (compose/cluster): on the
 embedded engine, which has none, it is recorded without running its statements, so the numbering stays
@@ -58,6 +63,9 @@ _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOOKS_NUMBERED = re.compile(r"^\d+[_-]")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DROPS_DATABASE = re.compile(r"\bDROP\s+DATABASE\b", re.IGNORECASE)
+_MOVES_DATA = re.compile(
+    r"^(INSERT\s+INTO|DELETE\s+FROM|TRUNCATE|ALTER\s+TABLE\s+\S+\s+(UPDATE|DELETE|MATERIALIZE)\b)", re.IGNORECASE
+)
 
 
 class MigrationError(RuntimeError):
@@ -77,6 +85,11 @@ class Migration:
     @property
     def label(self) -> str:
         return f"{self.version:04d}_{self.name}"
+
+    @property
+    def moves_data(self) -> bool:
+        """Whether a step inserts, deletes, updates or materialises rows (not only DDL)."""
+        return any(moves_data(statement) for statement in self.up + self.down)
 
     def statements(self, direction: str, database: str) -> list[str]:
         """The statements of one direction ("up" or "down") with ``{database}`` substituted (and, for an
@@ -105,6 +118,7 @@ class MigrationStatus:
     name: str
     state: str  # applied | pending | changed (file edited after applying) | missing (file deleted)
     applied_at: datetime | None = None
+    moves_data: bool = False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,6 +171,14 @@ def split_sections(text: str, source: str = "<sql>") -> tuple[str, str]:
     if any(_is_code(line) for line in lines[:up_at]):
         raise MigrationError(f"{source}: SQL before '{UP_MARKER}' would never run; move it into a section")
     return "\n".join(lines[up_at + 1 : down_at]), "\n".join(lines[down_at + 1 :])
+
+
+def moves_data(statement: str) -> bool:
+    """Whether a statement writes rows; its leading comment lines are not part of it."""
+    lines = statement.strip().splitlines()
+    while lines and lines[0].strip().startswith("--"):
+        lines.pop(0)
+    return bool(_MOVES_DATA.match("\n".join(lines).strip()))
 
 
 def parse_migration(path: Path) -> Migration:
@@ -262,11 +284,12 @@ def status_of(migrations: Sequence[Migration], applied: Sequence[AppliedMigratio
     for migration in migrations:
         record = records.pop(migration.version, None)
         if record is None:
-            rows.append(MigrationStatus(migration.version, migration.name, "pending"))
+            rows.append(MigrationStatus(migration.version, migration.name, "pending", None, migration.moves_data))
         else:
             same = record.checksum == migration.checksum and record.name == migration.name
+            state = "applied" if same else "changed"
             rows.append(
-                MigrationStatus(migration.version, migration.name, "applied" if same else "changed", record.applied_at)
+                MigrationStatus(migration.version, migration.name, state, record.applied_at, migration.moves_data)
             )
     rows += [MigrationStatus(r.version, r.name, "missing", r.applied_at) for r in records.values()]
     return sorted(rows, key=lambda row: row.version)
@@ -403,7 +426,13 @@ def apply_all(
             started = time.monotonic()
             _run(c, migration, "up", db)
             _record(c, migration, db)
-            log.info("applied %s to %s in %.2f s", migration.label, db, time.monotonic() - started)
+            log.info(
+                "applied %s to %s in %.2f s%s",
+                migration.label,
+                db,
+                time.monotonic() - started,
+                " (moved data)" if migration.moves_data else "",
+            )
             done.append(migration)
     return done
 
@@ -495,7 +524,8 @@ def generate_schema(client: Client | None = None, *, directory: Path = MIGRATION
 def _print_status(rows: Sequence[MigrationStatus]) -> None:
     for row in rows:
         when = row.applied_at.strftime("%Y-%m-%d %H:%M:%S") if row.applied_at else ""
-        print(f"{row.version:04d}  {row.name:<32} {row.state:<8} {when}")
+        moves = "moves data" if row.moves_data else ""
+        print(f"{row.version:04d}  {row.name:<32} {row.state:<8} {when:<19} {moves}".rstrip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

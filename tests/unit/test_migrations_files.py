@@ -302,3 +302,33 @@ def test_dumped_schema_names_the_database_by_placeholder():
     assert m._normalise("CREATE DATABASE scratch_7\nENGINE = Atomic  ", "scratch_7") == (
         "CREATE DATABASE {database}\nENGINE = Atomic"
     )
+
+
+def test_data_moving_migrations_are_marked_by_what_they_run():
+    # A new migration that writes rows shows up here: a visible decision, and `status` says so.
+    assert [mig.label for mig in MIGRATIONS if mig.moves_data] == ["0014_serving_aggregates"]
+
+
+@pytest.mark.parametrize(
+    ("statement", "moves"),
+    [
+        ("INSERT INTO {database}.t SELECT * FROM {database}.u;", True),
+        ("-- the backfill\n  insert into {database}.t (a) SELECT 1;", True),
+        ("DELETE FROM {database}.t WHERE day < '2020-01-01';", True),
+        ("TRUNCATE TABLE IF EXISTS {database}.t;", True),
+        ("ALTER TABLE {database}.t UPDATE x = 1 WHERE 1;", True),
+        ("ALTER TABLE {database}.t DELETE WHERE x = 1;", True),
+        ("ALTER TABLE {database}.t MATERIALIZE COLUMN c;", True),
+        ("ALTER TABLE {database}.t ADD COLUMN IF NOT EXISTS c UInt8;", False),
+        ("CREATE VIEW IF NOT EXISTS {database}.v AS SELECT 'INSERT INTO x' AS s;", False),
+        ("-- INSERT INTO a comment\nCREATE TABLE IF NOT EXISTS {database}.t (a UInt8) ENGINE = Log;", False),
+        ("DROP TABLE IF EXISTS {database}.t SYNC;", False),
+    ],
+)
+def test_what_counts_as_moving_data(statement, moves):
+    assert m.moves_data(statement) is moves
+
+
+def test_status_carries_the_mark():
+    rows = m.status_of(MIGRATIONS, [])
+    assert {r.name for r in rows if r.moves_data} == {"serving_aggregates"}
