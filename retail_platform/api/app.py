@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from retail_platform.api import auth, idempotency, requests
 from retail_platform.api.audit import AuditRecord, AuditTrail
@@ -178,7 +179,22 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         return response
 
     def call(request: Request, action: str) -> Call:
-        return Call(request, request.app.state.services, action, _record(request, action))
+        c = Call(request, request.app.state.services, action, _record(request, action))
+        request.state.call = c  # the refusal handlers below answer (and audit) through it
+        return c
+
+    # Every endpoint refuses by raising: one place answers a refusal or a bad parameter, audits it
+    # (every denial; every refused write) and names the field. The audit insert blocks, so it runs
+    # in the thread pool like the endpoints themselves.
+    @app.exception_handler(Refusal)
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refusal)
+        return await run_in_threadpool(_refused, request.state.call, exc)
+
+    @app.exception_handler(BadRequest)
+    async def bad_request(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, BadRequest)
+        return await run_in_threadpool(_refused, request.state.call, Refusal(exc.status, exc.message, exc.field))
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
@@ -187,18 +203,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @app.get("/api/v1/inventory/reorder-alerts", tags=["inventory"], summary="Products at or below their reorder point")
     def reorder_alerts(request: Request, storeId: str | None = None, limit: str | None = None) -> JSONResponse:
         c = call(request, "read_alerts")
-        try:
-            principal = c.authenticate(auth.READ)
-            store = requests.identifier("storeId", storeId)
-            if store is not None:
-                c.store(store)
-            n = requests.bounded_int("limit", limit, 100, 1, requests.MAX_LIMIT)
-            rows = c.services.reads.reorder_alerts(_scope(principal, store), n)
-            return _answer(c, 200, {"as_of": _as_of(rows), "alerts": _clean(rows)}, audit=False)
-        except BadRequest as exc:
-            return _refused(c, Refusal(exc.status, exc.message, exc.field))
-        except Refusal as refusal:
-            return _refused(c, refusal)
+        principal = c.authenticate(auth.READ)
+        store = requests.identifier("storeId", storeId)
+        if store is not None:
+            c.store(store)
+        n = requests.bounded_int("limit", limit, 100, 1, requests.MAX_LIMIT)
+        rows = c.services.reads.reorder_alerts(_scope(principal, store), n)
+        return _answer(c, 200, {"as_of": _as_of(rows), "alerts": _clean(rows)}, audit=False)
 
     @app.get("/api/v1/stores/{storeId:path}/inventory", tags=["stores"], summary="Stock of a store (paged)")
     def store_stock(
@@ -210,78 +221,63 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         offset: str | None = None,
     ) -> JSONResponse:
         c = call(request, "read_store")
-        try:
-            c.authenticate(auth.READ)
-            store = requests.identifier("storeId", storeId)
-            assert store is not None
-            c.store(store)
-            n = requests.bounded_int("limit", limit, 100, 1, requests.MAX_LIMIT)
-            skip = requests.bounded_int("offset", offset, 0, 0, 10_000_000)
-            total, rows = c.services.reads.store_stock(
-                store, category=requests.category(category), risk=requests.risk_level(risk), limit=n, offset=skip
-            )
-            if total == 0 and not c.services.reads.store_exists(store):
-                raise Refusal(404, f"unknown store {store}", "storeId")
-            body = {"store_id": store, "as_of": _as_of(rows), "total": total, "limit": n, "offset": skip,
-                    "items": _clean(rows)}  # fmt: skip
-            return _answer(c, 200, body, audit=False)
-        except BadRequest as exc:
-            return _refused(c, Refusal(exc.status, exc.message, exc.field))
-        except Refusal as refusal:
-            return _refused(c, refusal)
+        c.authenticate(auth.READ)
+        store = requests.identifier("storeId", storeId)
+        assert store is not None
+        c.store(store)
+        n = requests.bounded_int("limit", limit, 100, 1, requests.MAX_LIMIT)
+        skip = requests.bounded_int("offset", offset, 0, 0, 10_000_000)
+        total, rows = c.services.reads.store_stock(
+            store, category=requests.category(category), risk=requests.risk_level(risk), limit=n, offset=skip
+        )
+        if total == 0 and not c.services.reads.store_exists(store):
+            raise Refusal(404, f"unknown store {store}", "storeId")
+        body = {"store_id": store, "as_of": _as_of(rows), "total": total, "limit": n, "offset": skip,
+                "items": _clean(rows)}  # fmt: skip
+        return _answer(c, 200, body, audit=False)
 
     @app.get("/api/v1/inventory/{productSku:path}/forecast", tags=["inventory"], summary="Forecast and reorder advice")
     def forecast(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
         c = call(request, "read_forecast")
-        try:
-            c.authenticate(auth.READ)
-            sku = requests.identifier("productSku", productSku)
-            store = requests.identifier("storeId", storeId)
-            if store is None:
-                raise Refusal(422, "storeId is required: a forecast is per store", "storeId")
-            assert sku is not None
-            c.record.product_id = sku
-            c.store(store)
-            if not c.services.reads.product_exists(sku):
-                raise Refusal(404, f"unknown product {sku}", "productSku")
-            stock = c.services.reads.product_stock(sku, Scope((store,)))
-            body = {
-                "product_id": sku,
-                "store_id": store,
-                "as_of": _as_of(stock),
-                "stock": _clean(stock)[0] if stock else None,
-                "forecast": _clean(c.services.reads.forecast(store, sku)),
-                "recommendation": _clean([r])[0] if (r := c.services.reads.recommendation(store, sku)) else None,
-            }
-            return _answer(c, 200, body, audit=False)
-        except BadRequest as exc:
-            return _refused(c, Refusal(exc.status, exc.message, exc.field))
-        except Refusal as refusal:
-            return _refused(c, refusal)
+        c.authenticate(auth.READ)
+        sku = requests.identifier("productSku", productSku)
+        store = requests.identifier("storeId", storeId)
+        if store is None:
+            raise Refusal(422, "storeId is required: a forecast is per store", "storeId")
+        assert sku is not None
+        c.record.product_id = sku
+        c.store(store)
+        if not c.services.reads.product_exists(sku):
+            raise Refusal(404, f"unknown product {sku}", "productSku")
+        stock = c.services.reads.product_stock(sku, Scope((store,)))
+        body = {
+            "product_id": sku,
+            "store_id": store,
+            "as_of": _as_of(stock),
+            "stock": _clean(stock)[0] if stock else None,
+            "forecast": _clean(c.services.reads.forecast(store, sku)),
+            "recommendation": _clean([r])[0] if (r := c.services.reads.recommendation(store, sku)) else None,
+        }
+        return _answer(c, 200, body, audit=False)
 
     @app.get("/api/v1/inventory/{productSku:path}", tags=["inventory"], summary="Current stock of a product")
     def product_stock(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
         c = call(request, "read_stock")
-        try:
-            principal = c.authenticate(auth.READ)
-            sku = requests.identifier("productSku", productSku)
-            assert sku is not None
-            c.record.product_id = sku
-            store = requests.identifier("storeId", storeId)
-            if store is not None:
-                c.store(store)
-            rows = c.services.reads.product_stock(sku, _scope(principal, store))
-            if not rows and not c.services.reads.product_exists(sku):
-                raise Refusal(404, f"unknown product {sku}", "productSku")
-            if store is not None and not rows and not c.services.reads.store_exists(store):
-                raise Refusal(404, f"unknown store {store}", "storeId")
-            body = {"product_id": sku, "as_of": _as_of(rows), "total_quantity_on_hand":
-                    sum(r["quantity_on_hand"] for r in rows), "stores": _clean(rows)}  # fmt: skip
-            return _answer(c, 200, body, audit=False)
-        except BadRequest as exc:
-            return _refused(c, Refusal(exc.status, exc.message, exc.field))
-        except Refusal as refusal:
-            return _refused(c, refusal)
+        principal = c.authenticate(auth.READ)
+        sku = requests.identifier("productSku", productSku)
+        assert sku is not None
+        c.record.product_id = sku
+        store = requests.identifier("storeId", storeId)
+        if store is not None:
+            c.store(store)
+        rows = c.services.reads.product_stock(sku, _scope(principal, store))
+        if not rows and not c.services.reads.product_exists(sku):
+            raise Refusal(404, f"unknown product {sku}", "productSku")
+        if store is not None and not rows and not c.services.reads.store_exists(store):
+            raise Refusal(404, f"unknown store {store}", "storeId")
+        body = {"product_id": sku, "as_of": _as_of(rows), "total_quantity_on_hand":
+                sum(r["quantity_on_hand"] for r in rows), "stores": _clean(rows)}  # fmt: skip
+        return _answer(c, 200, body, audit=False)
 
     @app.post(
         "/api/v1/inventory/{productSku:path}/adjust",
@@ -307,29 +303,22 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     )
     async def adjust(request: Request, productSku: str) -> JSONResponse:
         raw = await request.body()
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(_adjust, request, productSku, raw)
 
     def _adjust(request: Request, productSku: str, raw: bytes) -> JSONResponse:
         c = call(request, "adjust")
-        try:
-            principal = c.authenticate(auth.ADJUST)
-            sku = requests.identifier("productSku", productSku)
-            assert sku is not None
-            c.record.product_id = sku
-            key = requests.idempotency_key(request.headers.get("idempotency-key"))
-            c.record.idempotency_key = key
-            wait = requests.wait_seconds(request.query_params.get("wait"))
-            change = requests.parse_adjustment(raw)
-            c.record.quantity_change, c.record.reason = change.quantity, change.reason
-            c.record.reference = change.reference or ""
-            c.store(change.store_id)
-            return _apply(c, principal, sku, key, change, wait)
-        except BadRequest as exc:
-            return _refused(c, Refusal(exc.status, exc.message, exc.field))
-        except Refusal as refusal:
-            return _refused(c, refusal)
+        principal = c.authenticate(auth.ADJUST)
+        sku = requests.identifier("productSku", productSku)
+        assert sku is not None
+        c.record.product_id = sku
+        key = requests.idempotency_key(request.headers.get("idempotency-key"))
+        c.record.idempotency_key = key
+        wait = requests.wait_seconds(request.query_params.get("wait"))
+        change = requests.parse_adjustment(raw)
+        c.record.quantity_change, c.record.reason = change.quantity, change.reason
+        c.record.reference = change.reference or ""
+        c.store(change.store_id)
+        return _apply(c, principal, sku, key, change, wait)
 
     def _apply(c: Call, principal: Principal, sku: str, key: str, change: requests.Adjustment, wait: float):
         svc = c.services

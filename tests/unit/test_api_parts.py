@@ -119,3 +119,47 @@ def test_every_key_the_contracts_accept_is_routed_whole(method, path, endpoint, 
             assert (route.endpoint.__name__, child["path_params"]) == (endpoint, params)
             return
     pytest.fail(f"{method} {path} matched no route")
+
+
+def test_refusals_are_answered_and_audited_in_one_place(tmp_path):
+    """Every endpoint refuses by raising; the app's handlers answer with the status and field and
+    audit what must be audited. Nothing here reaches a warehouse: the refusals come before any read
+    (the answers over the real warehouse are tests/integration/test_inventory_api.py's)."""
+    from fastapi.testclient import TestClient
+
+    from retail_platform.api import auth
+    from retail_platform.api.app import Services, create_app
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.records: list = []
+
+        def record(self, record) -> None:
+            self.records.append(record)
+
+    class NoReads:
+        def __getattr__(self, name):
+            raise AssertionError(f"a refused request read the warehouse ({name})")
+
+    class Closed:
+        def close(self) -> None:
+            pass
+
+    secret = b"s" * 32
+    audit = Recorder()
+    services = Services(NoReads(), audit, Closed(), Closed(), secret, Pending())  # type: ignore[arg-type]
+    app = create_app(load_settings({"RETAIL_SETTINGS": "test"}), services)
+    manager = auth.issue_token(secret, "mgr", "store_manager", ["S1"])
+    with TestClient(app) as http:
+        none = http.get("/api/v1/inventory/SKU1")
+        other = http.get("/api/v1/inventory/SKU1?storeId=S2", headers={"Authorization": f"Bearer {manager}"})
+        bad = http.get("/api/v1/inventory/reorder-alerts?limit=x", headers={"Authorization": f"Bearer {manager}"})
+    assert (none.status_code, none.headers["www-authenticate"]) == (401, "Bearer")
+    assert (other.status_code, other.json()["field"]) == (403, "storeId")
+    assert (bad.status_code, bad.json()["field"]) == (422, "limit")
+    assert "X-Request-ID" in bad.headers
+    # Denials are audited; a bad parameter of a read is not (reads are not state changes).
+    assert [(r.outcome, r.status, r.store_id) for r in audit.records] == [
+        ("unauthenticated", 401, ""),
+        ("denied", 403, "S2"),
+    ]
