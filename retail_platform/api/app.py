@@ -252,6 +252,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         stock = c.services.reads.product_stock(sku, Scope((store,)))
         body = {
             "product_id": sku,
+            "product_name": stock[0]["product_name"] if stock else None,
             "store_id": store,
             "as_of": _as_of(stock),
             "stock": _clean(stock)[0] if stock else None,
@@ -275,7 +276,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             raise Refusal(404, f"unknown product {sku}", "productSku")
         if store is not None and not rows and not c.services.reads.store_exists(store):
             raise Refusal(404, f"unknown store {store}", "storeId")
-        body = {"product_id": sku, "as_of": _as_of(rows), "total_quantity_on_hand":
+        body = {"product_id": sku, "product_name": rows[0]["product_name"] if rows else None,
+                "as_of": _as_of(rows), "total_quantity_on_hand":
                 sum(r["quantity_on_hand"] for r in rows), "stores": _clean(rows)}  # fmt: skip
         return _answer(c, 200, body, audit=False)
 

@@ -29,6 +29,13 @@ _STOCK_COLUMNS = """
     multiIf(s.quantity_on_hand <= 0, 'out_of_stock', s.is_below_reorder_point = 1, 'below_reorder_point',
             ifNull(days_of_cover < 3, 0), 'high', ifNull(days_of_cover < 7, 0), 'medium', 'low') AS risk_level
 """
+# The catalogue's current name beside the natural key (an inferred member is named by its key until
+# the catalogue arrives; a product the catalogue never had: NULL).
+_NAME = """
+    LEFT JOIN (SELECT product_id, toNullable(product_name) AS product_name FROM {db}.dim_product FINAL
+               WHERE is_current{only}) AS d
+      ON s.product_id = d.product_id
+"""
 _VELOCITY = """
     LEFT JOIN (SELECT store_id, product_id, toNullable(demand_per_day) AS demand_per_day
                FROM {db}.v_rt_sales_velocity) AS v
@@ -68,8 +75,10 @@ class Reads:
         return bool(self.client.command(sql, parameters={"s": store_id}))
 
     def product_stock(self, product_id: str, scope: Scope) -> list[dict[str, Any]]:
+        name = _NAME.format(db=self.db, only=" AND product_id = {p:String}")
         sql = (
-            f"SELECT {_STOCK_COLUMNS} FROM {self.db}.v_stock_current AS s {_VELOCITY.format(db=self.db)}"
+            f"SELECT {_STOCK_COLUMNS}, d.product_name AS product_name"
+            f" FROM {self.db}.v_stock_current AS s {_VELOCITY.format(db=self.db)} {name}"
             f" WHERE s.product_id = {{p:String}} AND {scope.clause('s.store_id')} ORDER BY s.store_id"
         )
         return _rows(self.client, sql, {"p": product_id, **scope.params()})
@@ -106,8 +115,8 @@ class Reads:
 
     def reorder_alerts(self, scope: Scope, limit: int) -> list[dict[str, Any]]:
         sql = (
-            f"SELECT {_STOCK_COLUMNS}, s.order_quantity AS recommended_quantity"
-            f" FROM {self.db}.v_stock_current AS s {_VELOCITY.format(db=self.db)}"
+            f"SELECT {_STOCK_COLUMNS}, d.product_name AS product_name, s.order_quantity AS recommended_quantity"
+            f" FROM {self.db}.v_stock_current AS s {_VELOCITY.format(db=self.db)} {_NAME.format(db=self.db, only='')}"
             f" WHERE s.is_below_reorder_point = 1 AND {scope.clause('s.store_id')}"
             " ORDER BY s.quantity_on_hand - toInt64(s.reorder_point), s.store_id, s.product_id"
             " LIMIT {limit:UInt32}"

@@ -160,6 +160,17 @@ def test_product_stock_equals_the_serving_view(api, secret, http):
         assert datetime.fromisoformat(by_store[store]["as_of"]) == as_of.replace(tzinfo=timezone.utc)
     assert body["total_quantity_on_hand"] == sum(by_store[s]["quantity_on_hand"] for s in by_store)
     assert body["as_of"] == max(row["as_of"] for row in body["stores"])
+    # The natural key beside the catalogue's current name.
+    client = connect(api)
+    try:
+        name = client.command(
+            "SELECT product_name FROM dim_product FINAL WHERE is_current AND product_id = {p:String}",
+            parameters={"p": SKU_A},
+        )
+    finally:
+        client.close()
+    assert name and body["product_name"] == name
+    assert {row["product_name"] for row in body["stores"]} == {name}
 
 
 def test_store_stock_pages_and_filters(api, secret, http):
