@@ -1,7 +1,9 @@
 """Product catalogue files -> dim_product, as SCD type 2 history (sql/0002_dimensions.sql).
 
 Columns (names normalised, extra columns ignored): product_id, product_name, category, supplier_id,
-unit_cost, unit_price (required); sub_category, brand, unit_of_measure, shelf_life_days, is_active,
+unit_cost, unit_price (required); barcode (GTIN digits with a valid check digit),
+supplier_product_code (the key rule): other codes of the product, for history mappings that look
+products up by them, empty = none, sub_category, brand, unit_of_measure, shelf_life_days, is_active,
 effective_from (optional; the instant the row's values apply, ISO-8601, default: the load time).
 The simulator's ``products.jsonl`` has this shape.
 
@@ -54,8 +56,8 @@ from retail_platform.sources.records import ParsedRow, parse_records, read_check
 from retail_platform.sources.report import FileLoad, Reject
 
 OPEN_VALID_TO = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
-TRACKED = ("product_name", "category", "sub_category", "brand", "supplier_id", "unit_of_measure", "unit_cost",
-           "unit_price", "shelf_life_days", "is_active")  # fmt: skip
+TRACKED = ("product_name", "barcode", "supplier_product_code", "category", "sub_category", "brand", "supplier_id",
+           "unit_of_measure", "unit_cost", "unit_price", "shelf_life_days", "is_active")  # fmt: skip
 DIM_COLUMNS = [
     "product_id",
     "valid_from",
@@ -88,6 +90,8 @@ SPEC: tuple[cleaning.Field, ...] = (
     ("supplier_id", lambda v: cleaning.required_text(v).upper(), True, None),
     ("unit_cost", _non_negative(cleaning.money), True, None),
     ("unit_price", _non_negative(cleaning.money), True, None),
+    ("barcode", cleaning.barcode, False, ""),
+    ("supplier_product_code", cleaning.optional_key, False, ""),
     ("sub_category", cleaning.text, False, ""),
     ("brand", cleaning.text, False, ""),
     ("unit_of_measure", cleaning.text, False, "each"),

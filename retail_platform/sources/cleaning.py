@@ -177,6 +177,33 @@ def parse_fields(values: Mapping[str, Any], spec: Sequence[Field]) -> dict[str, 
     return out
 
 
+def optional_key(value: Any) -> str | None:
+    """A record's other key (a barcode, a supplier's article code): ``key``'s rule, or None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return key(value)
+
+
+GTIN_LENGTHS = (8, 12, 13, 14)  # EAN-8, UPC-A, EAN-13, GTIN-14
+
+
+def barcode(value: Any) -> str | None:
+    """A printed barcode (GTIN: EAN-8, UPC-A, EAN-13, GTIN-14) as its digits, leading zeros kept, or
+    None when empty. Its last digit is the GS1 check digit of the others, so a barcode a spreadsheet
+    rounded, or a typo, is refused instead of matching nothing (or the wrong product) later."""
+    code = optional_key(value)
+    if code is None:
+        return None
+    if not (code.isascii() and code.isdigit()) or len(code) not in GTIN_LENGTHS:
+        raise BadValue("bad_format", f"{code[:80]!r}: a barcode is 8, 12, 13 or 14 digits")
+    digits = [int(d) for d in code]
+    # Weights 3, 1, 3, ... from the digit left of the check digit (GS1 General Specifications, 7.9).
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
+    if (10 - total % 10) % 10 != digits[-1]:
+        raise BadValue("bad_check_digit", f"{code!r}: the last digit is not the check digit of the others")
+    return code
+
+
 def required_text(value: Any) -> str:
     cleaned = text(value)
     if cleaned is None:

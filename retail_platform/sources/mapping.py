@@ -23,7 +23,8 @@ A mapping is JSON or YAML, found next to the data (``<file stem>.mapping.json|ya
                                          # address, a till id's prefix); the captured text is the
                                          # store_id, or looked up in `locations`
     product_lookup:                      # optional: the product column holds another catalogue column
-      by: product_name                   # product_name or product_id, matched case- and
+      by: product_name                   # product_name, product_id, barcode or
+                                         # supplier_product_code, matched case- and
                                          # whitespace-insensitively against the current catalogue
       unmatched: quarantine              # quarantine (default: `unknown_product:product_id`) or infer
                                          # (loaded with the text as the key: an inferred member, flagged)
@@ -53,7 +54,7 @@ REQUIRED_COLUMNS = ("transaction_id", "product_id", "quantity", "unit_price", "t
 OPTIONAL_COLUMNS = ("store", "line", "payment_method", "customer_id")
 KEYS = ("source", "columns", "timestamp_format", "timezone", "store_id", "locations", "store_pattern",
         "product_lookup", "decimal", "payment_methods", "defaults", "format", "delimiter")  # fmt: skip
-LOOKUP_BY = ("product_name", "product_id")
+LOOKUP_BY = ("product_name", "product_id", "barcode", "supplier_product_code")
 UNMATCHED = ("quarantine", "infer")
 DEFAULTABLE = ("payment_method", "customer_id")
 MAPPING_SUFFIXES = (".json", ".yaml", ".yml")

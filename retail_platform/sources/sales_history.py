@@ -109,6 +109,8 @@ class ProductLookup:
         ambiguous: set[str] = set()
         for product_id, text in rows:
             key = _normal(str(text))
+            if not key:
+                continue  # a product without that code (a catalogue's empty barcode) is found by no text
             if key in found and found[key] != product_id:
                 ambiguous.add(key)
             found[key] = product_id

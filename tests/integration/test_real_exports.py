@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from retail_platform.batch import daily
 from retail_platform.sources import landing, runs
@@ -191,3 +192,44 @@ def test_a_catalogue_dated_back_is_not_refused_and_its_correction_reaches_the_fa
     assert sorted(dated.affected_days) == [d for (d,) in tissue_days]
     load_days(spark, warehouse, dated.affected_days)
     assert client.query(cost, parameters={"d": sales.affected_days}).result_rows == [(Decimal("0.95"),)]
+
+
+def test_a_catalogue_with_barcodes_maps_a_till_export_to_its_own_product_ids(warehouse, client):
+    """A chain that keys products by its own article numbers and prints barcodes: the catalogue's
+    barcode and supplier-code columns land in dim_product (a bad check digit quarantined), and the till
+    export, which has only barcodes, is converted through them against the warehouse's current catalogue."""
+    from retail_platform.sources import sales_history
+    from retail_platform.sources.mapping import parse_mapping
+    from retail_platform.sources.sales_history import ProductLookup
+
+    listing = pd.read_csv(CHAIN.with_name("catalogue.csv"), dtype=str)
+    expected = sorted(
+        (f"ART-{n:04d}", row.product_id, f"{row.supplier_id}-{row.product_id[-4:]}")
+        for n, row in enumerate(listing.itertuples(), start=1)
+    )
+    header = "product_id,product_name,category,supplier_id,unit_cost,unit_price,barcode,supplier_product_code"
+    lines = [header] + [
+        f"{art},{row.product_name} (article),{row.category},{row.supplier_id},{row.unit_cost},{row.unit_price},"
+        f"{barcode},{code}"
+        for (art, barcode, code), row in zip(expected, listing.itertuples(), strict=True)
+    ]
+    lines.append("ART-0099,Mistyped,Household,SUP-KC,1.00,2.00,036000291453,")  # its check digit is wrong
+    folder = landing.landing_dir(warehouse, "catalogue")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "article_catalogue.csv").write_text("\n".join(lines) + "\n")
+    load = {f.file: f for f in runs.ingest_dimensions(client, warehouse, "articles")}["article_catalogue.csv"]
+    assert (load.rows_loaded, load.rows_quarantined) == (3, 1)
+    stored = client.query(
+        "SELECT product_id, barcode, supplier_product_code FROM dim_product FINAL "
+        "WHERE is_current AND product_id LIKE 'ART-%' ORDER BY product_id"
+    ).result_rows
+    assert [tuple(r) for r in stored] == expected
+
+    by_code = ProductLookup.from_catalogue(client, warehouse.clickhouse_database, "supplier_product_code", "quarantine")
+    assert all(by_code.resolve(f" {code.lower()} ") == art for art, _, code in expected)  # case and spaces ignored
+    by_barcode = ProductLookup.from_catalogue(client, warehouse.clickhouse_database, "barcode", "quarantine")
+    config = yaml.safe_load(CHAIN.with_name("pos_export_2025.mapping.yaml").read_text())
+    mapping = parse_mapping({**config, "product_lookup": {"by": "barcode"}})
+    _, converted = sales_history.convert_file(CHAIN, mapping, by_barcode)
+    assert {e["product_id"] for e in converted.events} == {art for art, _, _ in expected}
+    assert len(converted.events) == pd.read_csv(CHAIN, dtype=str)["Barcode"].isin(listing["product_id"]).sum()

@@ -6,6 +6,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from retail_platform.sources import cleaning
 from retail_platform.sources.cleaning import BadValue
@@ -71,3 +73,46 @@ def test_boolean_words():
     assert cleaning.boolean("Yes") is True and cleaning.boolean("0") is False
     with pytest.raises(BadValue):
         cleaning.boolean("maybe")
+
+
+def _check_digit(body: str) -> str:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
+
+
+gtins = st.sampled_from(cleaning.GTIN_LENGTHS).flatmap(
+    lambda n: st.text("0123456789", min_size=n - 1, max_size=n - 1).map(lambda body: body + _check_digit(body))
+)
+
+
+@given(gtins)
+def test_every_gtin_is_a_barcode_kept_as_written(code):
+    assert cleaning.barcode(code) == code
+    assert cleaning.barcode(f"  {code} ") == code
+
+
+@given(gtins, st.data())
+def test_a_single_mistyped_digit_is_refused(code, data):
+    at = data.draw(st.integers(0, len(code) - 1))
+    other = data.draw(st.sampled_from([d for d in "0123456789" if d != code[at]]))
+    with pytest.raises(cleaning.BadValue) as refused:
+        cleaning.barcode(code[:at] + other + code[at + 1 :])
+    assert refused.value.code == "bad_check_digit"
+
+
+@given(st.one_of(st.text(), st.integers(), st.floats(), st.none(), st.booleans()))
+def test_anything_else_is_a_barcode_none_or_a_reason(value):
+    try:
+        result = cleaning.barcode(value)
+    except cleaning.BadValue as exc:
+        assert exc.code in ("bad_format", "bad_check_digit")
+    else:
+        assert result is None or (result.isdigit() and len(result) in cleaning.GTIN_LENGTHS)
+
+
+@pytest.mark.parametrize(
+    "value", ["4.006381333931E12", "4006381333931.0", "40063813339311", "ABC", "4006 3813 3393 1", "٤006381333931"]
+)
+def test_hostile_barcodes_are_refused(value):
+    with pytest.raises(cleaning.BadValue):
+        cleaning.barcode(value)

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retail_platform.sources import sales_history
+from retail_platform.sources.cleaning import BadValue
 from retail_platform.sources.mapping import MappingError, find_mapping, parse_mapping
 from retail_platform.sources.readers import FileFormatError, read_csv_text, read_file
 from retail_platform.sources.report import reason_counts
@@ -188,6 +190,38 @@ def test_multistore_export_revenue_per_store_and_day_equals_pandas():
     assert "036000291452" in products and "0036000291452" in products  # leading zeros are part of a key
     receipts = {e["transaction_id"] for e in converted.events}
     assert {"NYC-T01/000123", "BOS-T01/000123"} <= receipts  # receipt numbers restart per till
+
+
+def test_a_chain_export_of_barcodes_maps_to_the_catalogues_own_product_ids():
+    """The same export, with a catalogue keyed by the chain's own article numbers and carrying the
+    barcodes in its ``barcode`` column: ``product_lookup: {by: barcode}`` maps every line to the
+    catalogue's product_id, exactly as much revenue, and a barcode no product carries is quarantined."""
+    listing = pd.read_csv(CHAIN.with_name("catalogue.csv"), dtype=str)
+    own_ids = {upc: f"ART-{n:04d}" for n, upc in enumerate(listing["product_id"], start=1)}
+    rows = [(own_ids[upc], upc) for upc in listing["product_id"]] + [("ART-9999", "")]  # one without a barcode
+    lookup = ProductLookup.build("barcode", "quarantine", rows)
+    config = yaml.safe_load(CHAIN.with_name("pos_export_2025.mapping.yaml").read_text())
+    mapping = parse_mapping({**config, "product_lookup": {"by": "barcode"}})
+    _, converted = sales_history.convert_file(CHAIN, mapping, lookup)
+    assert {e["product_id"] for e in converted.events} == set(own_ids.values())
+    raw = pd.read_csv(CHAIN, dtype=str)
+    raw = raw[raw["Barcode"].isin(own_ids)]
+    local = pd.to_datetime(raw["Sold At"], format="%Y-%m-%d %H:%M:%S")
+    frame = pd.DataFrame({
+        "store": raw["Till"].str.extract(r"^([A-Z]{3})-T[0-9]+$")[0], "utc": local_to_utc(local, "America/New_York"),
+        "qty": raw["Qty"], "price": raw["Unit Price"],
+    })  # fmt: skip
+    assert loaded_revenue(converted.events) == pandas_revenue(frame)
+    # 0036000291452 is another key than 036000291452 (leading zeros count); SKU'1 matches nothing either.
+    assert reason_counts(converted.rejects) == {"unknown_product:product_id": 2}
+
+
+def test_lookups_by_a_code_skip_products_without_one():
+    lookup = ProductLookup.build("supplier_product_code", "quarantine", [("A1", ""), ("B2", " kc-100 "), ("C3", "")])
+    assert lookup.resolve("KC-100") == "B2"
+    assert "" not in lookup.products and not lookup.ambiguous  # two empty codes are not an ambiguity
+    with pytest.raises(BadValue, match="unknown_product"):
+        lookup.resolve("")
 
 
 # ---- a file that is not what its mapping says ----------------------------------------------------

@@ -78,6 +78,30 @@ def test_catalogue_fixture_quarantines_five_of_eight():
     assert products[1].values["supplier_id"] == "SUP002"
 
 
+def test_catalogue_barcodes_and_supplier_codes_are_keys_kept_as_written_and_tracked():
+    text = (
+        "product_id,product_name,category,supplier_id,unit_cost,unit_price,barcode,supplier_product_code\n"
+        "ART-1,Tissues,Household,SUP-KC,0.90,1.99,036000291452,KC 100/2\n"
+        "ART-2,Cola,Beverages,SUP-PEP,0.30,0.89,,\n"
+        "ART-3,Soda,Beverages,SUP-COKE,0.95,2.49,4.9000028904E10,\n"
+        'ART-4,Soda 2,Beverages,SUP-COKE,0.95,2.49,"0490;28904",\n'
+        "ART-5,Soda 3,Beverages,SUP-COKE,0.95,2.49,049000028905,\n"
+        "ART-6,Gum,Snacks,SUP-W,0.10,0.50,4006381333931,\n"
+    )
+    products, rejects = catalogue.to_products(read_csv_text(text))
+    values = {p.values["product_id"]: p.values for p in products}
+    assert (values["ART-1"]["barcode"], values["ART-1"]["supplier_product_code"]) == ("036000291452", "KC 100/2")
+    assert (values["ART-2"]["barcode"], values["ART-2"]["supplier_product_code"]) == ("", "")
+    assert values["ART-6"]["barcode"] == "4006381333931"
+    assert [(r.line, r.reason) for r in rejects] == [
+        (4, "bad_format:barcode"),  # a spreadsheet's 4.9000028904E10
+        (5, "bad_format:barcode"),
+        (6, "bad_check_digit:barcode"),  # 049000028904 with its last digit mistyped
+    ]
+    old = _current(values["ART-1"], NOW)
+    assert catalogue.change_reason(old, {**values["ART-1"], "barcode": "0036000291452"}) == "attribute_change"
+
+
 def _current(values, valid_from):
     return {
         **{c: values.get(c, catalogue.DEFAULTS.get(c)) for c in catalogue.TRACKED},
