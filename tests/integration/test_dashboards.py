@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.warehouse, pytest.mark.supers
 
 STORES = ("store_001", "store_002", "store_003", "store_004")  # store_004: nobody's in access.yaml
 PRODUCTS = ("P-100", "P-200", "P-300")
+NAMES = {"P-100": "Whole Milk 1L", "P-200": "Greek Yogurt 500g", "P-300": "Butter 250g"}
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
 
@@ -60,6 +61,11 @@ def _seed(settings: Settings) -> None:
             "rt_stock", stock,
             column_names=["store_id", "product_id", "quantity", "quantity_change", "reason", "event_time",
                           "event_id", "version", "batch_id"],
+        )  # fmt: skip
+        client.insert(
+            "dim_product", [[p, NOW - timedelta(days=400), NAMES[p], "Dairy", "SUP-1", 1, 2] for p in PRODUCTS],
+            column_names=["product_id", "valid_from", "product_name", "category", "supplier_id", "unit_cost",
+                          "unit_price"],
         )  # fmt: skip
         client.insert(
             "rt_reorder_policy", policy,
@@ -163,6 +169,9 @@ def test_a_store_manager_sees_their_stores_figures_in_the_browser(
     view = _open(pages, bi, manager, dash)
     seen = {row[STORE_COLUMN] for row in view.rows() if STORE_COLUMN in row}
     assert seen == set(stores), f"{manager} saw stores {sorted(seen)} on {dash.title}, expected {stores}"
+    named = [(row["product_id"], row["product_name"]) for row in view.rows() if "product_name" in row]
+    if dash.slug == "store-manager":  # live stock and alerts name each product as the catalogue does
+        assert named and all(name == NAMES[product] for product, name in named), named
     for chart in dash.charts:
         if chart.kind == "big_number":
             expected = _expected(bi, chart, stores)
