@@ -2,14 +2,16 @@
 
     landing/suppliers, landing/catalogue  -> dim_supplier, dim_product (SCD2)     ingest_dimensions
     landing/sales_history, landing/legacy -> bronze (MERGE on event_id)           import_sales_history (Spark)
-    the days bronze received               -> daily_etl, one run per day          recompute_day (mapped)
+    the days bronze received               -> daily_etl, one run per run of       recompute_day (mapped)
+                                              consecutive days (a range load)
       (only days that may close: today's rows wait in bronze for daily_etl's schedule)
     what loaded and what did not           -> task log; fails for failed files    report
 
 Content already loaded is skipped, so an hourly run with nothing new does nothing. Params:
 ``mapping`` (a column mapping object overriding the sales files' own, see
 retail_platform/sources/mapping.py) and ``legacy_timezone`` (zone of the legacy database's times).
-daily_etl runs one day at a time (its max_active_runs=1), so the triggered days queue there. Thin on
+daily_etl runs one range at a time (its max_active_runs=1), so the triggered ranges queue there; a
+year of history is one range, so one Spark application, not a run per day. Thin on
 purpose: the logic lives in retail_platform.sources and spark_jobs/import_sales_history.py.
 """
 
@@ -77,13 +79,13 @@ def batch_sources() -> None:
 
     @task(execution_timeout=pendulum.duration(minutes=5))
     def days_to_recompute() -> list[dict[str, str]]:
-        """One daily_etl conf per bronze day this run wrote to that may close now; a day too recent to
-        close (today, or within the close grace) is left to daily_etl's schedule, which reads the
-        rows loaded here when it closes the day."""
+        """One daily_etl conf {"from", "to"} per run of consecutive bronze days this run wrote to that
+        may close now; a day too recent to close (today, or within the close grace) is left to
+        daily_etl's schedule, which reads the rows loaded here when it closes the day."""
         from datetime import datetime, timezone
 
         from retail_hooks import warehouse_client
-        from retail_platform.batch.close import split_too_early
+        from retail_platform.batch.close import spans, split_too_early
         from retail_platform.settings import get_settings
         from retail_platform.sources import runs
 
@@ -97,7 +99,7 @@ def batch_sources() -> None:
         closable, later = split_too_early(runs.affected_days(loads), now, settings.close_grace_minutes)
         if later:
             log.info("bronze days left to daily_etl's schedule (too recent to close): %s", [str(d) for d in later])
-        return [{"date": day.isoformat()} for day in closable]
+        return [{"from": first.isoformat(), "to": last.isoformat()} for first, last in spans(closable)]
 
     days = days_to_recompute()
     recompute = TriggerDagRunOperator.partial(

@@ -3,8 +3,11 @@
 Day = the data interval's start (a CronDataIntervalTimetable: the run at 08:00 on D+1 covers D,
 whose late arrivals had eight hours to land). Catch-up and ``airflow backfill create`` run one day at
 a time (max_active_runs=1; days of one month must not be swapped in concurrently). A run can also be
-triggered for any day with conf {"date": "YYYY-MM-DD"}. Thin on purpose: the logic lives in
-retail_platform.batch and spark_jobs/daily_etl.py.
+triggered for any day with conf {"date": "YYYY-MM-DD"}, or for a range of days with conf
+{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"} (inclusive; what batch_sources triggers after a history
+import): a range is one range load (one Spark application, ``daily.run_days``), each day still loaded
+atomically with its own checks and watermark. Thin on purpose: the logic lives in retail_platform.batch
+and spark_jobs/daily_etl.py.
 
 A day closes only once the stream is past it (retail_platform/batch/close.py):
 
@@ -30,7 +33,10 @@ from retail_platform.orchestration import DEFAULT_ARGS
 # Airflow 3 captures the standard logging of task code into the task's log.
 log = logging.getLogger(__name__)
 
-DAY = "{{ dag_run.conf.get('date') or data_interval_start | ds }}"
+# The days of the run: a conf range, a conf day, or the scheduled data interval's day. The close waits
+# for the newest (LAST): the stream being past it means it is past every earlier day too.
+FIRST = "{{ dag_run.conf.get('from') or dag_run.conf.get('date') or data_interval_start | ds }}"
+LAST = "{{ dag_run.conf.get('to') or dag_run.conf.get('date') or data_interval_start | ds }}"
 
 
 @dag(
@@ -45,19 +51,22 @@ DAY = "{{ dag_run.conf.get('date') or data_interval_start | ds }}"
 )
 def daily_etl() -> None:
     @task.short_circuit(execution_timeout=pendulum.duration(minutes=2))
-    def bronze_has_day(day: str) -> bool:
-        """Skip the Spark job for a day the lake has nothing for (catch-up over days before the first
-        events); the facts of such a day are left as they are."""
-        from datetime import date
+    def bronze_has_day(first: str, last: str) -> bool:
+        """Skip the Spark job when the lake has nothing for the days (catch-up over days before the
+        first events); the facts of such days are left as they are."""
+        from datetime import date, timedelta
 
         from retail_platform.batch.daily import TYPES
         from retail_platform.batch.lake_check import bronze_day_present
         from retail_platform.settings import get_settings
 
-        present = bronze_day_present(get_settings(), date.fromisoformat(day), TYPES)
-        if not present:
-            log.warning("no bronze files for %s: nothing to recompute", day)
-        return present
+        settings, day, end = get_settings(), date.fromisoformat(first), date.fromisoformat(last)
+        while day <= end:
+            if bronze_day_present(settings, day, TYPES):
+                return True
+            day += timedelta(days=1)
+        log.warning("no bronze files for %s..%s: nothing to recompute", first, last)
+        return False
 
     @task(execution_timeout=pendulum.duration(minutes=5))
     def close_target(day: str) -> dict:
@@ -104,8 +113,10 @@ def daily_etl() -> None:
         task_id="recompute_day",
         application=DAILY_ETL_APP,
         application_args=[
-            "--date",
-            DAY,
+            "--from",
+            FIRST,
+            "--to",
+            LAST,
             "--run-id",
             "{{ run_id }}",
             "--close-wait",
@@ -117,9 +128,9 @@ def daily_etl() -> None:
         outlets=[FACT_SALES, FACT_INVENTORY],
         execution_timeout=pendulum.duration(hours=2),
     )
-    target = close_target(DAY)
-    bronze_has_day(DAY) >> target
-    stream_past_day(DAY, target) >> load
+    target = close_target(LAST)
+    bronze_has_day(FIRST, LAST) >> target
+    stream_past_day(LAST, target) >> load
 
 
 daily_etl()

@@ -310,3 +310,15 @@ def split_too_early(days: Iterable[date], now: datetime, grace_minutes: int) -> 
         [d for d in wanted if too_early(d, now, grace_minutes) is None],
         [d for d in wanted if too_early(d, now, grace_minutes) is not None],
     )
+
+
+def spans(days: Iterable[date]) -> list[tuple[date, date]]:
+    """The days as runs of consecutive days, (first, last) each, oldest first: one range load each
+    (``daily.run_days``: one Spark application and the per-day steps done once per range)."""
+    out: list[tuple[date, date]] = []
+    for day in sorted(set(days)):
+        if out and day == out[-1][1] + timedelta(days=1):
+            out[-1] = (out[-1][0], day)
+        else:
+            out.append((day, day))
+    return out

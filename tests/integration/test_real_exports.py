@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from retail_platform.batch import daily
+from retail_platform.batch import close, daily
 from retail_platform.sources import landing, runs
 from tests.integration.databases import scratch_database
 from tests.unit.test_sources_real_exports import (
@@ -72,19 +72,8 @@ def ingest(client, settings, spark, run_id: str):
     return {f.file: f for f in loads}
 
 
-def spans(days: Iterable[date]) -> list[tuple[date, date]]:
-    """Consecutive days as (first, last) ranges: one Spark pass each."""
-    out: list[list[date]] = []
-    for day in sorted(set(days)):
-        if out and day == out[-1][1] + timedelta(days=1):
-            out[-1][1] = day
-        else:
-            out.append([day, day])
-    return [(a, b) for a, b in out]
-
-
 def load_days(spark, settings, days: Iterable[date]) -> None:
-    for first, last in spans(days):
+    for first, last in close.spans(days):
         result = daily.run_days(spark, settings, first, last, "exports-it")
         assert not result.failed, result.failed
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from retail_platform.batch import close
 from retail_platform.batch.close import CloseTarget, DayNotClosable
@@ -137,3 +140,18 @@ def test_the_cli_refuses_today_and_a_future_range_before_starting_spark(capsys):
     first, last = today - timedelta(days=3), today + timedelta(days=1)
     assert daily_etl.main(["--from", first.isoformat(), "--to", last.isoformat()]) == 3
     assert f"{last} is a future day" in capsys.readouterr().err
+
+
+def test_days_group_into_runs_of_consecutive_days():
+    d = date(2026, 2, 27)
+    days = [d, d + timedelta(days=2), d + timedelta(days=1), d + timedelta(days=5), d + timedelta(days=5)]
+    assert close.spans(days) == [(d, d + timedelta(days=2)), (d + timedelta(days=5), d + timedelta(days=5))]
+    assert close.spans([]) == []
+
+
+@given(st.sets(st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)), max_size=60))
+def test_spans_cover_exactly_the_days_without_touching_each_other(days):
+    found = close.spans(days)
+    covered = [first + timedelta(days=n) for first, last in found for n in range((last - first).days + 1)]
+    assert covered == sorted(days)  # every day once, oldest first
+    assert all((b[0] - a[1]).days > 1 for a, b in itertools.pairwise(found))  # a gap between spans
