@@ -309,14 +309,14 @@ def batches_recorded(settings: Settings, database: str) -> int:
         client.close()
 
 
-def wait_until(predicate: Any, timeout: float, job: StreamJob, what: str) -> None:
+def wait_until(predicate: Any, timeout: float, job: StreamJob, what: str, every: float = 1.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         if not job.alive():
             pytest.fail(f"the streaming job exited while waiting for {what}:\n{job.log_tail()}")
-        time.sleep(1)
+        time.sleep(every)
     pytest.fail(f"timed out waiting for {what}:\n{job.log_tail()}")
 
 
@@ -730,12 +730,15 @@ def test_killed_and_restarted_mid_wave_totals_stay_exact(
             if step == 1:
                 time.sleep(rnd.uniform(0.0, 1.0))  # somewhere inside the batch (they take seconds)
             else:
-                # right after the lake append of the batch: its warehouse and Kafka writes are not done
+                # right after the lake append of the batch: its warehouse and Kafka writes are not done.
+                # That window lasts a few hundred milliseconds and the step's events make only a few
+                # batches, so it is watched closely (a 1 s poll missed every window of a run).
                 wait_until(
                     lambda: (b := in_flight_batch(checkpoint)) is not None and lake_has_batch(job.lake, b),
                     120,
                     job,
                     "a batch written to the lake",
+                    every=0.02,
                 )
             batch = in_flight_batch(checkpoint)
             job.kill()  # SIGKILL: no chance to finish the batch or close anything
