@@ -38,11 +38,10 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from retail_platform import lake
-from retail_platform.batch import aggregates, close, facts, quality
+from retail_platform.batch import aggregates, close, facts, late_arrivals, quality
 from retail_platform.batch import warehouse_load as wl
 from retail_platform.batch.conform import DEDUP_ORDER, Dimensions, conform_arrow_batches
 from retail_platform.batch.inferred import Inferred, attached, create_for_day
-from retail_platform.batch.late_arrivals import stream_topics
 from retail_platform.events.contracts import EVENT_TYPES
 from retail_platform.events.time_bounds import TimeBounds
 from retail_platform.lake import day_predicate
@@ -187,7 +186,7 @@ def process_type(
         return {day: TypeResult(silver=empty_silver(event_type)) for day in days}
     bronze = read_bronze_days(spark, settings, event_type, first, last)
     complete = F.when(F.expr(" AND ".join(f"{c} IS NOT NULL" for c in never_null(event_type))), 1).otherwise(0)
-    from_stream = F.when(F.col("kafka_topic").isin(list(stream_topics())), 1).otherwise(0)
+    from_stream = F.when(F.col("kafka_topic").isin(list(late_arrivals.stream_topics())), 1).otherwise(0)
     stats = bronze.groupBy(*PARTITION_COLUMNS).agg(
         F.count(F.lit(1)).alias("rows"),
         F.sum(complete).alias("complete"),
@@ -313,6 +312,10 @@ def load_days(
     dims = wl.dimensions(client, database)
     policy = wl.reorder_policy(client, database)
     previous = wl.previous_snapshots(client, database, days[0])
+    # The cascade (late_arrivals): what the closed day after the range starts from, before the swaps.
+    following = days[-1] + timedelta(days=1)
+    following_closed = wl.is_closed(client, database, following)
+    carried_before = wl.previous_snapshots(client, database, following) if following_closed else None
     sales_rows: dict[date, pa.Table] = {}
     inventory_rows: dict[date, pa.Table] = {}
     for day in days:
@@ -397,6 +400,10 @@ def load_days(
         )
     # Only a day whose every check passed closes.
     wl.record_watermarks(client, database, marks)
+    if carried_before is not None and loadable:
+        carried_after = wl.previous_snapshots(client, database, following)
+        if late_arrivals.cascade_to(days[-1], carried_before, carried_after, following_closed):
+            late_arrivals.request_recompute(client, database, following, results[days[-1]].batch_id)
     for day in days:
         result = results[day]
         result.seconds |= {name: seconds / len(loadable) for name, seconds in shared.items()}

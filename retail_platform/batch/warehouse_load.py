@@ -210,6 +210,14 @@ def record_watermarks(client: Client, database: str, marks: Sequence[Watermark])
     )
 
 
+def is_closed(client: Client, database: str, day: date) -> bool:
+    """Whether ``day`` has a watermark row (it is closed: the views serve it from the facts)."""
+    rows = client.query(
+        f"SELECT count() FROM {database}.ops_batch_watermark WHERE day = %(day)s", parameters={"day": day}
+    ).result_rows
+    return bool(rows[0][0])
+
+
 def withdraw_watermarks(client: Client, database: str, days: Sequence[date]) -> list[date]:
     """Remove the watermark rows of ``days`` (those days go back to the speed layer in the views);
     returns the days that had one."""

@@ -1,7 +1,9 @@
 """Stock on order end to end: the simulator's purchase orders (placed when its policy orders, received
 with the delivery) go through Kafka, the real stream and bronze, the days are closed by the real daily
 load, and ``fact_inventory.quantity_on_order`` equals the simulator's ground truth of open orders for
-every store/product at the end of every day.
+every store/product at the end of every day. Then a purchase order for the first closed day arrives
+late: the late-arrival detection recomputes that day, and the cascade carries the change through the
+following closed days (each recompute whose carried snapshot changed requests the next day).
 
 The job and the daily load write to this module's own warehouse database and lake folder; the topics
 are shared with the session's other tests, so the job starts at the topics' end and the catalogue's
@@ -10,17 +12,21 @@ stores get ids of their own (random), to which every assertion is scoped."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import uuid
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from time import sleep
 from typing import Any
 
 import numpy as np
 import pytest
 from kafka import KafkaProducer
 
+from retail_platform import topics
+from retail_platform.batch import late_arrivals as late
 from retail_platform.optimization.policy import OptimizationConfig
 from retail_platform.optimization.warehouse import run_day
 from retail_platform.settings import Settings
@@ -99,6 +105,48 @@ def facts(settings: Settings, stores: list[str]) -> dict[tuple[str, str, date], 
     return {(s, p, d): int(q) for s, p, d, q in rows}
 
 
+def send_late_order(settings: Settings, store: str, product: str, day: date, units: int) -> str:
+    """A purchase order placed on ``day`` (already closed) that reaches Kafka only now."""
+    order_id = f"PO-late-{TAG}"
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "event_type": "purchase_order",
+        "schema_version": 1,
+        "event_time": f"{day.isoformat()}T12:00:00.000Z",
+        "store_id": store,
+        "product_id": product,
+        "order_id": order_id,
+        "status": "placed",
+        "quantity": units,
+        "expected_delivery": (day + timedelta(days=30)).isoformat(),
+    }
+    producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    try:
+        producer.send(topics.PURCHASE_ORDERS.name, json.dumps(event).encode(), key=store.encode()).get(timeout=30)
+    finally:
+        producer.close()
+    return order_id
+
+
+def late_arrivals_round(spark: Any, settings: Settings, expected: list[date], tries: int = 30) -> list[str]:
+    """One run of the late_arrivals DAG's detection, then the daily_etl run it triggers (one day each);
+    returns the reasons recorded. The stream writes a day's counts right after its bronze append, so
+    the detection is asked again for a few seconds until it sees them."""
+    client = connect(settings)
+    try:
+        for _ in range(tries):
+            chosen = late.detect_and_record(client, settings.clickhouse_database, detected_by="orders-test")
+            if chosen:
+                break
+            sleep(1)
+    finally:
+        client.close()
+    assert [r.late.day for r in chosen] == expected
+    for r in chosen:
+        close_days(spark, settings, r.late.day, r.late.day)
+    return [r.reason for r in chosen]
+
+
 def test_quantity_on_order_equals_the_simulators_open_orders(scoped: Settings, spark: Any, tmp_path: Path) -> None:
     settings = scoped
     cat = catalog()
@@ -110,23 +158,41 @@ def test_quantity_on_order_equals_the_simulators_open_orders(scoped: Settings, s
         truth = produce(settings, cat)
         wait_caught_up(settings, job)
         close_days(spark, settings, DAYS[0], DAYS[-1])
+
+        placed = len(truth.orders["cell"])
+        received = sum(1 for r in truth.orders["received_ms"] if r >= 0)
+        assert placed > 10 and received > 5, "the run must place and receive orders on several days"
+        shown = facts(settings, cat.store_ids)
+        expected: dict[tuple[str, str, date], int] = {}
+        for day in DAYS:
+            units = truth.on_order_at(end_of_day_ms(day))
+            for s, p in np.ndindex(*units.shape):
+                expected[(cat.store_ids[s], cat.product_ids[p], day)] = int(units[s, p])
+        # A store/product has a row from its first stock movement on (every one moves on the first open
+        # day here); from then on, every day.
+        assert {(s, p) for s, p, d in shown if d == DAYS[-1]} == {(s, p) for s, p, _ in expected}
+        assert shown == {key: expected[key] for key in shown}
+        assert sum(1 for v in expected.values() if v > 0) > 5
+
+        # A late purchase order for the first closed day: late_arrivals recomputes that day; the stock
+        # on order the next day starts from changed, so that recompute requests the next closed day,
+        # and so on to the newest closed day, where the chain stops. Every closed day then shows it.
+        store, product, extra = cat.store_ids[0], cat.product_ids[0], 17
+        send_late_order(settings, store, product, DAYS[0], extra)
+        wait_caught_up(settings, job)
+        assert late_arrivals_round(spark, settings, [DAYS[0]]) == [late.REASON_LATE_STREAM_EVENTS]
     finally:
         job.stop()
-
-    placed = len(truth.orders["cell"])
-    received = sum(1 for r in truth.orders["received_ms"] if r >= 0)
-    assert placed > 10 and received > 5, "the run must place and receive orders on several days"
-    shown = facts(settings, cat.store_ids)
-    expected: dict[tuple[str, str, date], int] = {}
-    for day in DAYS:
-        units = truth.on_order_at(end_of_day_ms(day))
-        for s, p in np.ndindex(*units.shape):
-            expected[(cat.store_ids[s], cat.product_ids[p], day)] = int(units[s, p])
-    # A store/product has a row from its first stock movement on (every one moves on the first open
-    # day here); from then on, every day.
-    assert {(s, p) for s, p, d in shown if d == DAYS[-1]} == {(s, p) for s, p, _ in expected}
-    assert shown == {key: expected[key] for key in shown}
-    assert sum(1 for v in expected.values() if v > 0) > 5
+    assert late_arrivals_round(spark, settings, [DAYS[1]]) == [late.REASON_CARRIED_STOCK]
+    assert late_arrivals_round(spark, settings, [DAYS[2]]) == [late.REASON_CARRIED_STOCK]
+    client = connect(settings)
+    try:
+        assert late.detect_and_record(client, settings.clickhouse_database) == []  # converged
+    finally:
+        client.close()
+    after = facts(settings, cat.store_ids)
+    corrected = {k: v + (extra if k[:2] == (store, product) else 0) for k, v in expected.items()}
+    assert after == {key: corrected[key] for key in after} and set(after) == set(shown)
 
     # The recommendations (the production function, warehouse in and out) take that stock on order:
     # their inventory position is on hand + on order of the last closed day.
@@ -143,5 +209,5 @@ def test_quantity_on_order_equals_the_simulators_open_orders(scoped: Settings, s
     finally:
         client.close()
     assert len(rows) == len(cat.store_ids) * len(cat.product_ids)
-    for store, product, ordered, position, on_hand_and_order in rows:
-        assert ordered == expected[(store, product, DAYS[-1])] and position == on_hand_and_order
+    for store_id, product_id, ordered, position, on_hand_and_order in rows:
+        assert ordered == corrected[(store_id, product_id, DAYS[-1])] and position == on_hand_and_order

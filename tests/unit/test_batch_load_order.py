@@ -38,6 +38,7 @@ def calls(monkeypatch):
     wl = daily.wl
     monkeypatch.setattr(wl, "dimensions", lambda client, db: type("D", (), {"products": {}})())
     monkeypatch.setattr(wl, "previous_snapshots", lambda client, db, day: pd.DataFrame())
+    monkeypatch.setattr(wl, "is_closed", lambda client, db, day: False)  # no closed day after the range
     monkeypatch.setattr(wl, "day_snapshots", lambda client, db, day: log.append(f"kept {day}") or pd.DataFrame())
     monkeypatch.setattr(wl, "reorder_policy", lambda client, db: {})
     # Inferred dimension members (batch/inferred.py): none needed here.
@@ -138,6 +139,41 @@ def test_a_range_swaps_each_fact_once_and_closes_the_days_that_passed(calls, mon
     assert [d.day for d in span.days] == [days[0], days[2]]
     assert list(span.failed) == [days[1].isoformat()] and "completeness:sales_transaction" in span.failed["2026-11-21"]
     assert len({d.batch_id for d in span.days}) == 2  # a batch id per day, as a run of each day alone
+
+
+@pytest.mark.parametrize("changed", [True, False])
+def test_a_load_before_a_closed_day_requests_its_recompute_when_what_it_starts_from_changed(
+    calls, monkeypatch, changed
+):
+    """The cascade (late_arrivals): the snapshot the closed day after the range starts from is read
+    before the swaps and after the watermark; a change records a request for that day, no change none."""
+    _totals(monkeypatch, speed_units=10)
+    wl = daily.wl
+    before = _snapshot_rows().to_pandas()
+    after = before.assign(quantity_on_order=[7]) if changed else before.copy()
+    following = iter([before, after])  # read before the swaps, then after the watermark
+
+    def snapshots(client, db, day):
+        calls.append(f"snapshot before {day.day}")
+        return pd.DataFrame() if day == DAY else next(following)
+
+    monkeypatch.setattr(wl, "previous_snapshots", snapshots)
+    monkeypatch.setattr(wl, "is_closed", lambda client, db, day: day == DAY + timedelta(days=1))
+    monkeypatch.setattr(
+        daily.late_arrivals, "request_recompute", lambda client, db, day, by: calls.append(f"request {day.day}")
+    )
+    daily.load_day(None, "db", DAY, _types(), "run")
+    expected = [
+        "snapshot before 20",
+        "snapshot before 21",
+        "swap fact_sales [20]",
+        "swap fact_inventory [20]",
+        "aggregates 20-20",
+        "checks [20]",
+        "watermark [20]",
+        "snapshot before 21",
+    ]
+    assert calls == expected + (["request 21"] if changed else [])
 
 
 def test_carry_forward_keeps_the_newest_snapshot_per_store_and_product():

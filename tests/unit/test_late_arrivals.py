@@ -10,7 +10,10 @@ import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from retail_platform.batch import late_arrivals as late
 from retail_platform.maintenance import realtime_tables as rt
@@ -82,6 +85,68 @@ def test_recompute_rows_match_the_columns_and_the_migration():
     create = create_of("ops_recomputes")
     declared = re.findall(r"^\s{4}(\w+) ", create, flags=re.MULTILINE)
     assert set(late.RECOMPUTE_COLUMNS) <= set(declared)
+
+
+# ---- the cascade: a recompute whose carried snapshot changed requests the next closed day -------
+
+SNAPSHOT_ROW = st.tuples(
+    st.sampled_from(["store_1", "store_2", "store_3"]),
+    st.sampled_from(["SKU-1", "SKU-2", "SKU-3", "SKU-4"]),
+    st.integers(0, 10**6),  # quantity_on_hand
+    st.integers(0, 10**6),  # quantity_on_order
+    st.uuids().map(str),  # last_event_id
+    st.datetimes(datetime(2026, 1, 1), datetime(2027, 1, 1)).map(lambda t: t.replace(tzinfo=UTC)),
+)
+SNAPSHOTS = st.lists(SNAPSHOT_ROW, max_size=12, unique_by=lambda r: (r[0], r[1]))
+
+
+def snapshot(rows: list[tuple]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=list(late.CARRIED_COLUMNS))
+
+
+@given(SNAPSHOTS, st.randoms(use_true_random=False), st.booleans())
+def test_an_unchanged_snapshot_requests_nothing_whatever_its_row_order(rows, rnd, closed):
+    shuffled = list(rows)
+    rnd.shuffle(shuffled)
+    # As the warehouse returns it (naive UTC instants, an extra column) or as built in memory.
+    after = snapshot(shuffled).assign(
+        last_event_time=lambda f: pd.to_datetime(f["last_event_time"], utc=True).dt.tz_localize(None), extra=1
+    )
+    assert not late.carried_changed(snapshot(rows), after)
+    assert late.cascade_to(D1, snapshot(rows), after, next_closed=closed) is None
+
+
+@given(SNAPSHOTS.filter(bool), st.data())
+def test_a_changed_stock_or_stock_on_order_requests_the_next_closed_day(rows, data):
+    i = data.draw(st.integers(0, len(rows) - 1))
+    column = data.draw(st.sampled_from([2, 3]))  # on hand, on order
+    delta = data.draw(st.integers(1, 1000))
+    changed = [list(r) for r in rows]
+    changed[i][column] += delta
+    after = snapshot([tuple(r) for r in changed])
+    assert late.carried_changed(snapshot(rows), after)
+    assert late.cascade_to(D1, snapshot(rows), after, next_closed=True) == D2
+    # A day after the range that is not closed reads the new snapshot when it is loaded: no request.
+    assert late.cascade_to(D1, snapshot(rows), after, next_closed=False) is None
+
+
+@given(SNAPSHOTS.filter(bool), st.data())
+def test_a_store_product_that_appears_or_vanishes_changes_the_snapshot(rows, data):
+    i = data.draw(st.integers(0, len(rows) - 1))
+    fewer = rows[:i] + rows[i + 1 :]
+    assert late.carried_changed(snapshot(rows), snapshot(fewer))
+    assert late.carried_changed(snapshot(fewer), snapshot(rows))
+    assert late.carried_changed(snapshot(rows), pd.DataFrame()) and not late.carried_changed(pd.DataFrame(), None)
+
+
+def test_a_requested_day_is_planned_with_its_reason_and_skipped_while_pending():
+    requested = late.LateDay(D2, 0, 0, "daily_etl:2026-11-11:x", NOW - timedelta(hours=2), late.REASON_CARRIED_STOCK)
+    (r,) = late.plan([requested], {}, NOW, detected_by="run-2")
+    row = dict(zip(late.RECOMPUTE_COLUMNS, r.row(), strict=True))
+    assert row["reason"] == "carried_stock_changed" and row["triggered_run_id"] == r.run_id
+    assert r.trigger_kwargs()["conf"] == {"date": "2026-11-11"}
+    assert "stock it starts from changed" in requested.describe()
+    assert late.plan([requested], {D2: NOW - timedelta(minutes=10)}, NOW) == []
 
 
 def test_ops_stream_days_is_the_agreed_interface():
