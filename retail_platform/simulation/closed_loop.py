@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -114,8 +115,77 @@ def _supplier_arrays(catalog: Catalog) -> tuple[np.ndarray, np.ndarray, np.ndarr
     )
 
 
-def run(config: ClosedLoopConfig) -> ClosedLoopResult:
-    """Simulate ``config.days`` days following the recommendations; see the module docstring."""
+@dataclass(frozen=True)
+class DayState:
+    """What the chain knows on the morning of simulated day ``t`` (index into the full calendar, the
+    warm-up first), before it sells anything that day."""
+
+    step: int  # simulated day, 0 = the first after the warm-up
+    t: int
+    day: date
+    on_hand: np.ndarray  # [cell] at the start of day t, today's deliveries shelved
+    arrivals: np.ndarray  # [cell, day] units arriving at the start of each day (every order so far)
+    sales: np.ndarray  # [cell, day] units sold (days before t filled)
+    received: np.ndarray  # [cell, day] units shelved each day (days up to t filled)
+    weekdays: np.ndarray  # [day] weekday of each calendar day
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The orders placed on the morning of a day: units per cell (0 = none) and which were cut."""
+
+    quantity: np.ndarray
+    shelf_limited: np.ndarray  # bool [cell]: the shelf-life rule cut the order
+    capacity_limited: np.ndarray  # bool [cell]: the store's free space cut the order
+
+
+Decide = Callable[[DayState], Decision]
+# Builds the decision step for a run (the catalogue and config are known only once the run starts).
+Decider = Callable[[Catalog, ClosedLoopConfig], Decide]
+
+
+def in_process(catalog: Catalog, config: ClosedLoopConfig) -> Decide:
+    """The decision step as pure functions: the baseline forecaster and ``recommendations.compute_policy``
+    (the production path's own policy function), no warehouse."""
+    n_stores, n_products = catalog.shape
+    store = np.repeat(np.arange(n_stores), n_products)
+    lead_mean, lead_sd, case = _supplier_arrays(catalog)
+    unit_cost = np.tile(np.array([float(p.unit_cost) for p in catalog.products]), n_stores)
+    shelf = np.tile(np.array([p.shelf_life_days for p in catalog.products], dtype=float), n_stores)
+    capacity = np.array([s.storage_capacity_units for s in catalog.stores], dtype=float)
+    horizon = int(np.ceil(lead_mean.max())) + config.optimization.review_period_days + 1
+    first = config.start - timedelta(days=config.warmup_days)
+
+    def decide(state: DayState) -> Decision:
+        t = state.t
+        target = np.array([(first + timedelta(days=t + h)).weekday() for h in range(horizon)])
+        forecast = baseline_forecast(
+            state.sales[:, :t], state.weekdays[:t], target, store, window=config.forecast_window
+        )
+        policy = compute_policy(
+            PolicyInputs(
+                daily_forecast=forecast.daily,
+                sigma_d=forecast.sigma,
+                lead_time=lead_mean,
+                lead_time_sd=lead_sd,
+                on_hand=state.on_hand,
+                on_order=state.arrivals[:, t + 1 :].sum(axis=1),
+                case_size=case,
+                unit_cost=unit_cost,
+                shelf_life=shelf,
+                store=store,
+                store_capacity=capacity,
+            ),
+            config.optimization,
+        )
+        return Decision(policy.recommended_quantity, policy.shelf_limited, policy.capacity_limited)
+
+    return decide
+
+
+def run(config: ClosedLoopConfig, decider: Decider = in_process) -> ClosedLoopResult:
+    """Simulate ``config.days`` days following the recommendations ``decider`` gives; see the module
+    docstring. The demand and the lead times drawn are the same whatever the decider."""
     catalog = generate_catalog(CatalogConfig(seed=config.seed, stores=config.stores, products=config.products))
     n_stores, n_products = catalog.shape
     cells = n_stores * n_products
@@ -126,15 +196,13 @@ def run(config: ClosedLoopConfig) -> ClosedLoopResult:
     demanded = draw_demand(rng, expected.lines).reshape(cells, total_days).astype(float)
     weekdays = np.array([(first + timedelta(days=i)).weekday() for i in range(total_days)])
 
-    store = np.repeat(np.arange(n_stores), n_products)
-    lead_mean, lead_sd, case = _supplier_arrays(catalog)
+    lead_mean, lead_sd, _ = _supplier_arrays(catalog)
     unit_cost = np.tile(np.array([float(p.unit_cost) for p in catalog.products]), n_stores)
-    shelf = np.tile(np.array([p.shelf_life_days for p in catalog.products], dtype=float), n_stores)
-    capacity = np.array([s.storage_capacity_units for s in catalog.stores], dtype=float)
-    horizon = int(np.ceil(lead_mean.max())) + config.optimization.review_period_days + 1
+    decide = decider(catalog, config)
 
     sales = np.zeros((cells, total_days))
     sales[:, : config.warmup_days] = demanded[:, : config.warmup_days]
+    received = np.zeros((cells, total_days))
     on_hand = catalog.initial_stock.reshape(cells).astype(float)
     arrivals = np.zeros((cells, total_days + 64))
     lost = np.zeros((cells, config.days))
@@ -147,34 +215,19 @@ def run(config: ClosedLoopConfig) -> ClosedLoopResult:
     for step in range(config.days):
         t = config.warmup_days + step
         on_hand += arrivals[:, t]
-        on_order = arrivals[:, t + 1 :].sum(axis=1)
-        target = np.array([(first + timedelta(days=t + h)).weekday() for h in range(horizon)])
-        forecast = baseline_forecast(sales[:, :t], weekdays[:t], target, store, window=config.forecast_window)
-        policy = compute_policy(
-            PolicyInputs(
-                daily_forecast=forecast.daily,
-                sigma_d=forecast.sigma,
-                lead_time=lead_mean,
-                lead_time_sd=lead_sd,
-                on_hand=on_hand,
-                on_order=on_order,
-                case_size=case,
-                unit_cost=unit_cost,
-                shelf_life=shelf,
-                store=store,
-                store_capacity=capacity,
-            ),
-            config.optimization,
-        )
-        placed = np.flatnonzero(policy.recommended_quantity > 0)
+        received[:, t] = arrivals[:, t]
+        decision = decide(DayState(step, t, first + timedelta(days=t), on_hand.copy(), arrivals, sales, received,
+                                   weekdays))  # fmt: skip
+        quantity = np.asarray(decision.quantity, dtype=float)
+        placed = np.flatnonzero(quantity > 0)
         if placed.size:
             lead = np.maximum(np.rint(rng.normal(lead_mean[placed], lead_sd[placed])), 1).astype(np.int64)
-            np.add.at(arrivals, (placed, t + lead), policy.recommended_quantity[placed])
+            np.add.at(arrivals, (placed, t + lead), quantity[placed])
             orders.append((placed, step, step + lead))
-            order_units.extend(policy.recommended_quantity[placed].tolist())
-        shelf_limited += int(policy.shelf_limited.sum())
-        ever_shelf_limited |= policy.shelf_limited
-        capacity_limited += int(policy.capacity_limited.sum())
+            order_units.extend(quantity[placed].tolist())
+        shelf_limited += int(np.sum(decision.shelf_limited))
+        ever_shelf_limited |= np.asarray(decision.shelf_limited, dtype=bool)
+        capacity_limited += int(np.sum(decision.capacity_limited))
 
         sold = np.minimum(demanded[:, t], np.maximum(on_hand, 0.0))
         lost[:, step] = demanded[:, t] - sold

@@ -8,7 +8,9 @@ rate is <= 5 %. The fill rate (units sold / units demanded) must reach the servi
 from __future__ import annotations
 
 import json
+from datetime import date, datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from retail_platform.optimization.policy import OptimizationConfig
@@ -63,3 +65,46 @@ def test_cli_writes_the_result(tmp_path, capsys):
     assert written["config"]["days"] == 10 and written["cells"] == 40
     assert code == (0 if written["meets_service_level"] else 1)
     assert '"stockout_rate"' in capsys.readouterr().out
+
+
+# ---- the decision step through the warehouse (closed_loop_warehouse; run by bench/closed_loop.py) --
+
+
+def test_the_pure_loop_is_one_decider_among_others():
+    """The loop draws the same demand and lead times whatever decides; a decider that never orders
+    sells the initial stock and then loses everything."""
+    config = ClosedLoopConfig(stores=2, products=5, days=10)
+
+    def never(catalog, cfg):
+        n = catalog.shape[0] * catalog.shape[1]
+        return lambda state: closed_loop.Decision(np.zeros(n), np.zeros(n, bool), np.zeros(n, bool))
+
+    idle = closed_loop.run(config, never)
+    assert idle.orders == 0 and idle.replenishment_cycles == 0
+    assert idle.units_demanded == closed_loop.run(config).units_demanded
+    assert idle.fill_rate < closed_loop.run(config).fill_rate
+
+
+def test_forecasts_are_written_with_the_interval_the_recommendations_read_back():
+    """The production path reads a forecast's spread from its 80 % interval (anomalies.interval_sigma):
+    away from the lower bound at 0 it gives back the forecaster's standard deviation."""
+    from retail_platform.optimization.anomalies import interval_sigma
+    from retail_platform.simulation.catalog import CatalogConfig, generate_catalog
+    from retail_platform.simulation.closed_loop_warehouse import Cells, forecast_frame, inventory_rows, sales_rows
+
+    cells = Cells.of(generate_catalog(CatalogConfig(seed=4, stores=2, products=3)))
+    daily = np.array([[40.0] * 7, [0.5] * 7, [12.0] * 7, [3.0] * 7, [60.0] * 7, [9.0] * 7])
+    sigma = np.array([8.0, 1.0, 4.0, 2.0, 10.0, 3.5])
+    frame = forecast_frame(cells, date(2026, 10, 1), daily, sigma, datetime(2026, 10, 2, tzinfo=timezone.utc))
+    assert len(frame) == 6 * 7 and set(frame["horizon"]) == set(range(1, 8))
+    assert (frame["target_date"] == [date(2026, 10, 1) + timedelta(days=int(h)) for h in frame["horizon"]]).all()
+    assert (frame["lower_units"] >= 0).all() and (frame["lower_units"] <= frame["predicted_units"]).all()
+    back = interval_sigma(frame["predicted_units"], frame["lower_units"], frame["upper_units"])
+    wide = frame["lower_units"] > 0
+    assert np.allclose(back[wide], np.repeat(sigma, 7)[wide.to_numpy()])
+
+    units = np.array([3, 0, 1, 0, 0, 7])
+    sold = sales_rows(cells, date(2026, 10, 1), units, "b")
+    assert [r[7] for r in sold] == [3, 1, 7] and len({r[0] for r in sold}) == 3
+    stock = inventory_rows(cells, date(2026, 10, 1), units + 1, units * 2, units, units, "b")
+    assert len(stock) == 6 and [r[6] for r in stock] == (units * 2).tolist()
