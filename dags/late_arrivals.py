@@ -1,6 +1,7 @@
 """late_arrivals: recompute closed days the stream has added events to since their load, every 15 min.
 
-    closed days whose stream rows outnumber what their load read -> ops_recomputes    find_late_days
+    closed days whose stream rows outnumber what their load read, or whose recompute
+    a load of the day before requested (the stock they start from changed) -> ops_recomputes   find_late_days
     one daily_etl run per such day, conf {"date": "YYYY-MM-DD"}                          recompute_day (mapped)
 
 A day whose recompute is still pending (triggered after its latest load, within 6 hours) is not
