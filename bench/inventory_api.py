@@ -1,12 +1,22 @@
 """Inventory API benchmark: GET stock latency under concurrent clients, and POST adjust throughput
 with acks=all, against the real API process, warehouse endpoint and Kafka broker.
 
-    .venv/bin/python -m bench.inventory_api [--quick]
+    flock /tmp/retail-integration.lock .venv/bin/python -m bench.inventory_api [--quick]
 
 Starts its own stack (state in a temporary folder, free ports, so it runs beside `make up` and the
 tests), loads a catalogue of stores x products into the dimensions and their stock into rt_stock,
-then drives the API with an async HTTP load generator (httpx) in this process: the generator shares
-the machine's two cores with the server. Writes bench/results/inventory_api.json."""
+then drives the API with an async HTTP load generator (aiohttp on uvloop, closed loop: each client
+sends its next request when the previous answer is in) in this process, sharing the machine's two
+cores with the server. Measured in the same run, so the figures can be read against each other:
+
+* the generator alone against a trivial endpoint (aiohttp.web answering "ok" from another process):
+  the most this generator can drive here, so it is not the GET figure's bottleneck;
+* the API's /health (no token, no warehouse): the framework's own ceiling on this machine;
+* GET stock answered from the API's stock copy (RETAIL_API_STOCK_MAX_AGE_MS, the default), and
+  with the copy off (every read queries the warehouse: the point query of reads.py);
+* POST adjust (acks=all).
+
+Writes bench/results/inventory_api.json, with the machine's load average before and after."""
 
 from __future__ import annotations
 
@@ -19,6 +29,8 @@ import random
 import shutil
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -26,7 +38,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
+import uvloop
 
 from retail_platform.api import auth
 from retail_platform.runtime import stack
@@ -85,84 +98,156 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(ordered) * 1000, 1)}  # fmt: skip
 
 
-async def _gets(url: str, token: str, stores: list[str], skus: list[str], clients: int, seconds: float):
+async def _drive(
+    url: str,
+    paths: list[str],
+    clients: int,
+    seconds: float,
+    headers: dict[str, str],
+    ok: int = 200,
+    body: Any = None,
+    keyed: bool = False,
+) -> tuple[list[float], int]:
+    """``clients`` closed-loop clients for ``seconds``: each picks a path at random and sends it again as
+    soon as the answer is read. Returns the latencies of the answered requests and the error count."""
     latencies: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30, headers=headers) as http:
+    connector = aiohttp.TCPConnector(limit=clients, force_close=False)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=timeout, headers=headers) as http:
         deadline = time.monotonic() + seconds
 
-        async def worker(seed: int) -> None:
+        async def client(seed: int) -> None:
             nonlocal errors
             rnd = random.Random(seed)
             while time.monotonic() < deadline:
-                path = f"/api/v1/inventory/{rnd.choice(skus)}?storeId={rnd.choice(stores)}"
+                extra = {"Idempotency-Key": str(uuid.uuid4())} if keyed else None
+                method = "POST" if body is not None else "GET"
+                payload = body(rnd) if callable(body) else None
                 t0 = time.perf_counter()
-                reply = await http.get(path)
+                async with http.request(method, rnd.choice(paths), json=payload, headers=extra) as reply:
+                    await reply.read()
+                    status = reply.status
                 latencies.append(time.perf_counter() - t0)
-                errors += reply.status_code != 200
+                errors += status != ok
 
-        await asyncio.gather(*(worker(i) for i in range(clients)))
+        await asyncio.gather(*(client(i) for i in range(clients)))
     return latencies, errors
 
 
-async def _posts(url: str, token: str, stores: list[str], skus: list[str], clients: int, seconds: float):
-    latencies: list[float] = []
-    errors = 0
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers) as http:
-        deadline = time.monotonic() + seconds
+def _run(
+    url: str, paths: list[str], clients: int, seconds: float, headers: dict[str, str] | None = None, **kwargs: Any
+) -> dict[str, Any]:
+    lat, errors = uvloop.run(_drive(url, paths, clients, seconds, headers or {}, **kwargs))
+    return {"clients": clients, "requests": len(lat), "errors": errors,
+            "requests_per_s": round(len(lat) / seconds, 1), **_percentiles(lat)}  # fmt: skip
 
-        async def worker(seed: int) -> None:
-            nonlocal errors
-            rnd = random.Random(seed)
-            while time.monotonic() < deadline:
-                body = {"storeId": rnd.choice(stores), "quantity": 1, "reason": "restock"}
-                t0 = time.perf_counter()
-                reply = await http.post(f"/api/v1/inventory/{rnd.choice(skus)}/adjust", json=body,
-                                        headers={"Idempotency-Key": str(uuid.uuid4())})  # fmt: skip
-                latencies.append(time.perf_counter() - t0)
-                errors += reply.status_code != 202
 
-        await asyncio.gather(*(worker(i) for i in range(clients)))
-    return latencies, errors
+def _trivial_server(port: int) -> int:
+    """The generator's calibration target: an aiohttp.web app answering "ok" (run in its own process)."""
+    from aiohttp import web
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/ok", ok)
+    uvloop.install()
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    return 0
+
+
+def _wait_port(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def _restart_api(settings, max_age_ms: int):
+    """The API again with another RETAIL_API_STOCK_MAX_AGE_MS (the process reads its settings at start)."""
+    stack.down(settings, ("api",), log=lambda _: None)
+    os.environ["RETAIL_API_STOCK_MAX_AGE_MS"] = str(max_age_ms)
+    get_settings.cache_clear()
+    settings = get_settings()
+    stack.up(settings, ("api",), log=lambda _: None)
+    return settings
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.inventory_api")
     parser.add_argument("--quick", action="store_true", help="short runs (smoke test of the benchmark)")
+    parser.add_argument("--trivial-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    seconds = 5.0 if args.quick else 30.0
+    if args.trivial_server:
+        return _trivial_server(args.trivial_server)
+    seconds = 5.0 if args.quick else 20.0
     state = Path(tempfile.mkdtemp(prefix="bench-inventory-api-"))
     settings = _settings(state)
+    trivial_port = _free_port()
+    trivial = subprocess.Popen([sys.executable, "-m", "bench.inventory_api", "--trivial-server", str(trivial_port)],
+                               cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                           "load_average_1_5_15_min_before": _load()}}  # fmt: skip
     try:
-        stack.up(settings, ("api",))
+        stack.up(settings, ("api",), log=lambda _: None)
         stores, skus = _seed(settings, 20, 50)
         token = auth.issue_token(auth.load_secret(settings.api_secret_file), "bench", "integration", ["*"])
-        results: dict[str, Any] = {
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            "data": {"stores": len(stores), "products": len(skus), "stock_rows": len(stores) * len(skus)},
-            "get_stock": {},
-        }
-        asyncio.run(_gets(settings.api_url, token, stores, skus, 10, 3.0))  # warm-up
+        bearer = {"Authorization": f"Bearer {token}"}
+        paths = [f"/api/v1/inventory/{sku}?storeId={store}" for store in stores for sku in skus]
+        results["data"] = {"stores": len(stores), "products": len(skus), "stock_rows": len(stores) * len(skus)}
+        results["generator"] = {"library": f"aiohttp {aiohttp.__version__} on uvloop", "loop": "closed"}
+
+        _wait_port(trivial_port)
+        results["generator_alone_trivial_endpoint"] = _run(f"http://127.0.0.1:{trivial_port}", ["/ok"], 200, seconds)
+        print("generator alone, trivial endpoint, 200 clients:", results["generator_alone_trivial_endpoint"])
+        trivial.terminate()
+        trivial.wait(timeout=30)
+        results["api_health_200_clients"] = _run(settings.api_url, ["/health"], 200, seconds)
+        print("API /health, 200 clients:", results["api_health_200_clients"])
+
+        max_age = settings.api_stock_max_age_ms
+        results["get_stock"] = {"read_path": f"stock copy (RETAIL_API_STOCK_MAX_AGE_MS={max_age})"}
+        _run(settings.api_url, paths, 10, 3.0, bearer)  # warm-up
         for clients in (1, 50, 200):
-            lat, errors = asyncio.run(_gets(settings.api_url, token, stores, skus, clients, seconds))
-            results["get_stock"][f"{clients}_clients"] = {"requests": len(lat), "errors": errors,
-                                                          "requests_per_s": round(len(lat) / seconds, 1),
-                                                          **_percentiles(lat)}  # fmt: skip
-            print(f"GET stock, {clients} clients: {results['get_stock'][f'{clients}_clients']}")
-        lat, errors = asyncio.run(_posts(settings.api_url, token, stores, skus, 20, seconds))
-        results["post_adjust"] = {"clients": 20, "requests": len(lat), "errors": errors, "acks": "all",
-                                  "events_per_s": round(len(lat) / seconds, 1), **_percentiles(lat)}  # fmt: skip
-        print(f"POST adjust, 20 clients: {results['post_adjust']}")
+            results["get_stock"][f"{clients}_clients"] = got = _run(settings.api_url, paths, clients, seconds, bearer)
+            print(f"GET stock (copy), {clients} clients: {got}")
+
+        settings = _restart_api(settings, 0)
+        results["get_stock_no_copy"] = {"read_path": "warehouse point query per read (RETAIL_API_STOCK_MAX_AGE_MS=0)"}
+        _run(settings.api_url, paths, 10, 3.0, bearer)  # warm-up
+        for clients in (1, 200):
+            results["get_stock_no_copy"][f"{clients}_clients"] = got = _run(
+                settings.api_url, paths, clients, seconds, bearer
+            )
+            print(f"GET stock (no copy), {clients} clients: {got}")
+        settings = _restart_api(settings, max_age)
+
+        def adjustment(rnd: random.Random) -> dict[str, Any]:
+            return {"storeId": rnd.choice(stores), "quantity": 1, "reason": "restock"}
+
+        post_paths = [f"/api/v1/inventory/{sku}/adjust" for sku in skus]
+        results["post_adjust"] = got = _run(settings.api_url, post_paths, 20, seconds, bearer, ok=202,
+                                            body=adjustment, keyed=True)  # fmt: skip
+        got["acks"] = "all"
+        print(f"POST adjust, 20 clients: {got}")
         results["goal"] = {"get_p95_ms_at_200_clients": 50,
                            "met": results["get_stock"]["200_clients"]["p95_ms"] <= 50}  # fmt: skip
+        results["machine"]["load_average_1_5_15_min_after"] = _load()
         results["measured_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         if not args.quick:
             RESULTS.write_text(json.dumps(results, indent=2) + "\n")
             print(f"wrote {RESULTS}")
     finally:
+        if trivial.poll() is None:
+            trivial.terminate()
         stack.down(settings, log=lambda _: None)
         shutil.rmtree(state, ignore_errors=True)
     return 0

@@ -4,8 +4,11 @@ FastAPI rather than Litestar: the platform already ships it (Airflow 3's API ser
 the same pinned version serves both), and its OpenAPI document and /docs come for free.
 
 Handlers are plain ``def``s: they call the warehouse and Kafka with blocking clients, so FastAPI
-runs them in its thread pool. Every handler authenticates first, checks the store scope server-side,
-and records denied requests and state changes in the audit trail before answering."""
+runs them in its thread pool. The exception is a product's stock, the hot path: it is answered from
+the process's short-lived copy of the serving stock (snapshot.py) on the event loop, and goes to the
+warehouse (in the thread pool) only when that copy is too old or missing. Every handler authenticates
+first, checks the store scope server-side, and records denied requests and state changes in the
+audit trail before answering."""
 
 from __future__ import annotations
 
@@ -21,17 +24,22 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from retail_platform.api import auth, idempotency, requests
+from retail_platform.api import auth, idempotency, requests, schemas
 from retail_platform.api.audit import AuditRecord, AuditTrail
 from retail_platform.api.auth import AuthError, Principal
 from retail_platform.api.reads import Reads, Scope, jsonable, utc
 from retail_platform.api.requests import BadRequest
+from retail_platform.api.snapshot import Copy, StockSnapshot
 from retail_platform.api.writes import EventWriter, Pending, build_event
 from retail_platform.events import contracts
 from retail_platform.retry import poll
 from retail_platform.settings import Settings
 
 RYW_POLL_S = 0.25
+
+# A product's stock rows, and the freshness of the read: when the warehouse was read for it
+# (read_at) and how much older than the answer that read may be (max_staleness_ms).
+Stock = tuple[list[dict[str, Any]], dict[str, Any]]
 
 
 class Refusal(Exception):
@@ -53,6 +61,23 @@ class Services:
     keys: idempotency.IdempotencyStore
     secret: bytes
     pending: Pending
+    snapshot: StockSnapshot | None = None  # None: every stock read goes to the warehouse
+
+    def copy(self) -> Copy | None:
+        """The stock copy if it may answer now (young enough, read after the last confirmed write)."""
+        return self.snapshot.current() if self.snapshot is not None else None
+
+    def stock(self, sku: str, scope: Scope, copy: Copy | None = None) -> Stock:
+        """A product's stock rows in the scope's stores (v_stock_current's rows) and how fresh they are:
+        from ``copy`` when given and it holds the product, else from the warehouse now (blocking)."""
+        if copy is None or self.snapshot is None or sku not in copy.by_product:
+            read_at = datetime.now(timezone.utc)
+            return self.reads.product_stock(sku, scope), {"read_at": read_at.isoformat(), "max_staleness_ms": 0}
+        rows = copy.by_product.get(sku, [])
+        if scope.stores is not None:
+            rows = [r for r in rows if r["store_id"] in scope.stores]
+        bound = round(self.snapshot.max_age_s * 1000)
+        return rows, {"read_at": copy.read_at.isoformat(), "max_staleness_ms": bound}
 
 
 def open_services(settings: Settings) -> Services:
@@ -63,13 +88,16 @@ def open_services(settings: Settings) -> Services:
     # writes with the ETL account. The clients share no session, so threads may use them at once.
     reader = connect(settings, read_only=True, autogenerate_session_id=False)
     writer = connect(settings, autogenerate_session_id=False)
+    reads = Reads(reader, settings.clickhouse_database)
+    max_age = settings.api_stock_max_age_ms / 1000
     return Services(
-        reads=Reads(reader, settings.clickhouse_database),
+        reads=reads,
         audit=AuditTrail(writer, settings.clickhouse_database),
         writer=EventWriter(settings.kafka_bootstrap, **client_options(settings)),
         keys=idempotency.IdempotencyStore(settings.state_dir / "api" / "idempotency.sqlite3"),
         secret=auth.load_secret(settings.api_secret_file, create=True),
         pending=Pending(),
+        snapshot=StockSnapshot(reads.all_stock, max_age) if max_age > 0 else None,
     )
 
 
@@ -155,8 +183,12 @@ def _scope(principal: Principal, store_id: str | None) -> Scope:
 def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.services = services or open_services(settings)
+        app.state.services = svc = services or open_services(settings)
+        if svc.snapshot is not None:
+            svc.snapshot.start()
         yield
+        if svc.snapshot is not None:
+            svc.snapshot.stop()
         app.state.services.writer.close()
         app.state.services.keys.close()
 
@@ -200,7 +232,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/api/v1/inventory/reorder-alerts", tags=["inventory"], summary="Products at or below their reorder point")
+    read = schemas.READ_REFUSALS
+
+    @app.get(
+        "/api/v1/inventory/reorder-alerts",
+        tags=["inventory"],
+        summary="Products at or below their reorder point",
+        responses=schemas.responses(200, schemas.Alerts, *read),
+    )
     def reorder_alerts(request: Request, storeId: str | None = None, limit: str | None = None) -> JSONResponse:
         c = call(request, "read_alerts")
         principal = c.authenticate(auth.READ)
@@ -211,7 +250,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         rows = c.services.reads.reorder_alerts(_scope(principal, store), n)
         return _answer(c, 200, {"as_of": _as_of(rows), "alerts": _clean(rows)}, audit=False)
 
-    @app.get("/api/v1/stores/{storeId:path}/inventory", tags=["stores"], summary="Stock of a store (paged)")
+    @app.get(
+        "/api/v1/stores/{storeId:path}/inventory",
+        tags=["stores"],
+        summary="Stock of a store (paged)",
+        responses=schemas.responses(200, schemas.StoreStock, *read),
+    )
     def store_stock(
         request: Request,
         storeId: str,
@@ -236,7 +280,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 "items": _clean(rows)}  # fmt: skip
         return _answer(c, 200, body, audit=False)
 
-    @app.get("/api/v1/inventory/{productSku:path}/forecast", tags=["inventory"], summary="Forecast and reorder advice")
+    @app.get(
+        "/api/v1/inventory/{productSku:path}/forecast",
+        tags=["inventory"],
+        summary="Forecast and reorder advice",
+        responses=schemas.responses(200, schemas.Forecast, *read),
+    )
     def forecast(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
         c = call(request, "read_forecast")
         c.authenticate(auth.READ)
@@ -249,7 +298,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         c.store(store)
         if not c.services.reads.product_exists(sku):
             raise Refusal(404, f"unknown product {sku}", "productSku")
-        stock = c.services.reads.product_stock(sku, Scope((store,)))
+        stock, _ = c.services.stock(sku, Scope((store,)), c.services.copy())
         body = {
             "product_id": sku,
             "product_name": stock[0]["product_name"] if stock else None,
@@ -261,8 +310,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         }
         return _answer(c, 200, body, audit=False)
 
-    @app.get("/api/v1/inventory/{productSku:path}", tags=["inventory"], summary="Current stock of a product")
-    def product_stock(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
+    @app.get(
+        "/api/v1/inventory/{productSku:path}",
+        tags=["inventory"],
+        summary="Current stock of a product",
+        responses=schemas.responses(200, schemas.ProductStock, *read),
+    )
+    async def product_stock(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
+        # async: answered on the event loop from the stock copy; anything blocking goes to the thread pool.
         c = call(request, "read_stock")
         principal = c.authenticate(auth.READ)
         sku = requests.identifier("productSku", productSku)
@@ -271,13 +326,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         store = requests.identifier("storeId", storeId)
         if store is not None:
             c.store(store)
-        rows = c.services.reads.product_stock(sku, _scope(principal, store))
-        if not rows and not c.services.reads.product_exists(sku):
-            raise Refusal(404, f"unknown product {sku}", "productSku")
-        if store is not None and not rows and not c.services.reads.store_exists(store):
+        svc, scope = c.services, _scope(principal, store)
+        copy = svc.copy()
+        if copy is not None and sku in copy.by_product:
+            rows, freshness = svc.stock(sku, scope, copy)
+        else:  # the copy is stale, missing or lacks the product: the warehouse answers (and says what is unknown)
+            rows, freshness = await run_in_threadpool(svc.stock, sku, scope)
+            if not rows and not await run_in_threadpool(svc.reads.product_exists, sku):
+                raise Refusal(404, f"unknown product {sku}", "productSku")
+        if store is not None and not rows and not await run_in_threadpool(svc.reads.store_exists, store):
             raise Refusal(404, f"unknown store {store}", "storeId")
+        as_of = _as_of(rows)
         body = {"product_id": sku, "product_name": rows[0]["product_name"] if rows else None,
-                "as_of": _as_of(rows), "total_quantity_on_hand":
+                "as_of": as_of, "freshness": {"as_of": as_of, **freshness}, "total_quantity_on_hand":
                 sum(r["quantity_on_hand"] for r in rows), "stores": _clean(rows)}  # fmt: skip
         return _answer(c, 200, body, audit=False)
 
@@ -286,6 +347,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         tags=["inventory"],
         summary="Adjust stock: produces an inventory_update event (202)",
         status_code=202,
+        responses=schemas.responses(202, schemas.Adjusted, *schemas.WRITE_REFUSALS),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -366,7 +428,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         c.record.outcome = "accepted"
         body = dict(body)
         if wait > 0:
-            body.update(_wait_visible(svc.reads, change.store_id, sku, event["event_time"], wait))
+            body.update(_wait_visible(svc, change.store_id, sku, event["event_time"], wait))
         return _answer(
             c,
             202,
@@ -387,14 +449,18 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     return app
 
 
-def _wait_visible(reads: Reads, store_id: str, sku: str, event_time: str, wait: float) -> dict[str, Any]:
-    """Read-your-writes: poll the serving view until it includes the event (or a newer one)."""
+def _wait_visible(svc: Services, store_id: str, sku: str, event_time: str, wait: float) -> dict[str, Any]:
+    """Read-your-writes: poll the serving view until it includes the event (or a newer one); from then
+    on no stock copy read earlier answers (a later GET sees at least this level)."""
     target = contracts.utc_time(event_time)
 
     def visible(read: tuple[Any, Any]) -> bool:
         return read[1] is not None and target is not None and read[1] >= target
 
-    level, as_of = read = poll(lambda: reads.stock_level(store_id, sku), visible, timeout=wait, interval=RYW_POLL_S)
+    read = poll(lambda: svc.reads.stock_level(store_id, sku), visible, timeout=wait, interval=RYW_POLL_S)
+    level, as_of = read
     if as_of is None or not visible(read):
         return {"visible": False}
+    if svc.snapshot is not None:
+        svc.snapshot.require_after(svc.snapshot.clock())
     return {"visible": True, "quantity_on_hand": level, "as_of": as_of.isoformat()}

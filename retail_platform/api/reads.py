@@ -4,7 +4,13 @@ Stock comes from ``v_stock_current`` (the batch snapshot at the watermark, overr
 layer's newer events: never both, never double counted), so the API answers what the dashboards
 show. Identifiers are always bound parameters (``{name:String}``), never spliced into SQL; the store
 scope is applied in the query itself (``store_id IN {stores:Array(String)}``), so a list endpoint
-cannot return rows outside the caller's stores."""
+cannot return rows outside the caller's stores.
+
+A product's stock (the hot path: one product, one or a few stores) does not evaluate the whole view:
+``_point_stock`` is ``v_stock_current``'s own rule with the product and store filters pushed into each
+source (the batch snapshot at the watermark, rt_stock FINAL, the policy), so it reads a few rows by
+primary key instead of joining every store/product. The integration tests check that it answers
+exactly what the view answers, row for row."""
 
 from __future__ import annotations
 
@@ -42,6 +48,47 @@ _VELOCITY = """
       ON s.store_id = v.store_id AND s.product_id = v.product_id
 """
 
+# v_stock_current (sql/0008_serving_views.sql) restricted to one product and a store scope. Same speed/
+# batch rule, same columns: the speed layer's row wins when it has an event and the batch snapshot has
+# none or an older one by (event time, event id). The filters are on sorting-key columns only, so
+# they commute with FINAL (every version of a row has the same key). {where} is applied to each source.
+_POINT_STOCK = """
+    WITH (SELECT max(day) FROM {db}.ops_batch_watermark FINAL) AS watermark
+    SELECT s.store_id AS store_id, s.product_id AS product_id, s.quantity_on_hand AS quantity_on_hand,
+           s.as_of AS as_of, s.source AS source, p.reorder_point AS reorder_point, p.safety_stock AS safety_stock,
+           p.order_quantity AS order_quantity, s.quantity_on_hand <= 0 AS is_stockout,
+           s.quantity_on_hand <= p.reorder_point AS is_below_reorder_point
+    FROM
+    (
+        SELECT if(speed, r.store_id, f.store_id) AS store_id, if(speed, r.product_id, f.product_id) AS product_id,
+               if(speed, r.quantity, toInt64(f.quantity_on_hand)) AS quantity_on_hand,
+               if(speed, r.event_time, f.last_event_time) AS as_of, if(speed, 'speed', 'batch') AS source,
+               r.event_id != '' AND (f.last_event_id = ''
+                   OR (r.event_time, r.event_id) > (f.last_event_time, f.last_event_id)) AS speed
+        FROM
+        (
+            SELECT store_id, product_id, quantity_on_hand, last_event_id, last_event_time
+            FROM {db}.fact_inventory FINAL WHERE date_key = watermark AND {where}
+        ) AS f
+        FULL OUTER JOIN
+        (
+            SELECT store_id, product_id, quantity, event_time, event_id FROM {db}.rt_stock FINAL WHERE {where}
+        ) AS r ON f.store_id = r.store_id AND f.product_id = r.product_id
+    ) AS s
+    LEFT JOIN
+    (
+        SELECT store_id, product_id, reorder_point, safety_stock, order_quantity
+        FROM {db}.rt_reorder_policy FINAL WHERE {where}
+    ) AS p ON s.store_id = p.store_id AND s.product_id = p.product_id
+"""
+# The demand rate for the risk level: v_rt_sales_velocity filtered on its GROUP BY keys, which the
+# engine pushes down into the view (it aggregates the product's rows only).
+_POINT_VELOCITY = """
+    LEFT JOIN (SELECT store_id, product_id, toNullable(demand_per_day) AS demand_per_day
+               FROM {db}.v_rt_sales_velocity WHERE {where}) AS v
+      ON s.store_id = v.store_id AND s.product_id = v.product_id
+"""
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -75,13 +122,24 @@ class Reads:
         return bool(self.client.command(sql, parameters={"s": store_id}))
 
     def product_stock(self, product_id: str, scope: Scope) -> list[dict[str, Any]]:
+        """A product's stock in the scope's stores: v_stock_current's rows, read by primary key."""
+        where = f"product_id = {{p:String}} AND {scope.clause('store_id')}"
         name = _NAME.format(db=self.db, only=" AND product_id = {p:String}")
         sql = (
             f"SELECT {_STOCK_COLUMNS}, d.product_name AS product_name"
-            f" FROM {self.db}.v_stock_current AS s {_VELOCITY.format(db=self.db)} {name}"
-            f" WHERE s.product_id = {{p:String}} AND {scope.clause('s.store_id')} ORDER BY s.store_id"
+            f" FROM ({_POINT_STOCK.format(db=self.db, where=where)}) AS s"
+            f" {_POINT_VELOCITY.format(db=self.db, where=where)} {name} ORDER BY s.store_id"
         )
         return _rows(self.client, sql, {"p": product_id, **scope.params()})
+
+    def all_stock(self) -> list[dict[str, Any]]:
+        """Every row of v_stock_current with its risk and name (what product_stock answers, for all products):
+        the API's in-memory copy (snapshot.py)."""
+        sql = (
+            f"SELECT {_STOCK_COLUMNS}, d.product_name AS product_name"
+            f" FROM {self.db}.v_stock_current AS s {_VELOCITY.format(db=self.db)} {_NAME.format(db=self.db, only='')}"
+        )
+        return _rows(self.client, sql, {})
 
     def store_stock(
         self, store_id: str, *, category: str | None, risk: str | None, limit: int, offset: int
@@ -146,10 +204,8 @@ class Reads:
 
     def stock_level(self, store_id: str, product_id: str) -> tuple[int, datetime | None]:
         """(units on hand, as-of) of one store/product; (0, None) when nothing is known yet."""
-        sql = (
-            f"SELECT quantity_on_hand, as_of FROM {self.db}.v_stock_current"
-            " WHERE store_id = {s:String} AND product_id = {p:String}"
-        )
+        where = "store_id = {s:String} AND product_id = {p:String}"
+        sql = f"SELECT quantity_on_hand, as_of FROM ({_POINT_STOCK.format(db=self.db, where=where)})"
         rows = self.client.query(sql, parameters={"s": store_id, "p": product_id}).result_rows
         return (int(rows[0][0]), utc(rows[0][1])) if rows else (0, None)
 

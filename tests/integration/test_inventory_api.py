@@ -2,7 +2,9 @@
 it), the real warehouse endpoint, the real Kafka broker and the real streaming job.
 
 One module-scoped stack: the stock the tests read is seeded through Kafka and the stream (the same
-path as every event), then every test talks HTTP to the API. The adjustment test goes the whole way:
+path as every event), plus end-of-day snapshots in the batch layer at the watermark (as the daily
+load writes them), then every test talks HTTP to the API. The schema-driven tests (schemathesis,
+from the API's own OpenAPI document) run against the same API. The adjustment test goes the whole way:
 POST -> inventory_update on Kafka -> stream -> v_stock_current -> read-your-writes answer."""
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ import json
 import ssl
 import uuid
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+import schemathesis
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from retail_platform.api import auth
+from retail_platform.api.reads import Reads, Scope
 from retail_platform.runtime import process, stack
 from retail_platform.runtime.api import InventoryApi
 from retail_platform.runtime.process import ProcessSpec
@@ -29,9 +36,14 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.warehouse,
 
 # Identifiers of this module only (the session's warehouse holds other modules' stores/products).
 RUN = uuid.uuid4().int % 9000 + 1000
-OWN, OTHER, EMPTY = f"store_7{RUN}", f"store_8{RUN}", f"store_9{RUN}"
-SKU_A, SKU_B, SKU_C = f"SKU7{RUN}01", f"SKU7{RUN}02", f"SKU7{RUN}03"
-SEED = {(OWN, SKU_A): 40, (OWN, SKU_B): 3, (OTHER, SKU_A): 25, (OWN, SKU_C): 0}
+OWN, OTHER, EMPTY, BATCH = f"store_7{RUN}", f"store_8{RUN}", f"store_9{RUN}", f"store_6{RUN}"
+SKU_A, SKU_B, SKU_C, SKU_D = f"SKU7{RUN}01", f"SKU7{RUN}02", f"SKU7{RUN}03", f"SKU7{RUN}04"
+SEED = {(OWN, SKU_A): 40, (OWN, SKU_B): 3, (OTHER, SKU_A): 25, (OWN, SKU_C): 0, (OTHER, SKU_D): 9}
+# The batch layer at the watermark: (level, minutes before now of its last movement). SKU_D at BATCH
+# only there; SKU_D at OTHER there and in the speed layer, the snapshot newer (the batch row wins);
+# SKU_A at OTHER there and in the speed layer, the event newer (the speed row wins).
+BATCH_ROWS = {(BATCH, SKU_D): (17, 60), (OTHER, SKU_D): (11, 1), (OTHER, SKU_A): (99, 24 * 60)}
+STORES, SKUS = (OWN, OTHER, EMPTY, BATCH), (SKU_A, SKU_B, SKU_C, SKU_D)
 POLICY = {(OWN, SKU_A): 10, (OWN, SKU_B): 5, (OTHER, SKU_A): 30, (OWN, SKU_C): 4}
 
 
@@ -39,14 +51,14 @@ def _dimensions(client) -> None:
     now = datetime.now(timezone.utc) - timedelta(days=1)
     client.insert(
         "dim_store",
-        [[s, f"Store {s}", "supermarket", "Lyon", "Rhone", "FR", now.date()] for s in (OWN, OTHER, EMPTY)],
+        [[s, f"Store {s}", "supermarket", "Lyon", "Rhone", "FR", now.date()] for s in STORES],
         column_names=["store_id", "store_name", "store_type", "city", "region", "country", "opened_on"],
     )
     client.insert(
         "dim_product",
         [
             [p, now, f"Product {p}", cat, "SUP001", 1.5, 2.5]
-            for p, cat in ((SKU_A, "dairy"), (SKU_B, "bakery"), (SKU_C, "dairy"))
+            for p, cat in ((SKU_A, "dairy"), (SKU_B, "bakery"), (SKU_C, "dairy"), (SKU_D, "frozen"))
         ],
         column_names=["product_id", "valid_from", "product_name", "category", "supplier_id", "unit_cost", "unit_price"],
     )
@@ -55,6 +67,22 @@ def _dimensions(client) -> None:
         [[s, p, rp, 20, 2] for (s, p), rp in POLICY.items()],
         column_names=["store_id", "product_id", "reorder_point", "order_quantity", "safety_stock"],
     )
+
+
+def _seed_batch(client) -> None:
+    """End-of-day rows at the current watermark (the module's own stores: nothing else reads them)."""
+    watermark = client.query("SELECT max(day) FROM ops_batch_watermark FINAL").result_rows[0][0]
+    now = datetime.now(timezone.utc)
+    client.insert(
+        "fact_inventory",
+        [
+            [watermark, s, p, "frozen", "SUP001", level, 4, 2, Decimal("1.50"), str(uuid.uuid4()), at, "b1"]
+            for (s, p), (level, ago) in BATCH_ROWS.items()
+            for at in [now - timedelta(minutes=ago)]
+        ],
+        column_names=["date_key", "store_id", "product_id", "category", "supplier_id", "quantity_on_hand",
+                      "reorder_point", "safety_stock", "unit_cost", "last_event_id", "last_event_time", "batch_id"],
+    )  # fmt: skip
 
 
 def _seed_stock(settings) -> None:
@@ -90,6 +118,18 @@ def _view(settings, store: str, sku: str) -> tuple[int, datetime] | None:
     return (rows[0][0], rows[0][1]) if rows else None
 
 
+def _in_speed_layer(settings) -> set[tuple[str, str]]:
+    client = connect(settings)
+    try:
+        rows = client.query(
+            "SELECT store_id, product_id FROM rt_stock FINAL WHERE store_id IN {s:Array(String)}",
+            parameters={"s": list(STORES)},
+        ).result_rows
+    finally:
+        client.close()
+    return {(s, p) for s, p in rows}
+
+
 def _wait(predicate, timeout: float = 120.0) -> None:
     import time
 
@@ -104,10 +144,21 @@ def api(warehouse, kafka):
     settings = warehouse
     client = connect(settings)
     _dimensions(client)
+    _seed_batch(client)
     client.close()
     _seed_stock(settings)
     stack.up(settings, ("stream", "api"), log=lambda _: None)
-    _wait(lambda: all(_view(settings, s, p) is not None for s, p in SEED))
+    _wait(lambda: set(SEED) <= _in_speed_layer(settings))
+    # The API answers a product's stock from a copy at most RETAIL_API_STOCK_MAX_AGE_MS old: the tests
+    # start once it holds the seeded stock (its answer says when it was read).
+    seeded = datetime.now(timezone.utc)
+    headers = token(auth.load_secret(settings.api_secret_file), "analyst", ["*"])
+
+    def read_at() -> datetime:
+        body = httpx.get(f"{settings.api_url}/api/v1/inventory/{SKU_A}", headers=headers, timeout=30).json()
+        return datetime.fromisoformat(body["freshness"]["read_at"])
+
+    _wait(lambda: read_at() >= seeded, timeout=30)
     yield settings
     stack.down(settings, ("api", "stream"), log=lambda _: None)
 
@@ -173,6 +224,55 @@ def test_product_stock_equals_the_serving_view(api, secret, http):
     assert {row["product_name"] for row in body["stores"]} == {name}
 
 
+VIEW_COLUMNS = ("store_id", "product_id", "quantity_on_hand", "as_of", "source", "reorder_point", "safety_stock",
+                "order_quantity", "is_stockout", "is_below_reorder_point")  # fmt: skip
+
+
+def _comparable(row: dict[str, Any]) -> tuple:
+    """A stock row as v_stock_current's columns, whether it came from SQL or from the API's JSON."""
+    as_of = row["as_of"]
+    as_of = datetime.fromisoformat(as_of) if isinstance(as_of, str) else as_of.replace(tzinfo=timezone.utc)
+    return tuple(as_of if c == "as_of" else bool(row[c]) if c.startswith("is_") else row[c] for c in VIEW_COLUMNS)
+
+
+def test_point_reads_equal_the_view_for_every_store_and_product(api, secret, http):
+    """Every store x product of the module (both layers, each winning, neither, a store without stock):
+    the API's answer (from its stock copy), reads.py's point query and its level read are exactly
+    v_stock_current's row, per store and for all stores of a product."""
+    client = connect(api)
+    try:
+        result = client.query(
+            f"SELECT {', '.join(VIEW_COLUMNS)} FROM v_stock_current WHERE store_id IN {{s:Array(String)}}",
+            parameters={"s": list(STORES)},
+        )
+        view = {(r[0], r[1]): dict(zip(VIEW_COLUMNS, r, strict=True)) for r in result.result_rows}
+        reads = Reads(client, api.clickhouse_database)
+        # The data covers the rule's cases.
+        assert view[(OWN, SKU_C)]["source"] == "speed" and (OWN, SKU_C) not in BATCH_ROWS  # speed layer only
+        assert view[(BATCH, SKU_D)]["source"] == "batch" and view[(BATCH, SKU_D)]["quantity_on_hand"] == 17
+        assert view[(OTHER, SKU_D)]["source"] == "batch" and view[(OTHER, SKU_D)]["quantity_on_hand"] == 11
+        assert view[(OTHER, SKU_A)]["source"] == "speed" and view[(OTHER, SKU_A)]["quantity_on_hand"] == 25
+        headers = token(secret, "analyst", ["*"])
+        for store in STORES:
+            for sku in SKUS:
+                expected = [_comparable(view[(store, sku)])] if (store, sku) in view else []
+                assert [_comparable(r) for r in reads.product_stock(sku, Scope((store,)))] == expected, (store, sku)
+                level = reads.stock_level(store, sku)
+                assert level == ((expected[0][2], expected[0][3]) if expected else (0, None)), (store, sku)
+                reply = http.get(f"/api/v1/inventory/{sku}?storeId={store}", headers=headers)
+                assert reply.status_code == 200, reply.text
+                assert [_comparable(r) for r in reply.json()["stores"]] == expected, (store, sku)
+        for sku in SKUS:
+            expected = sorted(_comparable(row) for (_, p), row in view.items() if p == sku)
+            mine = [r for r in reads.product_stock(sku, Scope(None)) if r["store_id"] in STORES]
+            assert [_comparable(r) for r in mine] == expected
+            body = http.get(f"/api/v1/inventory/{sku}", headers=headers).json()
+            assert [_comparable(r) for r in body["stores"] if r["store_id"] in STORES] == expected
+            assert body["freshness"]["max_staleness_ms"] == api.api_stock_max_age_ms
+    finally:
+        client.close()
+
+
 def test_store_stock_pages_and_filters(api, secret, http):
     headers = token(secret, "store_manager", [OWN])
     full = http.get(f"/api/v1/stores/{OWN}/inventory", headers=headers).json()
@@ -202,6 +302,37 @@ def test_forecast_answers_stock_and_empty_forecast_when_none_was_made(api, secre
     body = reply.json()
     assert body["stock"]["quantity_on_hand"] == _view(api, OWN, SKU_A)[0]
     assert body["forecast"] == [] and body["recommendation"] is None
+
+
+# --- the OpenAPI document, property-based (schemathesis) -----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def openapi(api):
+    """The document the running API serves, loaded once for the generated tests below."""
+    return schemathesis.openapi.from_url(f"{api.api_url}/openapi.json", timeout=30)
+
+
+SCHEMA = schemathesis.pytest.from_fixture("openapi")
+# What the generated requests must never break: no 5xx, and every answer (status, content type,
+# body) is one the document describes. Bounded: a few dozen examples per operation.
+CONFORMANCE = [
+    schemathesis.checks.not_a_server_error,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.content_type_conformance,
+    schemathesis.checks.response_schema_conformance,
+]
+
+
+@SCHEMA.parametrize()
+@hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+def test_generated_requests_get_answers_the_openapi_document_describes(case, api, secret):
+    # A chain-wide integration key that may read and adjust: the generated products and stores are
+    # unknown, so an adjustment is refused before Kafka; the audit trail records those refusals.
+    headers = token(secret, "integration", ["*"], permissions=[auth.READ, auth.ADJUST])
+    if case.method == "POST":
+        headers["Idempotency-Key"] = str(uuid.uuid4())
+    case.call_and_validate(base_url=api.api_url, headers=headers, checks=CONFORMANCE, timeout=60)
 
 
 # --- authorisation matrix ------------------------------------------------------------------------
