@@ -8,6 +8,7 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
+from retail_platform import tls
 from retail_platform.retry import poll, retrying
 from retail_platform.settings import Settings, get_settings
 
@@ -29,8 +30,9 @@ class AirflowApi:
         request.add_header("Content-Type", "application/json")
         if auth:
             request.add_header("Authorization", f"Bearer {self.token()}")
+        context = tls.client_context(self.s.tls_dir) if self.s.airflow_tls else None  # verified against ca.crt
         try:
-            with urllib.request.urlopen(request, timeout=30) as reply:
+            with urllib.request.urlopen(request, timeout=30, context=context) as reply:
                 return json.load(reply)
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:500]

@@ -88,7 +88,8 @@ TEST_OVERLAY: dict[str, str] = {
     "RETAIL_KAFKA_BOOTSTRAP": "127.0.0.1:19092",
     "RETAIL_KAFKA_CONTROLLER_PORT": "19093",
     "RETAIL_CLICKHOUSE_URL": "http://127.0.0.1:18123",
-    "RETAIL_AIRFLOW_URL": "http://127.0.0.1:18080",
+    # Airflow over HTTPS in the tests: every DAG run (its tasks call the execution API) verifies the CA.
+    "RETAIL_AIRFLOW_URL": "https://127.0.0.1:18080",
     "RETAIL_API_URL": "http://127.0.0.1:18000",
     "RETAIL_SUPERSET_URL": "http://127.0.0.1:18088",
 }
@@ -160,7 +161,12 @@ class Settings:
 
     @property
     def airflow_port(self) -> int:
-        return urlparse(self.airflow_url).port or 8080
+        parsed = urlparse(self.airflow_url)
+        return parsed.port or (443 if parsed.scheme == "https" else 8080)
+
+    @property
+    def airflow_tls(self) -> bool:
+        return self.airflow_url.startswith("https://")
 
     @property
     def api_host(self) -> str:

@@ -1,5 +1,5 @@
 """A local certificate authority and server certificates for the local profile (cryptography):
-the inventory API and the warehouse endpoint serve HTTPS with them.
+the inventory API, the warehouse endpoint and the Airflow api-server (UI and REST) serve HTTPS with them.
 
 `make up` writes ``ca.crt``/``ca.key`` and one certificate per service that serves HTTPS into
 RETAIL_TLS_DIR when they are missing (each service's prepare step). Clients verify against ``ca.crt``: nothing in the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -91,6 +92,11 @@ def make_server_cert(directory: Path, name: str, hosts: list[str]) -> tuple[Path
     _write_key(key_path, key)
     crt_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return crt_path, key_path
+
+
+def client_context(directory: Path) -> ssl.SSLContext:
+    """What every client of a platform service verifies with: the platform's CA only (``ca.crt``)."""
+    return ssl.create_default_context(cafile=str(directory / "ca.crt"))
 
 
 def ensure_local(directory: Path, name: str, host: str) -> tuple[Path, Path, Path]:

@@ -12,6 +12,7 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+from retail_platform import tls
 from retail_platform.orchestration.connections import definitions, env_name
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.process import ProcessSpec
@@ -75,7 +76,22 @@ class Airflow:
             "AIRFLOW__API__SECRET_KEY": keys["api"],
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
+            **self._tls(),
             **{name: json.dumps(value) for name, value in connections.items()},
+        }
+
+    def _tls(self) -> dict[str, str]:
+        """With an https:// RETAIL_AIRFLOW_URL the api-server (UI, REST, execution API) serves TLS with the
+        local CA's certificate, and the task processes' execution-API client verifies it against that CA
+        only ([api] ssl_ca_file; no public CAs)."""
+        if not self.s.airflow_tls:
+            return {}
+        d = self.s.tls_dir
+        return {
+            "AIRFLOW__API__SSL_CERT": str(d / "airflow.crt"),
+            "AIRFLOW__API__SSL_KEY": str(d / "airflow.key"),
+            "AIRFLOW__API__SSL_CA_FILE": str(d / "ca.crt"),
+            "AIRFLOW__API__CLIENT_USE_PUBLIC_CERTS": "False",
         }
 
     def prepare(self) -> None:
@@ -84,6 +100,8 @@ class Airflow:
             raise RuntimeStartError(f"{airflow_bin} is missing; run `make setup`")
         self.home.mkdir(parents=True, exist_ok=True)
         self._create_secrets()
+        if self.s.airflow_tls:
+            tls.ensure_local(self.s.tls_dir, "airflow", self.s.airflow_host)
         passwords = self.home / "passwords.json"
         passwords.write_text(json.dumps({self.s.airflow_user: self.s.airflow_password}))
         passwords.chmod(0o600)
@@ -113,7 +131,8 @@ class Airflow:
         ]
 
     def healthy(self) -> bool:
-        with urllib.request.urlopen(f"{self.s.airflow_url}/api/v2/monitor/health", timeout=3) as reply:
+        context = tls.client_context(self.s.tls_dir) if self.s.airflow_tls else None
+        with urllib.request.urlopen(f"{self.s.airflow_url}/api/v2/monitor/health", timeout=3, context=context) as reply:
             health = json.load(reply)
         return all(
             health.get(part, {}).get("status") == "healthy"

@@ -1,7 +1,8 @@
 """daily_etl through a real Airflow 3: unpause it, `airflow backfill create` one day with the running
 Airflow's environment, await the run, and find that day's facts, serving aggregates and watermark in
 the warehouse. Then stock_optimization, triggered for that day, recommends for every store/product of
-its snapshot."""
+its snapshot. The test overlay serves Airflow over HTTPS (the local CA): the runs' tasks reach the
+execution API over TLS, and the UI/REST refuse plain HTTP and certificates of other CAs."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import sys
 import time
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 
+from retail_platform import tls
 from retail_platform.airflow_api import AirflowApi
 from retail_platform.runtime.airflow import Airflow
 from retail_platform.settings import REPO_ROOT
@@ -35,6 +38,22 @@ def _run_for_day(api: AirflowApi, logical: str, timeout: float) -> dict:
                 return run
         assert time.monotonic() < deadline, f"no run of {DAG_ID} for {logical} after {timeout:.0f}s: {runs}"
         time.sleep(3)
+
+
+def test_airflow_serves_https_verified_with_the_platform_ca_and_refuses_plain_http(airflow, tmp_path):
+    settings = airflow
+    assert settings.airflow_tls, "the test overlay serves Airflow over HTTPS"
+    health = f"{settings.airflow_url}/api/v2/monitor/health"
+    reply = httpx.get(health, verify=tls.client_context(settings.tls_dir), timeout=30)
+    assert reply.status_code == 200 and reply.json()["metadatabase"]["status"] == "healthy"
+    assert AirflowApi(settings).token()  # the platform's REST client logs in over TLS, verifying the CA
+    other_ca, _ = tls.make_ca(tmp_path / "other", "Someone else's CA")
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        httpx.get(health, verify=tls.client_context(other_ca.parent), timeout=30)
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):  # nor do the system's CAs know it
+        httpx.get(health, timeout=30)
+    with pytest.raises(httpx.HTTPError):  # plain HTTP to the TLS port gets no answer
+        httpx.get(f"http://{settings.airflow_host}:{settings.airflow_port}/api/v2/monitor/health", timeout=30)
 
 
 def test_backfill_one_day_loads_its_facts(airflow, warehouse_client_factory):
