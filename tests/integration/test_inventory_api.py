@@ -24,7 +24,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from retail_platform.api import auth
+from retail_platform.api import auth, schemas
 from retail_platform.api.reads import Reads, Scope
 from retail_platform.runtime import process, stack
 from retail_platform.runtime.api import InventoryApi
@@ -261,6 +261,9 @@ def test_point_reads_equal_the_view_for_every_store_and_product(api, secret, htt
                 assert level == ((expected[0][2], expected[0][3]) if expected else (0, None)), (store, sku)
                 reply = http.get(f"/api/v1/inventory/{sku}?storeId={store}", headers=headers)
                 assert reply.status_code == 200, reply.text
+                schemas.ProductStock.model_validate(
+                    reply.json(), strict=True
+                )  # the body the OpenAPI document describes
                 assert [_comparable(r) for r in reply.json()["stores"]] == expected, (store, sku)
         for sku in SKUS:
             expected = sorted(_comparable(row) for (_, p), row in view.items() if p == sku)
@@ -276,6 +279,7 @@ def test_point_reads_equal_the_view_for_every_store_and_product(api, secret, htt
 def test_store_stock_pages_and_filters(api, secret, http):
     headers = token(secret, "store_manager", [OWN])
     full = http.get(f"/api/v1/stores/{OWN}/inventory", headers=headers).json()
+    schemas.StoreStock.model_validate(full, strict=True)
     assert full["total"] == 3 and [i["product_id"] for i in full["items"]] == sorted([SKU_A, SKU_B, SKU_C])
     page = http.get(f"/api/v1/stores/{OWN}/inventory?limit=1&offset=1", headers=headers).json()
     assert page["total"] == 3 and [i["product_id"] for i in page["items"]] == [sorted([SKU_A, SKU_B, SKU_C])[1]]
@@ -289,6 +293,7 @@ def test_store_stock_pages_and_filters(api, secret, http):
 
 def test_reorder_alerts_are_scoped_to_the_callers_stores(api, secret, http):
     own = http.get("/api/v1/inventory/reorder-alerts", headers=token(secret, "store_manager", [OWN])).json()
+    schemas.Alerts.model_validate(own, strict=True)
     assert {a["store_id"] for a in own["alerts"]} == {OWN}
     assert {a["product_id"] for a in own["alerts"]} == {SKU_B, SKU_C}  # 3 <= 5 and 0 <= 4; 40 > 10
     chain = http.get("/api/v1/inventory/reorder-alerts?limit=1000", headers=token(secret, "analyst", ["*"])).json()
@@ -300,6 +305,7 @@ def test_forecast_answers_stock_and_empty_forecast_when_none_was_made(api, secre
     reply = http.get(f"/api/v1/inventory/{SKU_A}/forecast?storeId={OWN}", headers=token(secret, "store_manager", [OWN]))
     assert reply.status_code == 200, reply.text
     body = reply.json()
+    schemas.Forecast.model_validate(body, strict=True)
     assert body["stock"]["quantity_on_hand"] == _view(api, OWN, SKU_A)[0]
     assert body["forecast"] == [] and body["recommendation"] is None
 
