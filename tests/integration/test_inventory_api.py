@@ -458,6 +458,7 @@ def test_adjustment_flows_through_the_stream_once_even_when_retried(api, secret,
     first = http.post(f"/api/v1/inventory/{SKU_A}/adjust?wait=30", json=payload, headers=headers)
     assert first.status_code == 202, first.text
     body = first.json()
+    schemas.Adjusted.model_validate(body, strict=True)
     assert body["previous_quantity"] == before_level and body["new_quantity"] == before_level + 10
     assert body["visible"] is True and body["quantity_on_hand"] == before_level + 10
 
