@@ -177,6 +177,34 @@ def _restart_api(settings, max_age_ms: int):
     return settings
 
 
+def _queries(settings, stores: list[str], skus: list[str], n: int) -> dict[str, Any]:
+    """One client, one query after the other, through the endpoint: what each way of reading costs."""
+    from retail_platform.api.reads import Reads, Scope
+
+    client = connect(settings, read_only=True, autogenerate_session_id=False)
+    reads = Reads(client, settings.clickhouse_database)
+    view = "SELECT quantity_on_hand, as_of FROM v_stock_current WHERE store_id = {s:String} AND product_id = {p:String}"
+    ways = {
+        "select_1": lambda s, p: client.command("SELECT 1"),
+        "view_filtered_to_one_row": lambda s, p: client.query(view, parameters={"s": s, "p": p}),
+        "point_query_level": lambda s, p: reads.stock_level(s, p),
+        "point_query_product_stock_with_risk_and_name": lambda s, p: reads.product_stock(p, Scope((s,))),
+        "whole_view_with_risk_and_name (one copy read)": lambda s, p: reads.all_stock(),
+    }
+    out: dict[str, Any] = {}
+    rnd = random.Random(7)
+    for name, way in ways.items():
+        way(stores[0], skus[0])  # warm
+        samples = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            way(rnd.choice(stores), rnd.choice(skus))
+            samples.append(time.perf_counter() - t0)
+        out[name] = _percentiles(samples)
+    client.close()
+    return out
+
+
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -204,6 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         paths = [f"/api/v1/inventory/{sku}?storeId={store}" for store in stores for sku in skus]
         results["data"] = {"stores": len(stores), "products": len(skus), "stock_rows": len(stores) * len(skus)}
         results["generator"] = {"library": f"aiohttp {aiohttp.__version__} on uvloop", "loop": "closed"}
+        results["warehouse_query_one_client"] = _queries(settings, stores, skus, 30 if args.quick else 100)
+        print("warehouse queries, one client:", results["warehouse_query_one_client"])
 
         _wait_port(trivial_port)
         results["generator_alone_trivial_endpoint"] = _run(f"http://127.0.0.1:{trivial_port}", ["/ok"], 200, seconds)
