@@ -117,3 +117,37 @@ def test_an_answer_from_the_copy_is_the_warehouse_answer(keys, product, scope):
     # A product the copy lacks (new since the read, or unknown) is read from the warehouse.
     assert fresh["max_staleness_ms"] == (60_000 if product in copy.by_product else 0)
     assert direct_fresh["max_staleness_ms"] == 0
+
+
+def test_a_products_stock_is_answered_from_the_copy_without_the_warehouse():
+    from datetime import datetime, timezone
+
+    from fastapi.testclient import TestClient
+
+    from retail_platform.api import auth
+    from retail_platform.api.app import create_app
+    from retail_platform.settings import load_settings
+
+    class NoReads:
+        def __getattr__(self, name):
+            raise AssertionError(f"the copy held the product, yet the warehouse was read ({name})")
+
+    class Closed:
+        def close(self) -> None:
+            pass
+
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    rows = [{**_row(s, "P1", q), "as_of": at, "product_name": "Milk"} for s, q in (("S2", 5), ("S1", 7), ("S3", 1))]
+    snap = StockSnapshot(lambda: rows, 60.0)
+    snap.refresh()
+    secret = b"s" * 32
+    svc = Services(NoReads(), None, Closed(), Closed(), secret, Pending(), snap)  # type: ignore[arg-type]
+    manager = auth.issue_token(secret, "mgr", "store_manager", ["S1", "S3"])
+    with TestClient(create_app(load_settings({"RETAIL_SETTINGS": "test"}), svc)) as http:
+        mine = http.get("/api/v1/inventory/P1", headers={"Authorization": f"Bearer {manager}", "X-Request-ID": "r-1"})
+    assert mine.status_code == 200 and mine.headers["x-request-id"] == "r-1"
+    body = mine.json()
+    assert [(r["store_id"], r["quantity_on_hand"]) for r in body["stores"]] == [("S1", 7), ("S3", 1)]
+    assert body["total_quantity_on_hand"] == 8 and body["product_name"] == "Milk"
+    assert body["freshness"]["max_staleness_ms"] == 60_000 and body["freshness"]["as_of"] == at.isoformat()
+    assert datetime.fromisoformat(body["freshness"]["read_at"]) <= datetime.now(timezone.utc)
