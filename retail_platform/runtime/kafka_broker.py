@@ -33,6 +33,17 @@ logger.server.level = INFO
 """
 
 
+def kraft_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, base64url without padding, never starting with "-".
+
+    The storage tool's argument parser reads an id starting with "-" as an option and stops with
+    "expected one argument" (one id in 64 would); Kafka's own Uuid.randomUuid() redraws those too."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaBroker:
     name = "kafka"
     needs: tuple[str, ...] = ()
@@ -99,8 +110,7 @@ class KafkaBroker:
                 f"Kafka's data folder {self.data} is half-written (files but no meta.properties); "
                 "remove it or run `make reset`"
             )
-        # A KRaft cluster id is 16 random bytes, base64url without padding.
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = kraft_cluster_id()
         result = subprocess.run(
             [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config_file)],
             capture_output=True,

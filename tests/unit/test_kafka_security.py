@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retail_platform.kafka_security import broker_listener_properties, client_options, spark_options
+from retail_platform.runtime import kafka_broker
 from retail_platform.runtime.kafka_broker import KafkaBroker
 from retail_platform.settings import SettingsError, load_settings
 
@@ -58,3 +60,12 @@ def test_broker_lines_for_both_modes_name_one_listener() -> None:
     for protocol in ("PLAINTEXT", "SSL"):
         lines = broker_listener_properties(load_settings({"RETAIL_KAFKA_SECURITY_PROTOCOL": protocol}), Path("/k"))
         assert sum(line.startswith("listeners=") for line in lines) == 1
+
+
+def test_kraft_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0xF8 encodes to "-" first in base64url: the storage tool would read such an id as an option.
+    draws = iter([uuid.UUID(bytes=b"\xf8" + b"\x00" * 15), uuid.UUID(bytes=b"\x01" * 16)])
+    monkeypatch.setattr(kafka_broker.uuid, "uuid4", lambda: next(draws))
+    cluster_id = kafka_broker.kraft_cluster_id()
+    assert cluster_id == "AQEBAQEBAQEBAQEBAQEBAQ"
+    assert len(cluster_id) == 22
