@@ -163,6 +163,11 @@ def api(warehouse, kafka):
     _wait(lambda: read_at() >= seeded, timeout=30)
     yield settings
     stack.down(settings, ("api", "stream"), log=lambda _: None)
+    # The seeded end-of-day rows sit on the shared watermark day, where a later module's stock
+    # optimisation would find them without the suppliers they name: they are taken back.
+    client = connect(settings)
+    client.command("DELETE FROM fact_inventory WHERE store_id IN %(s)s", parameters={"s": list(STORES)})
+    client.close()
 
 
 @pytest.fixture(scope="module")
