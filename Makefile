@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 RETAIL := $(PY) -m retail_platform
 
-.PHONY: help setup lock up down status demo dashboards screenshots test test-unit test-integration lint typecheck format bench reset
+.PHONY: help setup lock up down status demo demo-quick dashboards screenshots test test-unit test-integration lint typecheck format bench reset
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,8 +24,11 @@ down:  ## stop what `make up` started (data is kept)
 status:  ## show each service and its health
 	@$(RETAIL) status
 
-demo: setup  ## bring the stack up and run the platform's main job
-	@$(RETAIL) demo
+demo: setup  ## the whole platform: stream, then a simulated history through the batch and ML DAGs, reconciled; dashboards (DEMO_ARGS="--skip-batch" etc.)
+	@$(RETAIL) demo $(DEMO_ARGS)
+
+demo-quick: setup  ## the demo's stream part only (no batch DAGs): a few minutes
+	@$(RETAIL) demo --skip-batch $(DEMO_ARGS)
 
 dashboards: setup  ## Superset up; print each dashboard's URL and logins; screenshots under .state/demo/screenshots
 	@$(RETAIL) dashboards

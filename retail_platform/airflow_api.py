@@ -1,4 +1,4 @@
-"""A small client for Airflow 3's REST API (v2): token, unpause, trigger, await a run."""
+"""A small client for Airflow 3's REST API (v2): token, unpause, trigger or backfill, await a run."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import datetime
 from typing import Any
 
 from retail_platform import tls
@@ -67,6 +68,27 @@ class AirflowApi:
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         reply = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf or {}})
         return reply["dag_run_id"]
+
+    def backfill(
+        self, dag_id: str, from_date: datetime, to_date: datetime, conf: dict[str, Any], reprocess: str = "completed"
+    ) -> dict[str, Any]:
+        """Create a backfill of the DAG's scheduled runs whose logical dates lie in [from_date, to_date]
+        (each with ``conf``); ``reprocess``: what to do with a run that already exists for a date
+        (none, failed, completed). Its runs start once the DAG is unpaused."""
+        body = {
+            "dag_id": dag_id,
+            "from_date": from_date.isoformat(),
+            "to_date": to_date.isoformat(),
+            "dag_run_conf": conf,
+            "reprocess_behavior": reprocess,
+            "max_active_runs": 1,
+        }
+        return self._call("POST", "/api/v2/backfills", body)
+
+    def runs_between(self, dag_id: str, first: datetime, last: datetime) -> list[dict[str, Any]]:
+        """The DAG's runs whose logical date lies in [first, last]."""
+        query = urllib.parse.urlencode({"logical_date_gte": first.isoformat(), "logical_date_lte": last.isoformat()})
+        return list(self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}")["dag_runs"])
 
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{urllib.parse.quote(run_id, safe='')}")

@@ -48,7 +48,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from retail_platform import demo
 
-    return demo.main(get_settings(), seconds=args.seconds, stores=args.stores, products=args.products, rate=args.rate)
+    return demo.main(
+        get_settings(),
+        seconds=args.seconds,
+        stores=args.stores,
+        products=args.products,
+        rate=args.rate,
+        skip_batch=args.skip_batch,
+        history_days=args.history_days,
+    )
 
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
@@ -92,11 +100,19 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("dashboards", help="Superset's dashboards: URLs, logins and a screenshot of each")
     p.add_argument("--out", help="folder for the screenshots (default <state>/demo/screenshots)")
     p.set_defaults(func=cmd_dashboards)
-    p = sub.add_parser("demo", help="bring the stack up, run the simulators with the stream, reconcile")
+    p = demo_parser = sub.add_parser(
+        "demo", help="the stack up, the simulators with the stream, a history through the DAGs, reconciled"
+    )
     p.add_argument("--seconds", type=float, default=120.0, help="how long the simulators run (default 120)")
     p.add_argument("--stores", type=int, default=20)
     p.add_argument("--products", type=int, default=50)
     p.add_argument("--rate", type=float, default=300.0, help="events per minute per store (default 300)")
+    p.add_argument(
+        "--skip-batch", action="store_true", help="stream part only: no history through the batch and ML DAGs"
+    )
+    p.add_argument(
+        "--history-days", type=int, default=None, help="days of simulated history the batch part closes (default 70)"
+    )
     p.set_defaults(func=cmd_demo)
     sub.add_parser("smoke", help="prove every service answers (Kafka, warehouse, Spark, Airflow)").set_defaults(
         func=cmd_smoke
@@ -105,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_migrate)
     args = parser.parse_args(argv)
+    if args.command == "demo":
+        from retail_platform.demo import argument_problem
+
+        if problem := argument_problem(args.skip_batch, args.history_days):
+            demo_parser.error(problem)
     try:
         return args.func(args)
     except (SettingsError, RuntimeStartError, MigrationError) as exc:

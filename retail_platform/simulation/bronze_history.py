@@ -186,6 +186,14 @@ def generate_days(config: HistoryConfig, catalog: Catalog | None = None) -> Iter
         current += 1
 
 
+def sales_totals(sales: pa.Table) -> dict[str, int]:
+    """Sale lines, units and revenue in cents of bronze sales rows: what the day's fact_sales must hold
+    once loaded (a price is a whole number of cents, so the revenue is exact)."""
+    quantity = sales.column("quantity").to_numpy(zero_copy_only=False).astype(np.int64)
+    price_cents = np.rint(sales.column("unit_price").to_numpy(zero_copy_only=False) * 100).astype(np.int64)
+    return {"lines": sales.num_rows, "units": int(quantity.sum()), "revenue_cents": int((quantity * price_cents).sum())}
+
+
 DayTables = tuple[date, dict[str, pa.Table]]
 
 
@@ -203,7 +211,8 @@ def _chunks(days: Iterator[DayTables], size: int) -> Iterator[list[DayTables]]:
 def write_history(
     config: HistoryConfig, settings: Any = None, spark: Any = None, days_per_commit: int = 7
 ) -> dict[str, Any]:
-    """Generate the range and replace its days in bronze; returns rows written per day and type.
+    """Generate the range and replace its days in bronze; returns rows written per day and type
+    ("days") and the sales totals per day ("sales", ``sales_totals``).
 
     Each Delta commit replaces a run of up to ``days_per_commit`` whole days (one commit per table
     and run of days: a commit costs about a second here, whatever its size)."""
@@ -218,6 +227,7 @@ def write_history(
     spark = spark or job_session("history", s)
     catalog = config.catalog()
     written: dict[str, dict[str, int]] = {}
+    sales: dict[str, dict[str, int]] = {}
     try:
         for chunk in _chunks(generate_days(config, catalog), days_per_commit):
             first, last = chunk[0][0], chunk[-1][0]
@@ -238,10 +248,11 @@ def write_history(
                 )
             for day, tables in chunk:
                 written[day.isoformat()] = {t: tables[t].num_rows for t in EVENT_TYPES}
+                sales[day.isoformat()] = sales_totals(tables["sales_transaction"])
     finally:
         if own:
             spark.stop()
-    return {"catalog": catalog.fingerprint, "days": written}
+    return {"catalog": catalog.fingerprint, "days": written, "sales": sales}
 
 
 def parser() -> argparse.ArgumentParser:

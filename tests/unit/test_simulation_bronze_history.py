@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
+from retail_platform.batch.facts import cents
 from retail_platform.events.contracts import validate
 from retail_platform.lake import day_predicate
-from retail_platform.simulation.bronze_history import HISTORY_TOPIC, HistoryConfig, generate_days, parser
+from retail_platform.simulation.bronze_history import (
+    HISTORY_TOPIC,
+    HistoryConfig,
+    generate_days,
+    parser,
+    sales_totals,
+)
 
 CONFIG = HistoryConfig(end_date=date(2026, 3, 3), days=2, stores=2, products=5, seed=11, lines_per_store_hour=10)
 
@@ -68,3 +76,16 @@ def test_cli_requires_an_end_date():
         parser().parse_args(["--days", "3"])
     args = parser().parse_args(["--days", "3", "--end-date", "2026-01-02", "--stores", "2"])
     assert args.end_date == date(2026, 1, 2) and args.stores == 2
+
+
+def test_sales_totals_are_what_the_facts_of_the_day_must_hold(days):
+    for _, tables in days:
+        rows = tables["sales_transaction"].to_pylist()
+        revenue = sum((r["quantity"] * cents(r["unit_price"]) for r in rows), Decimal(0))  # fact_sales' revenue
+        totals = sales_totals(tables["sales_transaction"])
+        assert totals == {
+            "lines": len(rows),
+            "units": sum(r["quantity"] for r in rows),
+            "revenue_cents": int(revenue * 100),
+        }
+        assert totals["lines"] > 0
