@@ -85,6 +85,10 @@ class AirflowApi:
         }
         return self._call("POST", "/api/v2/backfills", body)
 
+    def cancel_backfill(self, backfill_id: int) -> None:
+        """Cancel a backfill: its runs not started yet will not start (a DAG holds one backfill at a time)."""
+        self._call("PUT", f"/api/v2/backfills/{backfill_id}/cancel")
+
     def runs_between(self, dag_id: str, first: datetime, last: datetime) -> list[dict[str, Any]]:
         """The DAG's runs whose logical date lies in [first, last]."""
         query = urllib.parse.urlencode({"logical_date_gte": first.isoformat(), "logical_date_lte": last.isoformat()})

@@ -125,6 +125,7 @@ class StepResult:
     how: str  # "backfill" or "manual"
     state: str = "queued"
     seconds: float = 0.0
+    backfill_id: int | None = None
 
 
 def _aware(text: str) -> datetime:
@@ -154,14 +155,15 @@ class Orchestrator:
         if not step.scheduled:
             return StepResult(step, self.api.trigger(step.dag_id, conf=step.conf), "manual")
         first, last = backfill_window(step, self.clock())
-        self.api.backfill(step.dag_id, first, last, step.conf)
+        backfill_id = int(self.api.backfill(step.dag_id, first, last, step.conf)["id"])
         runs = self.api.runs_between(step.dag_id, first, last)
         if len(runs) != 1:
+            self.api.cancel_backfill(backfill_id)
             raise DemoBatchError(
                 f"a backfill of {step.dag_id} over {first:%Y-%m-%d %H:%M:%S}..{last:%Y-%m-%d %H:%M:%S} UTC should "
                 f"hold one run, found {len(runs)}: has its schedule changed? (demo_batch.plan states its cadence)"
             )
-        return StepResult(step, str(runs[0]["dag_run_id"]), "backfill")
+        return StepResult(step, str(runs[0]["dag_run_id"]), "backfill", backfill_id=backfill_id)
 
     def prepare(self, steps: list[Step]) -> None:
         """Note each DAG's paused state; create the backfills of the paused scheduled DAGs now (their
@@ -195,6 +197,7 @@ class Orchestrator:
         if step.scheduled:
             self.await_schedule_past(result)
         paused = self.was_paused.get(step.dag_id, True)
+        self.log(f"  {step.dag_id:<20} {result.how} run {result.run_id} ...")
         started = time.monotonic()
         if paused:
             self.api.set_paused(step.dag_id, False)
@@ -216,8 +219,16 @@ class Orchestrator:
         return result
 
     def run_all(self, steps: list[Step]) -> list[StepResult]:
-        self.prepare(steps)
-        return [self.run(step) for step in steps]
+        try:
+            self.prepare(steps)
+            return [self.run(step) for step in steps]
+        except Exception:
+            # Backfills created ahead for later steps would stay queued (and block the next demo's).
+            for pending in self.created.values():
+                if pending.backfill_id is not None:
+                    self.api.cancel_backfill(pending.backfill_id)
+            self.created.clear()
+            raise
 
 
 # ---- the services -------------------------------------------------------------------------------

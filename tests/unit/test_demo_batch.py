@@ -146,7 +146,10 @@ class RecordingApi:
     def backfill(self, dag_id: str, first: datetime, last: datetime, conf: dict) -> dict:
         self.calls.append(("backfill", dag_id, conf))
         self.runs[f"backfill__{dag_id}"] = {"dag_id": dag_id, "type": "backfill", "logical_date": "2026-12-06T08:00:00"}
-        return {"id": 1}
+        return {"id": len([c for c in self.calls if c[0] == "backfill"])}
+
+    def cancel_backfill(self, backfill_id: int) -> None:
+        self.calls.append(("cancel", backfill_id))
 
     def runs_between(self, dag_id: str, first: datetime, last: datetime) -> list[dict]:
         return [{"dag_run_id": k} for k, r in self.runs.items() if r["dag_id"] == dag_id and r["type"] == "backfill"]
@@ -196,7 +199,7 @@ def test_paused_dags_run_one_after_the_other_and_are_paused_again():
         ("batch_predictions", "manual", "success"),
         ("stock_optimization", "backfill", "success"),
     ]
-    assert len(lines) == 5 and lines[0].split()[:2] == ["daily_etl", "success"]
+    assert len(lines) == 10 and lines[1].split()[:2] == ["daily_etl", "success"]
 
 
 def test_an_unpaused_dag_is_left_unpaused_and_backfilled_at_its_turn():
@@ -229,8 +232,9 @@ def test_a_failed_run_stops_the_plan_naming_the_dag_and_its_failed_tasks():
         DemoBatchError, match=r"batch_predictions run manual__batch_predictions ended failed.*predict_demand failed"
     ):
         orchestrator.run_all(plan(FIRST, LAST))
-    assert api.calls[-1] == ("pause", "batch_predictions")  # left as found
+    assert api.calls[-2] == ("pause", "batch_predictions")  # left as found
     assert ("await", "stock_optimization") not in api.calls
+    assert api.calls[-1] == ("cancel", 3)  # stock_optimization's backfill, created ahead, will not start
 
 
 def test_a_backfill_holding_other_than_one_run_is_refused():
@@ -239,6 +243,7 @@ def test_a_backfill_holding_other_than_one_run_is_refused():
     orchestrator, _ = _orchestrator(api)
     with pytest.raises(DemoBatchError, match="should hold one run, found 0"):
         orchestrator.run(plan(FIRST, LAST)[0])
+    assert api.calls[-1] == ("cancel", 1)
 
 
 # ---- the command line ---------------------------------------------------------------------------
