@@ -5,9 +5,10 @@ Run with Superset's own interpreter and SUPERSET_CONFIG_PATH set, by `make up`
   {"init": bool, "admin": {...}, "bundle": zip path, "database_uri": "...",
    "roles": {name: {"base": [...], "datasets": "all"}}, "users": [...], "rls": [...]}
 Steps: schema upgrade; role definitions (only when "init", the slow part); the admin; the bundle
-(overwriting, so it is idempotent); the database URI from settings; the platform's roles with access
-to every imported dataset; the users; the row-level security rules (replaced as a whole, never
-patched: a partial update once left a rule without roles or tables, i.e. open to everyone).
+(overwriting, so it is idempotent) and the charts each native filter applies to; the database URI
+from settings; the platform's roles with access to every imported dataset; the users; the
+row-level security rules (replaced as a whole, never patched: a partial update once left a rule
+without roles or tables, i.e. open to everyone).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main(spec_path: str) -> None:
         else:
             sm.reset_password(user.id, admin["password"])
         _import_bundle(spec["bundle"], user)
+        _scope_native_filters()
         datasets = _point_database(spec["database_uri"], spec["schema"])
         roles = _roles(spec["roles"], datasets)
         _users(spec["users"], roles)
@@ -69,6 +71,27 @@ def _import_bundle(path: str, user: object) -> None:
         contents = get_contents_from_bundle(bundle)
     with override_user(user):
         ImportDashboardsCommand(contents, overwrite=True).run()
+
+
+def _scope_native_filters() -> None:
+    """Write ``chartsInScope`` of every native filter from its scope, with the imported charts' ids:
+    the importer maps the scope's excluded chart ids to the new ones but leaves ``chartsInScope``
+    (which the dashboard reads to decide which charts a filter touches) as the bundle had it."""
+    from superset import db
+    from superset.models.dashboard import Dashboard
+
+    for dashboard in db.session.query(Dashboard):
+        metadata = json.loads(dashboard.json_metadata or "{}")
+        filters = metadata.get("native_filter_configuration") or []
+        if not filters:
+            continue
+        ids = sorted(chart.id for chart in dashboard.slices)
+        for native_filter in filters:
+            excluded = set(native_filter.get("scope", {}).get("excluded", []))
+            native_filter["chartsInScope"] = [i for i in ids if i not in excluded]
+            native_filter["tabsInScope"] = []
+        dashboard.json_metadata = json.dumps(metadata)
+    db.session.commit()
 
 
 def _point_database(uri: str, schema: str) -> dict[str, object]:

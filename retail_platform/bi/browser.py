@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -92,8 +93,42 @@ def login(browser: Browser, base_url: str, username: str, password: str) -> Page
     return page
 
 
-def open_dashboard(page: Page, base_url: str, slug: str, expected_charts: int, timeout: float = 120) -> DashboardView:
-    """Open a dashboard and wait until each of its charts has its data and has rendered."""
+def rison(value: Any) -> str:
+    """Rison, the URL notation Superset reads its ``native_filters`` parameter in (strings always
+    quoted: ``'`` and ``!`` escaped with ``!``)."""
+    if isinstance(value, dict):
+        return "(" + ",".join(f"{rison(str(k))}:{rison(v)}" for k, v in value.items()) + ")"
+    if isinstance(value, (list, tuple)):
+        return "!(" + ",".join(rison(v) for v in value) + ")"
+    if value is None or isinstance(value, bool):
+        return {None: "!n", True: "!t", False: "!f"}[value]
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("!", "!!").replace("'", "!'") + "'"
+
+
+def _for_a_filter(response: Response) -> bool:
+    """Whether a data request was a native filter's value list (its viz type is the filter's)."""
+    try:
+        body = response.request.post_data_json or {}
+    except ValueError:
+        return False
+    form_data = body.get("form_data") if isinstance(body, dict) else None
+    return isinstance(form_data, dict) and str(form_data.get("viz_type", "")).startswith("filter_")
+
+
+def open_dashboard(
+    page: Page,
+    base_url: str,
+    slug: str,
+    expected_charts: int,
+    timeout: float = 120,
+    filters: dict[str, dict[str, Any]] | None = None,
+) -> DashboardView:
+    """Open a dashboard and wait until each of its charts has its data and has rendered.
+
+    ``filters``: native filter id -> {"column": ..., "values": [...]}, applied as Superset's own
+    ``native_filters`` URL state (what its filter bar produces when a user picks those values)."""
     replies: list[Any] = []
 
     def on_response(response: Response) -> None:
@@ -103,16 +138,30 @@ def open_dashboard(page: Page, base_url: str, slug: str, expected_charts: int, t
     page.on("response", on_response)
     t0 = time.monotonic()
     try:
-        page.goto(f"{base_url}/superset/dashboard/{slug}/")
+        query = ""
+        if filters:
+            state = {
+                fid: {
+                    "id": fid,
+                    "extraFormData": {"filters": [{"col": f["column"], "op": "IN", "val": list(f["values"])}]},
+                    "filterState": {"value": list(f["values"])},
+                    "ownState": {},
+                }
+                for fid, f in filters.items()
+            }
+            query = "?native_filters=" + urllib.parse.quote(rison(state), safe="!'():,*")
+        page.goto(f"{base_url}/superset/dashboard/{slug}/{query}")
         deadline = t0 + timeout
         while True:
             holders = page.locator("[data-test=chart-grid-component]").count()
             loading = page.locator("[data-test=chart-grid-component] .loading").count()
-            if holders >= expected_charts and len(replies) >= expected_charts and loading == 0:
+            # Native filters query their value lists too: count the replies of charts only.
+            charted = sum(1 for r in replies if not _for_a_filter(r))
+            if holders >= expected_charts and charted >= expected_charts and loading == 0:
                 break
             if time.monotonic() > deadline:
                 raise BrowserError(
-                    f"dashboard {slug}: {holders}/{expected_charts} charts, {len(replies)} data replies, "
+                    f"dashboard {slug}: {holders}/{expected_charts} charts, {charted} chart data replies, "
                     f"{loading} still loading after {timeout:.0f}s"
                 )
             page.wait_for_timeout(250)

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from retail_platform.bi.catalog import DASHBOARDS, DATASETS, Chart, Dashboard, Dataset, check
+from retail_platform.bi.catalog import DASHBOARDS, DATASETS, Chart, Dashboard, Dataset, Filter, check
 from retail_platform.settings import REPO_ROOT
 
 BUNDLE_DIR = REPO_ROOT / "infra" / "superset" / "bundle"
@@ -31,6 +31,7 @@ VERSION = "1.0.0"
 _NAMESPACE = uuid.UUID("6f1c7e2a-5b0d-4c39-9a57-2d8f3c1e0b44")
 VIZ = {
     "big_number": "big_number_total",
+    "big_number_trend": "big_number",
     "table": "table",
     "line": "echarts_timeseries_line",
     "bar": "echarts_timeseries_bar",
@@ -117,6 +118,22 @@ def chart_params(chart: Chart) -> dict[str, Any]:
         params.update(
             metric=metrics[0], header_font_size=0.4, subheader_font_size=0.15, y_axis_format=chart.number_format
         )
+    elif chart.kind == "big_number_trend":
+        # "raw" (Overall value): the figure is the metric over the whole filtered range (exact for a
+        # ratio such as margin), the trend line and the comparison come from the time buckets.
+        params.update(
+            metric=metrics[0],
+            x_axis=chart.x_axis,
+            time_grain_sqla=chart.time_grain,
+            aggregation="raw",
+            compare_lag=chart.compare_lag,
+            compare_suffix=chart.compare_suffix,
+            show_trend_line=True,
+            start_y_axis_at_zero=True,
+            header_font_size=0.4,
+            subheader_font_size=0.15,
+            y_axis_format=chart.number_format,
+        )
     elif chart.kind == "table":
         if chart.columns:
             params.update(
@@ -167,6 +184,43 @@ def _rows(dash: Dashboard) -> list[list[Chart]]:
             rows.append([])
         rows[-1].append(chart)
     return rows
+
+
+def filter_id(flt: Filter) -> str:
+    # Superset recognises native filters by this prefix.
+    return f"NATIVE_FILTER-{flt.key}"
+
+
+def native_filter(dash: Dashboard, flt: Filter) -> dict[str, Any]:
+    """One native filter in Superset's dashboard metadata. Its scope is the whole dashboard minus the
+    charts whose dataset lacks the column (by their ids in the bundle's position, which the importer
+    maps to the imported ids); provisioning then writes ``chartsInScope`` with the imported ids."""
+    in_scope = set(dash.in_scope(flt))
+    excluded = [no for no, chart in enumerate(dash.charts, start=1) if chart not in in_scope]
+    config: dict[str, Any] = {
+        "id": filter_id(flt),
+        "name": flt.title,
+        "type": "NATIVE_FILTER",
+        "description": "",
+        "cascadeParentIds": [],
+        "scope": {"rootPath": ["ROOT_ID"], "excluded": excluded},
+        "defaultDataMask": {"extraFormData": {}, "filterState": {}, "ownState": {}},
+    }
+    if flt.kind == "time":
+        config.update(filterType="filter_time", targets=[{}], controlValues={})
+    else:
+        config.update(
+            filterType="filter_select",
+            targets=[{"datasetUuid": dataset_uuid(str(flt.dataset)), "column": {"name": flt.column}}],
+            controlValues={
+                "enableEmptyFilter": False,
+                "defaultToFirstItem": False,
+                "multiSelect": flt.multi,
+                "searchAllOptions": False,
+                "inverseSelection": False,
+            },
+        )
+    return config
 
 
 def dashboard_yaml(dash: Dashboard) -> dict[str, Any]:
@@ -222,7 +276,7 @@ def dashboard_yaml(dash: Dashboard) -> dict[str, Any]:
             "label_colors": {},
             "shared_label_colors": [],
             "cross_filters_enabled": False,
-            "native_filter_configuration": [],
+            "native_filter_configuration": [native_filter(dash, f) for f in dash.filters],
             "chart_configuration": {},
             "default_filters": "{}",
         },
@@ -235,6 +289,7 @@ def render() -> dict[str, str]:
     """Relative path -> YAML text of every file of the bundle."""
     check()
     used = {chart.dataset for dash in DASHBOARDS for chart in dash.charts}
+    used |= {str(f.dataset) for dash in DASHBOARDS for f in dash.filters if f.dataset}
     files: dict[str, Any] = {
         "metadata.yaml": {"version": VERSION, "type": "Dashboard", "timestamp": "2026-01-01T00:00:00+00:00"},
         f"databases/{DATABASE_NAME}.yaml": database_yaml(),

@@ -10,6 +10,7 @@ figure with a direct warehouse query.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 STORE_COLUMN = "store_id"
 
@@ -31,7 +32,7 @@ class Chart:
     key: str
     title: str
     dataset: str
-    kind: str  # "big_number", "table", "line", "bar"
+    kind: str  # "big_number", "big_number_trend", "table", "line", "bar"
     metrics: tuple[str, ...] = ()  # SQL aggregate expressions
     groupby: tuple[str, ...] = ()
     columns: tuple[str, ...] = ()  # raw columns of a table chart (no aggregation)
@@ -41,6 +42,29 @@ class Chart:
     order_by: str | None = None
     where: str | None = None  # a SQL condition on the dataset's columns (chart-level filter)
     time_grain: str = "P1D"  # ISO 8601 bucket of a time x-axis
+    # big_number_trend: the figure is the metric over the whole (filtered) range, as a big_number's;
+    # below it, the newest time_grain bucket against the one `compare_lag` buckets before.
+    compare_lag: int = 1
+    compare_suffix: str = ""
+
+    @property
+    def is_big_number(self) -> bool:
+        return self.kind in ("big_number", "big_number_trend")
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A native filter of a dashboard: a date range ("time") on each chart's time column, or a
+    value list ("select") of one column, offered from ``dataset``. Either applies to exactly the
+    charts whose dataset has that column (the others are out of its scope: a filter on a column a
+    chart's dataset lacks would break the chart's query)."""
+
+    key: str
+    title: str
+    kind: str  # "time" or "select"
+    column: str | None = None
+    dataset: str | None = None
+    multi: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,6 +75,13 @@ class Dashboard:
     refresh_seconds: int = 0
     description: str = ""
     rows: tuple[tuple[str, ...], ...] = field(default=())
+    filters: tuple[Filter, ...] = ()
+
+    def in_scope(self, flt: Filter) -> tuple[Chart, ...]:
+        """The charts the filter applies to."""
+        if flt.kind == "time":
+            return tuple(c for c in self.charts if DATASETS[c.dataset].time_column)
+        return tuple(c for c in self.charts if flt.column in DATASETS[c.dataset].columns)
 
 
 DATASETS: dict[str, Dataset] = {
@@ -61,6 +92,7 @@ DATASETS: dict[str, Dataset] = {
             "store_id, date",
             (
                 "store_id",
+                "region",
                 "date",
                 "revenue",
                 "units",
@@ -335,21 +367,30 @@ DATASETS: dict[str, Dataset] = {
 
 _REV = "SUM(revenue)"
 _UNITS = "SUM(units)"
+# Revenue, units and margin against the previous period: the newest calendar week (to date) against
+# the whole week before, under the figure for the filtered range.
+_WEEKLY: dict[str, Any] = {
+    "x_axis": "date",
+    "time_grain": "P1W",
+    "compare_lag": 1,
+    "compare_suffix": "vs previous week",
+    "width": 3,
+}
 
 EXECUTIVE = Dashboard(
     "executive",
     "Executive",
     (
-        Chart("exec_revenue", "Revenue", "v_store_daily", "big_number", (_REV,), number_format=",.2f", width=3),
-        Chart("exec_units", "Units sold", "v_store_daily", "big_number", (_UNITS,), width=3),
+        Chart("exec_revenue", "Revenue", "v_store_daily", "big_number_trend", (_REV,), number_format=",.2f", **_WEEKLY),
+        Chart("exec_units", "Units sold", "v_store_daily", "big_number_trend", (_UNITS,), **_WEEKLY),
         Chart(
             "exec_margin",
             "Gross margin (closed days)",
             "v_exec_daily",
-            "big_number",
+            "big_number_trend",
             ("SUM(profit) / nullIf(SUMIf(revenue, profit IS NOT NULL), 0)",),
             number_format=".1%",
-            width=3,
+            **_WEEKLY,
         ),
         Chart(
             "exec_turnover",
@@ -421,6 +462,11 @@ EXECUTIVE = Dashboard(
     ),
     description="High-level KPIs against the targets of the design (turnover > 6, stock-out < 2%, fill > 98%, "
     "dead stock < 5%, carrying cost < 25%).",
+    filters=(
+        Filter("exec_date", "Date range", "time"),
+        Filter("exec_region", "Region", "select", "region", "v_store_daily"),
+        Filter("exec_category", "Category", "select", "category", "v_category_daily"),
+    ),
 )
 
 STORE_MANAGER = Dashboard(
@@ -524,6 +570,8 @@ STORE_MANAGER = Dashboard(
     ),
     refresh_seconds=30,
     description="Live stock, stock-out risk and reorder recommendations per store; refreshes every 30 s.",
+    # The values offered come through the store manager's row-level security: only their stores.
+    filters=(Filter("sm_store", "Store", "select", STORE_COLUMN, "v_rt_stock_risk"),),
 )
 
 INVENTORY_ANALYST = Dashboard(
@@ -763,7 +811,17 @@ def check() -> None:
             for col in (*chart.groupby, *chart.columns, *((chart.x_axis,) if chart.x_axis else ())):
                 if col not in ds.columns:
                     raise ValueError(f"chart {chart.key}: {chart.dataset} has no column {col}")
-            if chart.kind not in ("big_number", "table", "line", "bar"):
+            if chart.kind not in ("big_number", "big_number_trend", "table", "line", "bar"):
                 raise ValueError(f"chart {chart.key}: unknown kind {chart.kind}")
             if chart.kind != "table" and not chart.metrics:
                 raise ValueError(f"chart {chart.key}: a {chart.kind} needs a metric")
+            if chart.kind == "big_number_trend" and (chart.x_axis != ds.time_column or chart.compare_lag < 1):
+                raise ValueError(f"chart {chart.key}: a trend needs the dataset's time column and a lag of 1 or more")
+        for flt in dash.filters:
+            if flt.kind not in ("time", "select"):
+                raise ValueError(f"filter {flt.key}: unknown kind {flt.kind}")
+            source = DATASETS.get(str(flt.dataset))
+            if flt.kind == "select" and (source is None or flt.column not in source.columns):
+                raise ValueError(f"filter {flt.key}: {flt.dataset} has no column {flt.column}")
+            if not dash.in_scope(flt):
+                raise ValueError(f"filter {flt.key}: no chart of {dash.slug} has its column")

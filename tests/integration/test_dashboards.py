@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from retail_platform.bi import access, browser
-from retail_platform.bi.catalog import DASHBOARDS, DATASETS, STORE_COLUMN, Chart, Dashboard
+from retail_platform.bi.bundle import filter_id
+from retail_platform.bi.catalog import DASHBOARDS, DATASETS, EXECUTIVE, STORE_COLUMN, Chart, Dashboard
 from retail_platform.runtime import stack
 from retail_platform.settings import Settings
 from retail_platform.warehouse.client import connect
@@ -27,6 +28,7 @@ from tests.integration.databases import scratch_database
 pytestmark = [pytest.mark.integration, pytest.mark.warehouse, pytest.mark.superset]
 
 STORES = ("store_001", "store_002", "store_003", "store_004")  # store_004: nobody's in access.yaml
+REGIONS = {"store_001": "North", "store_002": "North", "store_003": "South", "store_004": "South"}
 PRODUCTS = ("P-100", "P-200", "P-300")
 NAMES = {"P-100": "Whole Milk 1L", "P-200": "Greek Yogurt 500g", "P-300": "Butter 250g"}
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
@@ -38,16 +40,21 @@ def _window(hours_ago: float) -> datetime:
 
 
 def _seed(settings: Settings) -> None:
-    """Speed-layer rows (what the stream writes) for four stores: distinct figures per store, so a
-    sum over the wrong stores cannot equal the right one."""
+    """Speed-layer rows (what the stream writes) for four stores in two regions: distinct figures per
+    store, so a sum over the wrong stores cannot equal the right one; sales in this calendar week and
+    the one before, so the Executive's trends have a previous period to compare with."""
+    monday = datetime.combine(NOW.date() - timedelta(days=NOW.weekday()), datetime.min.time(), timezone.utc)
+    windows = [_window(hours) for hours in (0.5, 3, 30)] + [
+        _window((NOW - start).total_seconds() / 3600) for start in (monday, monday - timedelta(hours=12))
+    ]
     client = connect(settings)
     try:
         sales, stock, policy = [], [], []
         for s_no, store in enumerate(STORES, start=1):
             for p_no, product in enumerate(PRODUCTS, start=1):
-                for hours_ago in (0.5, 3, 30):
+                for window in windows:
                     units = s_no * 10 + p_no
-                    sales.append([store, product, _window(hours_ago), units, Decimal(f"{units * 2.5 + s_no:.2f}"), 2])
+                    sales.append([store, product, window, units, Decimal(f"{units * 2.5 + s_no:.2f}"), 2])
                 event_time = NOW - timedelta(minutes=10 * p_no)
                 quantity = (s_no * 7 + p_no * 3) % 25  # some at or below the reorder point
                 stock.append([store, product, quantity, -1, "sale", event_time, f"e-{store}-{product}",
@@ -66,6 +73,12 @@ def _seed(settings: Settings) -> None:
             "dim_product", [[p, NOW - timedelta(days=400), NAMES[p], "Dairy", "SUP-1", 1, 2] for p in PRODUCTS],
             column_names=["product_id", "valid_from", "product_name", "category", "supplier_id", "unit_cost",
                           "unit_price"],
+        )  # fmt: skip
+        client.insert(
+            "dim_store",
+            [[store, store.replace("_", " ").title(), "supermarket", "City", REGIONS[store], "GB",
+              NOW.date() - timedelta(days=400)] for store in STORES],
+            column_names=["store_id", "store_name", "store_type", "city", "region", "country", "opened_on"],
         )  # fmt: skip
         client.insert(
             "rt_reorder_policy", policy,
@@ -113,10 +126,10 @@ def _managers() -> dict[str, tuple[str, ...]]:
     return {u.username: u.stores for u in access.load() if u.role == "store_manager"}
 
 
-def _expected(settings: Settings, chart: Chart, stores: tuple[str, ...] | None = None) -> Any:
+def _expected(settings: Settings, chart: Chart, stores: tuple[str, ...] | None = None, where: str | None = None) -> Any:
     """The chart's figure straight from the warehouse: its aggregate over its view, with its own
-    condition and, for a store manager, only their stores."""
-    conditions = [chart.where] if chart.where else []
+    condition, a dashboard filter's (``where``) and, for a store manager, only their stores."""
+    conditions = [c for c in (chart.where, where) if c]
     if stores is not None and DATASETS[chart.dataset].has_store:
         conditions.append(f"{STORE_COLUMN} IN ({', '.join(repr(s) for s in stores)})")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -136,8 +149,10 @@ def _formatted(value: Any, d3_format: str) -> str:
     return format(float(value), d3_format)
 
 
-def _open(pages: dict[str, Any], settings: Settings, username: str, dash: Dashboard) -> browser.DashboardView:
-    view = browser.open_dashboard(pages[username], settings.superset_url, dash.slug, len(dash.charts))
+def _open(
+    pages: dict[str, Any], settings: Settings, username: str, dash: Dashboard, **filters: Any
+) -> browser.DashboardView:
+    view = browser.open_dashboard(pages[username], settings.superset_url, dash.slug, len(dash.charts), filters=filters)
     browser.screenshot(pages[username], settings.state_dir / "screenshots" / f"{username}-{dash.slug}.png")
     assert not view.errors, f"{dash.title} as {username}: {view.errors}"
     assert set(view.charts) == {c.title for c in dash.charts}, f"{dash.title}: charts on the page differ"
@@ -150,13 +165,32 @@ def test_admin_sees_every_chart_and_big_numbers_equal_the_warehouse(
 ) -> None:
     view = _open(pages, bi, bi.superset_user, dash)
     for chart in dash.charts:
-        if chart.kind == "big_number":
+        if chart.is_big_number:
             expected = _expected(bi, chart)
             assert view.charts[chart.title].big_number == _formatted(expected, chart.number_format), chart.title
     if dash.slug == "executive":
         # Not vacuous: the streamed revenue reaches the page (a zero would also equal an empty view).
         total = _expected(bi, Chart("total", "", "rt_sales_5min", "big_number", ("SUM(revenue)",)))
         assert total > 0 and view.charts["Revenue"].big_number == f"{float(total):,.2f}"
+        # Under the figure, the newest week against the week before (both seeded).
+        for chart in dash.charts:
+            if chart.kind == "big_number_trend" and chart.dataset == "v_store_daily":
+                assert chart.compare_suffix in view.charts[chart.title].text, view.charts[chart.title].text
+
+
+def test_a_region_filter_changes_a_figure_to_the_warehouses_figure_for_that_region(
+    bi: Settings, pages: dict[str, Any]
+) -> None:
+    """The Executive's region filter applied (as Superset's filter bar leaves it in the URL): the
+    revenue shown is the warehouse's revenue of that region's stores, not the chain's."""
+    region = next(f for f in EXECUTIVE.filters if f.column == "region")
+    revenue = next(c for c in EXECUTIVE.charts if c.title == "Revenue")
+    view = _open(
+        pages, bi, bi.superset_user, EXECUTIVE, **{filter_id(region): {"column": "region", "values": ["South"]}}
+    )
+    south = _expected(bi, revenue, where="region = 'South'")
+    assert 0 < south < _expected(bi, revenue)
+    assert view.charts["Revenue"].big_number == _formatted(south, revenue.number_format)
 
 
 @pytest.mark.parametrize(
@@ -173,7 +207,7 @@ def test_a_store_manager_sees_their_stores_figures_in_the_browser(
     if dash.slug == "store-manager":  # live stock and alerts name each product as the catalogue does
         assert named and all(name == NAMES[product] for product, name in named), named
     for chart in dash.charts:
-        if chart.kind == "big_number":
+        if chart.is_big_number:
             expected = _expected(bi, chart, stores)
             assert view.charts[chart.title].big_number == _formatted(expected, chart.number_format), chart.title
 

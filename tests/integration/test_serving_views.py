@@ -322,3 +322,16 @@ def test_upgrading_fills_the_aggregates_from_the_facts_already_loaded(warehouse,
         assert rows(client, FILL_RATE_SQL) == [(D0, "s1", 3, 0.0), (D1, "s1", 3, 2.0), (D2, "s1", 1, 3.0)]
         exec_rows = rows(client, "SELECT date, revenue, profit FROM v_exec_daily WHERE source = 'batch' ORDER BY 1")
         assert exec_rows == [(D1, Decimal("55.00"), Decimal("22.00")), (D2, Decimal("10.00"), Decimal("4.00"))]
+
+
+def test_store_daily_carries_the_stores_current_region(db):
+    # dim_store is SCD type 1: the newer row of s1 wins; s2 has no row yet (inferred later): empty.
+    db.insert(
+        "dim_store",
+        [["s1", "One", "supermarket", "Leeds", "North", "GB", D0, at(D0, 1)],
+         ["s1", "One", "supermarket", "Leeds", "North-East", "GB", D0, at(D1, 1)]],
+        column_names=["store_id", "store_name", "store_type", "city", "region", "country", "opened_on", "updated_at"],
+    )  # fmt: skip
+    got = rows(db, "SELECT store_id, region, sum(revenue) FROM v_store_daily GROUP BY 1, 2 ORDER BY 1")
+    # Same figures as without the region: s1 25 + 10 + 40, s2 30 + 5.
+    assert got == [("s1", "North-East", Decimal("75.00")), ("s2", "", Decimal("35.00"))]
