@@ -76,6 +76,12 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_SUPERSET_USER": "admin",
     "RETAIL_SUPERSET_PASSWORD": "admin",
     "RETAIL_SUPERSET_DEMO_PASSWORD": "retail",
+    # Threshold alerts (the ops_alerts DAG, retail_platform/alerts.py): an alert fires when its measure
+    # exceeds the threshold: seconds since the newest streamed event, seconds from an event to its
+    # micro-batch's commit, failed data-quality checks of the newest daily load.
+    "RETAIL_ALERT_FRESHNESS_SECONDS": "900",
+    "RETAIL_ALERT_STREAM_LAG_SECONDS": "120",
+    "RETAIL_ALERT_DQ_FAILED_CHECKS": "0",
 }
 
 # The real-time tables keep this many days (rt_sales_5min's TTL in sql/0006_realtime.sql): an event
@@ -132,6 +138,9 @@ class Settings:
     clickhouse_bi_user: str = "retail_bi"
     kafka_security_protocol: str = "PLAINTEXT"
     clickhouse_bi_password: str = "retail_bi"
+    alert_freshness_seconds: int = 900
+    alert_stream_lag_seconds: int = 120
+    alert_dq_failed_checks: int = 0
     source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # Derived values: computed, never configured separately, so they cannot disagree.
@@ -368,6 +377,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         clickhouse_bi_user=bi_user,
         kafka_security_protocol=values["RETAIL_KAFKA_SECURITY_PROTOCOL"],
         clickhouse_bi_password=bi_password,
+        alert_freshness_seconds=_bounded(values, "RETAIL_ALERT_FRESHNESS_SECONDS", 1, 7 * 86400),
+        alert_stream_lag_seconds=_bounded(values, "RETAIL_ALERT_STREAM_LAG_SECONDS", 1, 86400),
+        alert_dq_failed_checks=_bounded(values, "RETAIL_ALERT_DQ_FAILED_CHECKS", 0, 10_000),
         source={k: values[k] for k in DEFAULTS},
     )
 

@@ -348,6 +348,12 @@ DATASETS: dict[str, Dataset] = {
         ),
         Dataset("v_batch_watermark", "one row", ("watermark", "loaded_at")),
         Dataset(
+            "v_ops_alerts",
+            "one alert episode's start (firing) or end (resolved)",
+            ("alert", "state", "value", "threshold", "detail", "run_id", "recorded_at"),
+            "recorded_at",
+        ),
+        Dataset(
             "v_inferred_members",
             "kind, member_key",
             (
@@ -790,6 +796,16 @@ OPERATIONS = Dashboard(
             (),
             columns=("kind", "member_key", "first_seen", "last_seen", "sale_lines"),
             width=4,
+        ),
+        Chart(
+            "ops_alerts",
+            "Threshold alerts (freshness, stream lag, DQ failures): episodes",
+            "v_ops_alerts",
+            "table",
+            (),
+            columns=("recorded_at", "alert", "state", "value", "threshold", "detail"),
+            order_by="recorded_at",
+            width=12,
         ),
     ),
 )

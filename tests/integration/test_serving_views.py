@@ -335,3 +335,65 @@ def test_store_daily_carries_the_stores_current_region(db):
     got = rows(db, "SELECT store_id, region, sum(revenue) FROM v_store_daily GROUP BY 1, 2 ORDER BY 1")
     # Same figures as without the region: s1 25 + 10 + 40, s2 30 + 5.
     assert got == [("s1", "North-East", Decimal("75.00")), ("s2", "", Decimal("35.00"))]
+
+
+def test_threshold_alerts_fire_once_per_episode_and_resolve(db):
+    """What the ops_alerts DAG's task runs (retail_platform.alerts.check) against the real warehouse:
+    each measure read from the operations tables, one firing row per episode with the measured value
+    and the threshold, nothing while the breach goes on, one resolved row when it ends."""
+    from retail_platform import alerts
+
+    limits = {alerts.FRESHNESS: 900.0, alerts.STREAM_LAG: 120.0, alerts.DQ_FAILURES: 0.0}
+    assert alerts.check(db, limits, "check-0").transitions == ()  # nothing measured yet: nothing recorded
+
+    now = datetime.now(UTC).replace(microsecond=0, tzinfo=None)
+    batch_columns = ["query_name", "query_id", "batch_id", "started_at", "finished_at", "duration_ms", "input_total",
+                     "accepted", "quarantined", "duplicates_dropped", "alerts", "max_event_time"]  # fmt: skip
+    dq_columns = ["run_id", "day", "check_name", "value", "threshold", "passed", "checked_at"]
+    # A micro-batch committed 10 s ago whose newest event is 2000 s old: lag 1990 s, freshness ~2000 s.
+    db.insert(
+        "ops_stream_batches",
+        [["speed", "q1", 1, now - timedelta(seconds=12), now - timedelta(seconds=10), 2000, 5, 5, 0, 0, 0,
+          now - timedelta(seconds=2000)]],
+        column_names=batch_columns,
+    )  # fmt: skip
+    db.insert(
+        "dq_results",
+        [["load-1", D2, "validity:sales", 0.5, 0.99, False, now - timedelta(minutes=5)],
+         ["load-1", D2, "completeness:stock", 0.2, 0.99, False, now - timedelta(minutes=5)],
+         ["load-1", D2, "uniqueness:sales", 1.0, 1.0, True, now - timedelta(minutes=5)]],
+        column_names=dq_columns,
+    )  # fmt: skip
+    first = alerts.check(db, limits, "check-1")
+    fired = {t.alert: t for t in first.fired}
+    assert set(fired) == set(alerts.ALERTS) and first.transitions == first.fired
+    assert fired[alerts.STREAM_LAG].value == 1990.0 and fired[alerts.STREAM_LAG].threshold == 120.0
+    assert fired[alerts.FRESHNESS].value >= 2000.0
+    assert fired[alerts.DQ_FAILURES].value == 2.0
+    assert fired[alerts.DQ_FAILURES].detail == "run load-1: completeness:stock, validity:sales"
+    assert "dq_failures 2 > 0" in first.message()
+
+    second = alerts.check(db, limits, "check-2")  # still breached: once per episode
+    assert second.transitions == () and set(second.breached) == set(alerts.ALERTS)
+
+    # Recovery: a newer batch with fresh events, a newer load whose checks pass.
+    db.insert(
+        "ops_stream_batches",
+        [["speed", "q1", 2, now - timedelta(seconds=2), now, 2000, 5, 5, 0, 0, 0, now - timedelta(seconds=3)]],
+        column_names=batch_columns,
+    )  # fmt: skip
+    db.insert("dq_results", [["load-2", D3, "validity:sales", 1.0, 0.99, True, now]], column_names=dq_columns)
+    third = alerts.check(db, limits, "check-3")
+    assert {(t.alert, t.state) for t in third.transitions} == {(a, alerts.RESOLVED) for a in alerts.ALERTS}
+    assert third.breached == () and third.fired == ()
+
+    recorded = rows(db, "SELECT run_id, alert, state, value, threshold FROM v_ops_alerts ORDER BY recorded_at, alert")
+    assert [(r[0], r[1], r[2]) for r in recorded] == [
+        ("check-1", alerts.DQ_FAILURES, alerts.FIRING),
+        ("check-1", alerts.FRESHNESS, alerts.FIRING),
+        ("check-1", alerts.STREAM_LAG, alerts.FIRING),
+        ("check-3", alerts.DQ_FAILURES, alerts.RESOLVED),
+        ("check-3", alerts.FRESHNESS, alerts.RESOLVED),
+        ("check-3", alerts.STREAM_LAG, alerts.RESOLVED),
+    ]
+    assert recorded[2][3:] == (1990.0, 120.0) and recorded[5][3:] == (3.0, 120.0)
