@@ -5,7 +5,6 @@ dashboards, roles, users and row-level security), all in one process before the 
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import subprocess
 import urllib.parse
@@ -40,11 +39,9 @@ class Superset:
         return self.home / "superset_config.py"
 
     def database_uri(self) -> str:
-        s = self.s
-        # Superset reads with the read-only BI account, never the ETL account.
-        user = urllib.parse.quote(s.clickhouse_bi_user, safe="")
-        password = urllib.parse.quote(s.clickhouse_bi_password, safe="")
-        return f"clickhousedb://{user}:{password}@{s.clickhouse_host}:{s.clickhouse_port}/{s.clickhouse_database}"
+        from retail_platform.bi import provisioning
+
+        return provisioning.database_uri(self.s)
 
     def environment(self) -> dict[str, str]:
         return {"SUPERSET_CONFIG_PATH": str(self.config_path), "SUPERSET_HOME": str(self.home)}
@@ -68,28 +65,16 @@ class Superset:
         self.config_path.chmod(0o600)
 
     def prepare(self) -> None:
-        from retail_platform.bi import access, bundle
+        from retail_platform.bi import provisioning
 
         if not self.python.exists():
             raise RuntimeStartError(f"{self.python} is missing; run `make setup` (it installs Superset)")
         self.home.mkdir(parents=True, exist_ok=True)
         self._write_config()
-        zip_path = self.home / "bundle.zip"
-        zip_path.write_bytes(bundle.zip_bundle())
         # Role definitions (`superset init`, the slow part) only for a new database or another Superset.
         lock_hash = hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest()[:16]
         init_stamp = self.home / f"init-{lock_hash}"
-        spec = {
-            "init": not init_stamp.exists(),
-            "admin": {"username": self.s.superset_user, "password": self.s.superset_password},
-            "bundle": str(zip_path),
-            "database_uri": self.database_uri(),
-            "schema": self.s.clickhouse_database,
-            **access.provisioning_spec(self.s, access.load()),
-        }
-        spec_path = self.home / "provision.json"
-        spec_path.write_text(json.dumps(spec))
-        spec_path.chmod(0o600)
+        spec_path = provisioning.write(self.s, self.home, init=not init_stamp.exists())
         log = self.s.state_dir / "logs" / "superset-provision.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         with open(log, "w") as out:

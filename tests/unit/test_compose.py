@@ -30,6 +30,7 @@ PLATFORM_SERVICES = {
     "spark-master",
     "spark-worker",
     "inventory-api",
+    "superset-init",  # provisions Superset from the platform's settings and BI catalog
 }
 # The only host ports: UIs a person opens (and the HTTP endpoint BI tools use), container port -> why.
 UI_PORTS = {
@@ -38,6 +39,7 @@ UI_PORTS = {
     "minio": {9001},  # MinIO console
     "clickhouse": {8123},  # /play UI and BI connections
     "inventory-api": {8000},  # the inventory API its clients call
+    "superset": {8088},  # the dashboards
 }
 EXPECTED = {
     "RETAIL_PROFILE": "compose",
@@ -86,7 +88,7 @@ def test_compose_file_says_it_is_not_run_here():
 
 
 def test_every_component_of_the_profile_is_present():
-    expected = PLATFORM_SERVICES | {"kafka", "minio", "minio-init", "clickhouse", "postgres"}
+    expected = PLATFORM_SERVICES | {"kafka", "minio", "minio-init", "clickhouse", "postgres", "superset"}
     assert expected <= set(SERVICES)
 
 
@@ -184,7 +186,7 @@ def test_airflow_runs_every_component_on_postgres():
     for component in ("api-server", "scheduler", "dag-processor", "triggerer"):
         assert any(component in c for c in commands), f"no service runs airflow {component}"
     assert any("airflow db migrate" in c for c in commands)
-    for service in PLATFORM_SERVICES - {"spark-master", "spark-worker"}:
+    for service in PLATFORM_SERVICES - {"spark-master", "spark-worker", "superset-init"}:
         env = _env(service)
         assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://airflow:")
@@ -249,3 +251,46 @@ def test_build_context_sends_only_what_the_dockerfile_needs():
     ignore = (REPO_ROOT / dockerfile).with_name(dockerfile.name + ".dockerignore")
     lines = [line for line in ignore.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
     assert lines[0] == "*", "exclude everything (.venv is 1.6 GB), then re-include what COPY uses"
+
+
+def _literals(source: str) -> dict[str, object]:
+    """Top-level NAME = <literal> assignments of a Python config file."""
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
+            try:
+                found[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                found[node.targets[0].id] = ast.unparse(node.value)
+    return found
+
+
+def test_superset_runs_on_postgres_with_the_local_profiles_options(tmp_path):
+    from retail_platform.runtime.superset import Superset
+
+    for name in ("superset", "superset-init"):
+        env = _env(name)
+        assert env["SUPERSET_DATABASE_URI"].startswith("postgresql+psycopg2://superset:"), name
+        assert env["SUPERSET_DATABASE_URI"].endswith("@postgres:5432/superset"), name
+        assert env["SUPERSET_CONFIG_PATH"] == "/etc/superset/superset_config.py", name
+    assert _env("postgres")["SUPERSET_DB_PASSWORD"] in _env("superset")["SUPERSET_DATABASE_URI"]
+    assert _mounts("postgres")["infra/compose/postgres/superset.sh"].startswith("/docker-entrypoint-initdb.d/")
+    compose_config = _literals((REPO_ROOT / "infra/compose/superset/superset_config.py").read_text(encoding="utf-8"))
+    local = Superset(load_settings({"RETAIL_STATE_DIR": str(tmp_path)}))
+    local.home.mkdir(parents=True)
+    local._write_config()
+    local_config = _literals(local.config_path.read_text(encoding="utf-8"))
+    per_profile = {"SECRET_KEY", "SQLALCHEMY_DATABASE_URI"}
+    assert set(compose_config) == set(local_config)
+    assert {k: v for k, v in compose_config.items() if k not in per_profile} == {
+        k: v for k, v in local_config.items() if k not in per_profile
+    }
+
+
+def test_superset_init_provisions_with_code_that_exists():
+    command = json.dumps(SERVICES["superset-init"]["command"])
+    assert "python -m retail_platform.bi.provisioning" in command
+    assert _defines(REPO_ROOT / "retail_platform" / "bi" / "provisioning.py", "main")
+    assert "/opt/retail/infra/superset/provision.py" in command
+    assert _mounts("superset-init")["infra/superset"] == "/opt/retail/infra/superset"
+    assert SERVICES["superset"]["depends_on"]["superset-init"]["condition"] == "service_completed_successfully"

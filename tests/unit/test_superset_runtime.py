@@ -38,3 +38,19 @@ def test_a_missing_superset_environment_says_to_run_setup(tmp_path):
     s = dataclasses.replace(load_settings({"RETAIL_STATE_DIR": str(tmp_path)}), deps_dir=tmp_path / "nodeps")
     with pytest.raises(RuntimeStartError, match="make setup"):
         Superset(s).prepare()
+
+
+def test_the_provisioning_spec_is_written_for_superset_alone_with_its_bundle(tmp_path):
+    import json
+    import zipfile
+
+    from retail_platform.bi import provisioning
+
+    s = load_settings({"RETAIL_CLICKHOUSE_URL": "http://clickhouse:8123"})
+    path = provisioning.write(s, tmp_path / "p", init=True)
+    assert path.stat().st_mode & 0o777 == 0o600  # it holds passwords
+    spec = json.loads(path.read_text())
+    assert spec["init"] is True and spec["database_uri"] == provisioning.database_uri(s)
+    assert urlparse(spec["database_uri"]).hostname == "clickhouse"
+    assert any(n.endswith("dashboards/executive.yaml") for n in zipfile.ZipFile(spec["bundle"]).namelist())
+    assert {"roles", "users", "rls", "admin"} <= set(spec)
