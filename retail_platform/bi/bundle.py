@@ -186,6 +186,12 @@ def _rows(dash: Dashboard) -> list[list[Chart]]:
     return rows
 
 
+def chart_numbers(dash: Dashboard) -> dict[str, int]:
+    """Chart key -> its ``chartId`` in the bundle's position (row order), which the importer maps
+    to the imported chart's id wherever the metadata refers to a chart."""
+    return {chart.key: no for no, chart in enumerate((c for row in _rows(dash) for c in row), start=1)}
+
+
 def filter_id(flt: Filter) -> str:
     # Superset recognises native filters by this prefix.
     return f"NATIVE_FILTER-{flt.key}"
@@ -195,8 +201,8 @@ def native_filter(dash: Dashboard, flt: Filter) -> dict[str, Any]:
     """One native filter in Superset's dashboard metadata. Its scope is the whole dashboard minus the
     charts whose dataset lacks the column (by their ids in the bundle's position, which the importer
     maps to the imported ids); provisioning then writes ``chartsInScope`` with the imported ids."""
-    in_scope = set(dash.in_scope(flt))
-    excluded = [no for no, chart in enumerate(dash.charts, start=1) if chart not in in_scope]
+    in_scope = {chart.key for chart in dash.in_scope(flt)}
+    excluded = sorted(no for key, no in chart_numbers(dash).items() if key not in in_scope)
     config: dict[str, Any] = {
         "id": filter_id(flt),
         "name": flt.title,
@@ -230,7 +236,7 @@ def dashboard_yaml(dash: Dashboard) -> dict[str, Any]:
         "HEADER_ID": {"type": "HEADER", "id": "HEADER_ID", "meta": {"text": dash.title}},
         "GRID_ID": {"type": "GRID", "id": "GRID_ID", "children": [], "parents": ["ROOT_ID"]},
     }
-    chart_no = 0
+    numbers = chart_numbers(dash)
     for row_no, row in enumerate(_rows(dash), start=1):
         row_id = f"ROW-{dash.slug}-{row_no}"
         position["GRID_ID"]["children"].append(row_id)
@@ -242,7 +248,6 @@ def dashboard_yaml(dash: Dashboard) -> dict[str, Any]:
             "meta": {"background": "BACKGROUND_TRANSPARENT"},
         }
         for chart in row:
-            chart_no += 1
             chart_id = f"CHART-{chart.key}"
             position[row_id]["children"].append(chart_id)
             # chartId is rewritten to the imported chart's id; the importer needs it present.
@@ -252,7 +257,7 @@ def dashboard_yaml(dash: Dashboard) -> dict[str, Any]:
                 "children": [],
                 "parents": ["ROOT_ID", "GRID_ID", row_id],
                 "meta": {
-                    "chartId": chart_no,
+                    "chartId": numbers[chart.key],
                     "uuid": chart_uuid(chart),
                     "width": chart.width,
                     "height": 30 if chart.kind == "big_number" else 50,

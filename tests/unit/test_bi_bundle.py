@@ -59,3 +59,53 @@ def test_a_chart_on_an_unknown_column_is_refused(monkeypatch):
     monkeypatch.setattr(catalog, "DASHBOARDS", (catalog.Dashboard("d", "D", (bad,)),))
     with pytest.raises(ValueError, match="has no column nope"):
         catalog.check()
+
+
+def test_the_executive_filters_date_range_region_and_category():
+    executive = next(d for d in catalog.DASHBOARDS if d.slug == "executive")
+    assert {(f.kind, f.column) for f in executive.filters} == {
+        ("time", None),
+        ("select", "region"),
+        ("select", "category"),
+    }
+
+
+def test_each_native_filter_leaves_out_exactly_the_charts_whose_dataset_lacks_its_column():
+    for dash in catalog.DASHBOARDS:
+        position = bundle.dashboard_yaml(dash)["position"]
+        ids = {v["meta"]["uuid"]: v["meta"]["chartId"] for k, v in position.items() if k.startswith("CHART-")}
+        configs = bundle.dashboard_yaml(dash)["metadata"]["native_filter_configuration"]
+        assert [c["id"] for c in configs] == [bundle.filter_id(f) for f in dash.filters]
+        for flt, config in zip(dash.filters, configs, strict=True):
+            lacking = {
+                ids[bundle.chart_uuid(c)]
+                for c in dash.charts
+                if not (
+                    catalog.DATASETS[c.dataset].time_column
+                    if flt.kind == "time"
+                    else flt.column in catalog.DATASETS[c.dataset].columns
+                )
+            }
+            assert set(config["scope"]["excluded"]) == lacking, (dash.slug, flt.key)
+            assert len(lacking) < len(dash.charts), (dash.slug, flt.key)
+            if flt.kind == "select":
+                [target] = config["targets"]
+                assert target == {"datasetUuid": bundle.dataset_uuid(str(flt.dataset)), "column": {"name": flt.column}}
+
+
+def test_a_filter_on_a_column_no_chart_has_is_refused(monkeypatch):
+    chart = catalog.Chart("x", "X", "v_store_daily", "big_number", ("SUM(revenue)",))
+    flt = catalog.Filter("f", "F", "select", "category", "v_category_daily")
+    monkeypatch.setattr(catalog, "DASHBOARDS", (catalog.Dashboard("d", "D", (chart,), filters=(flt,)),))
+    with pytest.raises(ValueError, match="no chart of d has its column"):
+        catalog.check()
+
+
+def test_the_executive_trends_compare_the_newest_week_with_the_one_before():
+    executive = next(d for d in catalog.DASHBOARDS if d.slug == "executive")
+    trends = [c for c in executive.charts if c.kind == "big_number_trend"]
+    assert {c.title for c in trends} == {"Revenue", "Units sold", "Gross margin (closed days)"}
+    for chart in trends:
+        params = bundle.chart_params(chart)
+        assert params["viz_type"] == "big_number" and params["aggregation"] == "raw"  # the figure: whole range
+        assert (params["time_grain_sqla"], params["compare_lag"]) == ("P1W", 1)
