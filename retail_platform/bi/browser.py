@@ -202,7 +202,12 @@ def _read_charts(page: Page) -> dict[str, ChartView]:
     for holder in page.locator("[data-test=chart-grid-component]").all():
         title = holder.locator("[data-test=editable-title]").first.inner_text().strip()
         text = holder.inner_text().strip()
-        body = text[len(title) :] if text.startswith(title) else text
+        # The header holds the title and, when a native filter applies, its badge (a count): skip it.
+        header = holder.locator("[data-test=slice-header]")
+        head = header.first.inner_text().strip() if header.count() else title
+        body = text[len(head) :] if head and text.startswith(head) else text
+        if body is text and text.startswith(title):
+            body = text[len(title) :]
         drawn = holder.locator("canvas, svg.echarts, .echarts-for-react").count() > 0
         charts[title] = ChartView(title, body.strip(), drawn)
     return charts
