@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +25,7 @@ class AirflowApi:
     def __init__(self, settings: Settings | None = None) -> None:
         self.s = settings or get_settings()
         self._token: str | None = None
+        self._context: ssl.SSLContext | None = None
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None, auth: bool = True) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -31,13 +33,19 @@ class AirflowApi:
         request.add_header("Content-Type", "application/json")
         if auth:
             request.add_header("Authorization", f"Bearer {self.token()}")
-        context = tls.client_context(self.s.tls_dir) if self.s.airflow_tls else None  # verified against ca.crt
         try:
-            with urllib.request.urlopen(request, timeout=30, context=context) as reply:
+            with urllib.request.urlopen(request, timeout=30, context=self.ssl_context()) as reply:
                 return json.load(reply)
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:500]
             raise AirflowApiError(f"{method} {path}: HTTP {exc.code}: {detail}") from None
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """Over HTTPS, the context verifying against the platform's ca.crt: made once per client (the
+        polling loops call the API every few seconds)."""
+        if self.s.airflow_tls and self._context is None:
+            self._context = tls.client_context(self.s.tls_dir)
+        return self._context
 
     def token(self) -> str:
         if self._token is None:

@@ -75,7 +75,7 @@ class Services:
         if copy is None or self.snapshot is None or sku not in copy.by_product:
             read_at = datetime.now(timezone.utc)
             return self.reads.product_stock(sku, scope), {"read_at": read_at.isoformat(), "max_staleness_ms": 0}
-        rows = copy.by_product.get(sku, [])
+        rows = copy.by_product[sku]
         if scope.stores is not None:
             rows = [r for r in rows if r["store_id"] in scope.stores]
         bound = round(self.snapshot.max_age_s * 1000)
