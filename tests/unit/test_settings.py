@@ -1,6 +1,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from retail_platform.settings import DEFAULTS, REPO_ROOT, SettingsError, load_settings, setting_names
 
@@ -40,11 +42,24 @@ def test_environment_overrides_overlay_and_derived_paths_follow_state():
         ({"RETAIL_LAKE_URI": "/data/lake"}, "RETAIL_LAKE_URI"),
         ({"RETAIL_LAKE_URI": "s3a://lake"}, "RETAIL_S3_ENDPOINT"),
         ({"RETAIL_SETTINGS": "prod"}, "RETAIL_SETTINGS"),
+        ({"RETAIL_API_STOCK_MAX_AGE_MS": "-1"}, "RETAIL_API_STOCK_MAX_AGE_MS=-1 is out of range"),
+        ({"RETAIL_API_STOCK_MAX_AGE_MS": "60001"}, "RETAIL_API_STOCK_MAX_AGE_MS=60001 is out of range"),
+        ({"RETAIL_API_STOCK_MAX_AGE_MS": "1s"}, "RETAIL_API_STOCK_MAX_AGE_MS"),
     ],
 )
 def test_bad_configuration_names_the_setting(env, message):
     with pytest.raises(SettingsError, match=message):
         load_settings(env)
+
+
+@given(st.text(max_size=12))
+def test_api_stock_max_age_is_a_bounded_integer_or_a_named_error(raw):
+    try:
+        value = load_settings({"RETAIL_API_STOCK_MAX_AGE_MS": raw}).api_stock_max_age_ms
+    except SettingsError as exc:
+        assert "RETAIL_API_STOCK_MAX_AGE_MS" in str(exc)
+    else:
+        assert value == int(raw) and 0 <= value <= 60_000
 
 
 def test_unrelated_environment_is_ignored():
