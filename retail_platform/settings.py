@@ -70,6 +70,8 @@ DEFAULTS: dict[str, str] = {
     # A product's stock is answered from a copy of the serving stock at most this old (0: every read
     # queries the warehouse); well under the stream's trigger interval.
     "RETAIL_API_STOCK_MAX_AGE_MS": "1000",
+    # API worker processes (each holds its own stock copy, re-read every half of the age above).
+    "RETAIL_API_WORKERS": "1",
     "RETAIL_TLS_DIR": "{state}/tls",
     # Superset (BI): its address, the admin login, and the password of the demo users it provisions.
     "RETAIL_SUPERSET_URL": "http://127.0.0.1:8088",
@@ -130,6 +132,7 @@ class Settings:
     api_url: str = "http://127.0.0.1:8000"
     api_secret_file: Path = Path(".state/api/token-secret")
     api_stock_max_age_ms: int = 1000
+    api_workers: int = 1
     tls_dir: Path = Path(".state/tls")
     superset_url: str = "http://127.0.0.1:8088"
     superset_user: str = "admin"
@@ -369,6 +372,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         api_url=values["RETAIL_API_URL"].rstrip("/"),
         api_secret_file=Path(values["RETAIL_API_SECRET_FILE"]),
         api_stock_max_age_ms=_bounded(values, "RETAIL_API_STOCK_MAX_AGE_MS", 0, 60_000),
+        api_workers=_bounded(values, "RETAIL_API_WORKERS", 1, 64),
         tls_dir=Path(values["RETAIL_TLS_DIR"]),
         superset_url=values["RETAIL_SUPERSET_URL"].rstrip("/"),
         superset_user=values["RETAIL_SUPERSET_USER"],

@@ -46,14 +46,19 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from retail_platform import tls
-    from retail_platform.api.app import create_app
+    from retail_platform.api.app import FLOOR_FILE
+    from retail_platform.api.snapshot import Floor
 
     tls_args: dict[str, str] = {}
     if settings.api_tls:
         _, crt, key = tls.ensure_local(settings.tls_dir, "api", settings.api_host)
         tls_args = {"ssl_certfile": str(crt), "ssl_keyfile": str(key)}
+    Floor.reset(settings.state_dir / "api" / FLOOR_FILE)  # before any worker reads it
+    # The app by its factory: with several workers each process builds its own (from the same settings).
     uvicorn.run(
-        create_app(settings),
+        "retail_platform.api.app:serve_app",
+        factory=True,
+        workers=settings.api_workers,
         host=settings.api_host,
         port=settings.api_port,
         log_level="warning",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -31,13 +31,14 @@ from retail_platform.api.audit import AuditRecord, AuditTrail
 from retail_platform.api.auth import AuthError, Principal
 from retail_platform.api.reads import Reads, Scope, jsonable, utc
 from retail_platform.api.requests import BadRequest
-from retail_platform.api.snapshot import Copy, StockSnapshot
+from retail_platform.api.snapshot import Copy, Floor, StockSnapshot
 from retail_platform.api.writes import EventWriter, Pending, build_event
 from retail_platform.events import contracts
 from retail_platform.retry import poll
 from retail_platform.settings import Settings
 
 RYW_POLL_S = 0.25
+FLOOR_FILE = "stock-floor"  # under <state>/api: the read-your-writes moment the worker processes share
 
 # A product's stock rows, and the freshness of the read: when the warehouse was read for it
 # (read_at) and how much older than the answer that read may be (max_staleness_ms).
@@ -64,6 +65,10 @@ class Services:
     secret: bytes
     pending: Pending
     snapshot: StockSnapshot | None = None  # None: every stock read goes to the warehouse
+    verify: auth.TokenVerifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.verify = auth.TokenVerifier(self.secret)
 
     def copy(self) -> Copy | None:
         """The stock copy if it may answer now (young enough, read after the last confirmed write)."""
@@ -92,14 +97,15 @@ def open_services(settings: Settings) -> Services:
     writer = connect(settings, autogenerate_session_id=False)
     reads = Reads(reader, settings.clickhouse_database)
     max_age = settings.api_stock_max_age_ms / 1000
+    api_state = settings.state_dir / "api"
     return Services(
         reads=reads,
         audit=AuditTrail(writer, settings.clickhouse_database),
         writer=EventWriter(settings.kafka_bootstrap, **client_options(settings)),
-        keys=idempotency.IdempotencyStore(settings.state_dir / "api" / "idempotency.sqlite3"),
+        keys=idempotency.IdempotencyStore(api_state / "idempotency.sqlite3"),
         secret=auth.load_secret(settings.api_secret_file, create=True),
-        pending=Pending(),
-        snapshot=StockSnapshot(reads.all_stock, max_age) if max_age > 0 else None,
+        pending=Pending(api_state / "pending.sqlite3"),
+        snapshot=StockSnapshot(reads.all_stock, max_age, floor=Floor(api_state / FLOOR_FILE)) if max_age > 0 else None,
     )
 
 
@@ -118,7 +124,7 @@ class Call:
         if token is None:
             raise Refusal(401, "a bearer token is required (Authorization: Bearer <token>)", outcome="unauthenticated")
         try:
-            principal = auth.verify_token(self.services.secret, token)
+            principal = self.services.verify(token)
         except AuthError as exc:
             raise Refusal(401, str(exc), outcome="unauthenticated") from None
         self.principal = principal
@@ -221,6 +227,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             svc.snapshot.stop()
         app.state.services.writer.close()
         app.state.services.keys.close()
+        app.state.services.pending.close()
 
     app = FastAPI(
         title="Retail inventory API",
@@ -250,7 +257,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         return await run_in_threadpool(_refused, request.state.call, Refusal(exc.status, exc.message, exc.field))
 
     @app.get("/health", include_in_schema=False)
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:  # async: a def endpoint would cost a thread-pool hop
         return {"status": "ok"}
 
     read = schemas.READ_REFUSALS
@@ -336,9 +343,15 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         tags=["inventory"],
         summary="Current stock of a product",
         responses=schemas.responses(200, schemas.ProductStock, *read),
+        openapi_extra={"parameters": schemas.PRODUCT_STOCK_PARAMETERS},
     )
-    async def product_stock(request: Request, productSku: str, storeId: str | None = None) -> JSONResponse:
-        # async: answered on the event loop from the stock copy; anything blocking goes to the thread pool.
+    async def product_stock(request: Request) -> JSONResponse:
+        # The busiest endpoint, answered on the event loop from the stock copy (anything blocking goes
+        # to the thread pool). Its parameters are read here, not declared in the signature: FastAPI's
+        # per-request parameter resolution cost as much as the rest of the answer, and
+        # requests.identifier checks them either way; the OpenAPI document lists them from schemas.
+        productSku: str = request.path_params["productSku"]
+        storeId: str | None = request.query_params.get("storeId")
         c = call(request, "read_stock")
         principal = c.authenticate(auth.READ)
         sku = requests.identifier("productSku", productSku)
@@ -485,3 +498,10 @@ def _wait_visible(svc: Services, store_id: str, sku: str, event_time: str, wait:
     if svc.snapshot is not None:
         svc.snapshot.require_after(svc.snapshot.clock())
     return {"visible": True, "quantity_on_hand": level, "as_of": as_of.isoformat()}
+
+
+def serve_app() -> FastAPI:
+    """The app of one worker process (uvicorn's factory): settings from this process's environment."""
+    from retail_platform.settings import get_settings
+
+    return create_app(get_settings())

@@ -115,3 +115,16 @@ def responses(ok: int, model: type[BaseModel], *refusals: int) -> dict[int | str
 
 READ_REFUSALS = (401, 403, 404, 422)
 WRITE_REFUSALS = (400, 401, 403, 404, 413, 422, 503)
+
+
+# GET /api/v1/inventory/{productSku} reads its parameters itself (app.product_stock says why); the
+# document lists them as FastAPI would have for ``productSku: str, storeId: str | None = None``.
+PRODUCT_STOCK_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "productSku", "in": "path", "required": True, "schema": {"type": "string", "title": "Productsku"}},
+    {
+        "name": "storeId",
+        "in": "query",
+        "required": False,
+        "schema": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Storeid"},
+    },
+]

@@ -109,3 +109,43 @@ def test_secret_file_is_created_private_and_short_secrets_are_refused(tmp_path):
         auth.load_secret(path)
     with pytest.raises(AuthError, match="no token secret"):
         auth.load_secret(tmp_path / "missing")
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _outcome(verify, token: str):
+    try:
+        return verify(token)
+    except AuthError as exc:
+        return str(exc)
+
+
+@given(
+    lifetime=st.integers(1, 3600),
+    ages=st.lists(st.integers(0, 4000), min_size=1, max_size=6),
+    tamper=st.sampled_from(["none", "signature", "other_secret", "garbage"]),
+)
+def test_the_verifier_answers_what_verify_token_answers_at_every_moment(lifetime, ages, tamper):
+    """The remembered verification (TokenVerifier) answers, at every later moment, what a fresh
+    verification would: the same principal while valid, 'expired' from exp on, and every forged or
+    broken token refused every time (never remembered)."""
+    issued = int(time.time()) - 10
+    token = auth.issue_token(SECRET, "alice", "store_manager", ["store_001"], lifetime_s=lifetime, now=issued)
+    if tamper == "signature":
+        token = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    elif tamper == "other_secret":
+        token = auth.issue_token(b"t" * 64, "alice", "store_manager", ["store_001"], lifetime_s=lifetime, now=issued)
+    elif tamper == "garbage":
+        token = "not.a.token"
+    clock = Clock(0)
+    verifier = auth.TokenVerifier(SECRET, size=4, clock=clock)
+    for age in ages:
+        clock.now = issued + age
+        fresh = _outcome(lambda t: auth.verify_token(SECRET, t, now=clock.now), token)
+        assert _outcome(verifier, token) == fresh

@@ -3,7 +3,10 @@ pending levels, certificates, and the OpenAPI document."""
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -56,7 +59,40 @@ def test_pending_levels_stand_until_the_view_catches_up():
     assert pending.base("s", "p", 10, None) == 14
     assert pending.base("s", "p", 14, t0 + timedelta(seconds=1)) == 14  # caught up: the view's level
     assert pending.base("s", "p", 3, t0 + timedelta(seconds=2)) == 3
-    assert pending.lock("s", "p") is pending.lock("s", "p")
+
+
+def _adjust_many(path: str, times: int) -> None:
+    """One worker process: read-modify-write of one store/product's pending level, ``times`` times,
+    with a pause between the read and the write so an unserialised twin would lose updates."""
+    pending, t0 = Pending(Path(path)), datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for i in range(times):
+        with pending.lock("store/1", "SKU 1"):
+            level = pending.base("store/1", "SKU 1", 0, None)
+            time.sleep(0.002)
+            pending.produced("store/1", "SKU 1", t0 + timedelta(milliseconds=i), level + 1)
+    pending.close()
+
+
+def test_adjustments_of_one_store_product_are_serialised_across_worker_processes(tmp_path):
+    """RETAIL_API_WORKERS > 1: the level an adjustment starts from is the one another process just
+    produced (pending levels in SQLite, one record lock per store/product), so no update is lost."""
+    path = tmp_path / "pending.sqlite3"
+    context = multiprocessing.get_context("spawn")  # as uvicorn starts its workers
+    workers = [context.Process(target=_adjust_many, args=(str(path), 40)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+        assert worker.exitcode == 0
+    assert Pending(path).base("store/1", "SKU 1", 0, None) == 120
+
+
+def test_pending_levels_outlive_the_process(tmp_path):
+    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    first = Pending(tmp_path / "p.sqlite3")
+    first.produced("s", "p", t0, 7)
+    first.close()
+    assert Pending(tmp_path / "p.sqlite3").base("s", "p", 3, t0 - timedelta(seconds=1)) == 7
 
 
 def test_local_ca_signs_a_server_certificate_for_the_hosts(tmp_path):
@@ -81,6 +117,17 @@ def test_openapi_document_lists_the_endpoints():
         "/api/v1/inventory/{productSku}/forecast",
         "/api/v1/stores/{storeId}/inventory",
     }
+    # GET stock reads its parameters itself: the document lists them as FastAPI lists declared ones.
+    from fastapi import FastAPI
+
+    declared = FastAPI()
+
+    @declared.get("/x/{productSku:path}")
+    def product_stock(productSku: str, storeId: str | None = None) -> None:
+        pass
+
+    expected = declared.openapi()["paths"]["/x/{productSku}"]["get"]["parameters"]
+    assert spec["paths"]["/api/v1/inventory/{productSku}"]["get"]["parameters"] == expected
     adjust = spec["paths"]["/api/v1/inventory/{productSku}/adjust"]["post"]
     assert adjust["requestBody"]["content"]["application/json"]["schema"]["required"] == ["storeId", "quantity"]
 

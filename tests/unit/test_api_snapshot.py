@@ -151,3 +151,47 @@ def test_a_products_stock_is_answered_from_the_copy_without_the_warehouse():
     assert body["total_quantity_on_hand"] == 8 and body["product_name"] == "Milk"
     assert body["freshness"]["max_staleness_ms"] == 60_000 and body["freshness"]["as_of"] == at.isoformat()
     assert datetime.fromisoformat(body["freshness"]["read_at"]) <= datetime.now(timezone.utc)
+
+
+def _raise_floor(path: str, moment: float) -> None:
+    from pathlib import Path
+
+    from retail_platform.api.snapshot import Floor
+
+    Floor(Path(path)).raise_to(moment)
+
+
+def test_a_confirmed_write_in_one_worker_retires_the_copies_of_every_worker(tmp_path):
+    """RETAIL_API_WORKERS > 1: read-your-writes confirmed by one worker process makes the copies of
+    the others unusable too (the moment is shared), and the floor only ever rises."""
+    import multiprocessing
+
+    from retail_platform.api.snapshot import Floor
+
+    path = tmp_path / "stock-floor"
+    Floor.reset(path)
+    clock = Clock()
+    here = StockSnapshot(lambda: [_row("S1", "P1")], 10.0, clock, floor=Floor(path))
+    here.refresh()
+    assert here.current() is not None
+    other = multiprocessing.get_context("spawn").Process(target=_raise_floor, args=(str(path), clock.now + 0.5))
+    other.start()
+    other.join(timeout=60)
+    assert other.exitcode == 0
+    assert here.current() is None  # read before the other worker's confirmed write
+    Floor(path).raise_to(clock.now - 5)  # an older moment changes nothing
+    assert Floor(path).get() == clock.now + 0.5
+    clock.now += 1
+    here.refresh()
+    assert here.current() is not None
+    Floor.reset(path)
+    assert Floor(path).get() == float("-inf")
+
+
+def test_a_floor_file_is_made_when_missing(tmp_path):
+    from retail_platform.api.snapshot import Floor
+
+    floor = Floor(tmp_path / "api" / "stock-floor")
+    assert floor.get() == float("-inf")
+    floor.raise_to(3.0)
+    assert Floor(tmp_path / "api" / "stock-floor").get() == 3.0

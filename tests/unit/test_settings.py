@@ -45,6 +45,8 @@ def test_environment_overrides_overlay_and_derived_paths_follow_state():
         ({"RETAIL_API_STOCK_MAX_AGE_MS": "-1"}, "RETAIL_API_STOCK_MAX_AGE_MS=-1 is out of range"),
         ({"RETAIL_API_STOCK_MAX_AGE_MS": "60001"}, "RETAIL_API_STOCK_MAX_AGE_MS=60001 is out of range"),
         ({"RETAIL_API_STOCK_MAX_AGE_MS": "1s"}, "RETAIL_API_STOCK_MAX_AGE_MS"),
+        ({"RETAIL_API_WORKERS": "0"}, "RETAIL_API_WORKERS=0 is out of range"),
+        ({"RETAIL_API_WORKERS": "two"}, "RETAIL_API_WORKERS"),
     ],
 )
 def test_bad_configuration_names_the_setting(env, message):
