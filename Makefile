@@ -65,6 +65,7 @@ bench: setup  ## benchmarks, one after the other (an hour or more); JSON results
 	@$(PY) -m bench.forecasting
 	@$(PY) -m bench.speed_layer
 	@$(PY) -m bench.inventory_api
+	@$(PY) -m bench.dashboards
 
 reset: down  ## delete all local state (data, logs) after stopping
 	@rm -rf .state
