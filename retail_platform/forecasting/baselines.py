@@ -114,3 +114,58 @@ def baseline_forecast(
     resid_sd = np.sqrt(((recent - fitted) ** 2).sum(axis=1) / max(recent.shape[1] - 1, 1))
     daily = level[:, None] * profile[groups][:, np.asarray(target_weekdays)]
     return Forecast(daily=daily, sigma=np.maximum(resid_sd, np.sqrt(level)))
+
+
+def interval_level_error(
+    history: np.ndarray,
+    history_weekdays: np.ndarray,
+    groups: np.ndarray,
+    days: np.ndarray,
+    window: int = 28,
+) -> float:
+    """The relative standard error r of ``baseline_forecast``'s demand over the next ``days`` of each
+    cell, measured out of sample on the history itself and pooled over the cells (a rolling-origin
+    backtest; the safety stock's ``level_error``, optimization/formulas.py).
+
+    At every origin o with ``window`` days before it and ``ceil(days[c])`` days after it in the history,
+    the forecast made from the window before o is compared with what cell c sold over those days:
+    error e = actual - forecast total F. Part of e is the demand's own day-to-day noise, which the
+    residual sigma already covers (variance n * sigma^2 over n days); the rest is the error of the
+    forecast's mean, which scales with the demand. Pooled over cells and origins (method of moments):
+
+        r^2 = max(sum(e^2) - sum(n * sigma^2), 0) / sum(F^2)
+
+    0 when the history has no origin with enough days on both sides. Sales history is censored by
+    stock-outs, which can only add to the errors: r errs on the side of stock.
+    """
+    hist = np.asarray(history, dtype=float)
+    weekdays = np.asarray(history_weekdays)
+    groups = np.asarray(groups)
+    n_days = np.ceil(np.asarray(days, dtype=float) - 1e-9).astype(np.int64)
+    if hist.ndim != 2 or n_days.shape != (hist.shape[0],) or weekdays.shape != (hist.shape[1],):
+        raise ValueError(
+            f"history {hist.shape}, weekdays {weekdays.shape}, days {n_days.shape}: expected [cell, day], [day], [cell]"
+        )
+    if np.any(n_days < 1):
+        raise ValueError("days must be positive")
+    total = hist.shape[1]
+    squared = noise = scale = 0.0
+    for origin in range(window, total):
+        ahead = total - origin
+        fits = np.flatnonzero(n_days <= ahead)
+        if fits.size == 0:
+            continue
+        span = int(n_days[fits].max())
+        forecast = baseline_forecast(
+            hist[:, origin - window : origin], weekdays[origin - window : origin], weekdays[origin : origin + span],
+            groups, window=window,
+        )  # fmt: skip
+        last = n_days[fits] - 1
+        predicted = np.cumsum(forecast.daily[fits], axis=1)[np.arange(fits.size), last]
+        actual = np.cumsum(hist[fits, origin : origin + span], axis=1)[np.arange(fits.size), last]
+        squared += float(((actual - predicted) ** 2).sum())
+        noise += float((n_days[fits] * forecast.sigma[fits] ** 2).sum())
+        scale += float((predicted**2).sum())
+    if scale <= 0:
+        return 0.0
+    return float(np.sqrt(max(squared - noise, 0.0) / scale))
