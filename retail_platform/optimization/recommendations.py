@@ -16,7 +16,7 @@ the daily forecasts of the next ceil(P) days, prorated for a fractional P; beyon
 The safety stock covers the forecast's error over P (formulas.py): the daily sigma around the forecast
 (the baseline's residuals, or the upper half of the model's 80 % interval) and the relative error r of
 the forecast's mean over P, measured by a rolling-origin backtest of the baseline forecaster over the
-run's sales history, pooled over the run's cells (``baselines.interval_level_error``). The model's own
+run's sales history, pooled per product over its stores (``baselines.interval_level_error``). The model's own
 multi-day error is not stored; the baseline's stands in for it (the model must beat the baseline to be
 promoted, so this errs on the side of stock).
 """
@@ -287,6 +287,7 @@ def recommend(inputs: Inputs, config: OptimizationConfig, run_id: str = "") -> p
         cells.store_index,
         frame["lead_time_days"].to_numpy(float) + config.review_period_days,
         window=min(28, config.history_days) // 7 * 7,
+        pools=frame["product_id"].to_numpy(),
     )
     policy = compute_policy(
         PolicyInputs(

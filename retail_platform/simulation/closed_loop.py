@@ -151,6 +151,7 @@ def in_process(catalog: Catalog, config: ClosedLoopConfig) -> Decide:
     (the production path's own policy function), no warehouse."""
     n_stores, n_products = catalog.shape
     store = np.repeat(np.arange(n_stores), n_products)
+    product = np.tile(np.arange(n_products), n_stores)
     lead_mean, lead_sd, case = _supplier_arrays(catalog)
     unit_cost = np.tile(np.array([float(p.unit_cost) for p in catalog.products]), n_stores)
     shelf = np.tile(np.array([p.shelf_life_days for p in catalog.products], dtype=float), n_stores)
@@ -172,6 +173,7 @@ def in_process(catalog: Catalog, config: ClosedLoopConfig) -> Decide:
             store,
             lead_mean + config.optimization.review_period_days,
             window=config.forecast_window,
+            pools=product,
         )
         policy = compute_policy(
             PolicyInputs(

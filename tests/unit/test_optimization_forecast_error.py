@@ -32,16 +32,33 @@ def test_level_error_of_a_hand_computed_history():
     history = np.array([[4.0] * 8 + [10.0]])
     weekdays = np.arange(9) % 7
     r = interval_level_error(history, weekdays, np.array([0]), np.array([1.0]), window=7)
-    assert r == pytest.approx(math.sqrt(28 / 32))
+    assert r == pytest.approx([math.sqrt(28 / 32)])
+
+
+def test_level_error_pools_per_product_with_a_share_of_all_cells():
+    # Two products in one store, window 7, 1-day interval, 9 days. Product A as above (excess 28, scale
+    # 32); product B sells 4 every day (excess 0 - 8 = -8, scale 32). All cells: r^2 = (28 - 8) / 64.
+    # With one cell's worth of the overall measure in each pool (prior_cells = 1, mean F^2 of a pool 32):
+    #   A: (28 + 20/64 x 32) / (32 + 32) = 38 / 64       B: max(-8 + 10, 0) / 64 = 2 / 64
+    history = np.array([[4.0] * 8 + [10.0], [4.0] * 9])
+    weekdays, groups, days = np.arange(9) % 7, np.array([0, 0]), np.array([1.0, 1.0])
+    pooled = interval_level_error(history, weekdays, groups, days, window=7, pools=np.array(["A", "B"]))
+    assert pooled == pytest.approx([math.sqrt(38 / 64), math.sqrt(2 / 64)])
+    # One pool (the default): both cells get the overall measure.
+    assert interval_level_error(history, weekdays, groups, days, window=7) == pytest.approx([math.sqrt(20 / 64)] * 2)
+    # Without the prior each pool stands alone: A as in the hand-computed case, B below 0 -> 0.
+    alone = interval_level_error(history, weekdays, groups, days, window=7, pools=np.array([1, 2]), prior_cells=0)
+    assert alone == pytest.approx([math.sqrt(28 / 32), 0.0])
 
 
 def test_level_error_is_zero_where_the_forecast_is_exact_or_cannot_be_tested():
     weekdays = np.arange(20) % 7
     flat = np.full((3, 20), 9.0)
     # Exact forecasts: the errors are all 0, below the noise the residual sigma already covers: r = 0.
-    assert interval_level_error(flat, weekdays, np.zeros(3, int), np.full(3, 5.0), window=7) == 0.0
+    assert interval_level_error(flat, weekdays, np.zeros(3, int), np.full(3, 5.0), window=7).tolist() == [0.0] * 3
     # No origin with 7 days before and 14 after in 20 days: nothing measured, r = 0.
-    assert interval_level_error(flat * np.arange(20), weekdays, np.zeros(3, int), np.full(3, 14.0), window=7) == 0.0
+    rising = flat * np.arange(20)
+    assert interval_level_error(rising, weekdays, np.zeros(3, int), np.full(3, 14.0), window=7).tolist() == [0.0] * 3
     # A fractional interval is tested over its whole days (2.2 -> 3).
     step = np.hstack([np.full((1, 14), 5.0), np.full((1, 6), 50.0)])
     assert interval_level_error(step, weekdays, np.array([0]), np.array([2.2]), window=7) == pytest.approx(
@@ -51,19 +68,20 @@ def test_level_error_is_zero_where_the_forecast_is_exact_or_cannot_be_tested():
 
 def test_level_error_separates_a_missed_level_from_demand_noise():
     """Poisson demand around a constant mean: the forecast's mean is right up to its own sampling error,
-    r is small. The same demand doubling in the last three weeks: the moving average lags and r is large."""
+    r is small. The same demand doubling in the last three weeks: the moving average lags and r is large.
+    Per product over 20 stores, as the recommendations pool it."""
     rng = np.random.default_rng(7)
     cells, days = 400, 56
     weekdays = np.arange(days) % 7
-    groups = np.repeat(np.arange(20), 20)
+    groups, products = np.repeat(np.arange(20), 20), np.tile(np.arange(20), 20)
     mean = rng.uniform(2.0, 40.0, size=(cells, 1))
     stationary = rng.poisson(np.broadcast_to(mean, (cells, days))).astype(float)
     shifted = rng.poisson(mean * np.where(np.arange(days) >= 35, 2.0, 1.0)).astype(float)
     protection = np.full(cells, 8.0)
-    calm = interval_level_error(stationary, weekdays, groups, protection)
-    missed = interval_level_error(shifted, weekdays, groups, protection)
-    assert calm < 0.05
-    assert missed > 0.3
+    calm = interval_level_error(stationary, weekdays, groups, protection, pools=products)
+    missed = interval_level_error(shifted, weekdays, groups, protection, pools=products)
+    assert calm.max() < 0.1
+    assert missed.min() > 0.3
 
 
 def test_level_error_refuses_inputs_that_do_not_line_up():
@@ -74,6 +92,10 @@ def test_level_error_refuses_inputs_that_do_not_line_up():
         interval_level_error(history, np.arange(30) % 7, np.zeros(2, int), np.ones(3))
     with pytest.raises(ValueError, match="days must be positive"):
         interval_level_error(history, np.arange(30) % 7, np.zeros(2, int), np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match="one pool per cell"):
+        interval_level_error(history, np.arange(30) % 7, np.zeros(2, int), np.ones(2), pools=np.zeros(3))
+    with pytest.raises(ValueError, match="prior_cells"):
+        interval_level_error(history, np.arange(30) % 7, np.zeros(2, int), np.ones(2), prior_cells=-1.0)
 
 
 HISTORIES = hnp.arrays(
@@ -86,18 +108,24 @@ HISTORIES = hnp.arrays(
 @settings(max_examples=60, deadline=None)
 @given(history=HISTORIES, data=st.data())
 def test_level_error_is_a_pooled_nonnegative_measure(history, data):
-    """Any sales history: r is finite and >= 0, and pooled: the order of the cells does not matter."""
+    """Any sales history: r is finite and >= 0 for every cell, the same for the cells of a pool, and the
+    order of the cells does not matter."""
     cells, days = history.shape
     weekdays = (np.arange(days) + data.draw(st.integers(0, 6))) % 7
     groups = np.array(data.draw(st.lists(st.integers(0, 2), min_size=cells, max_size=cells)))
+    pools = np.array(data.draw(st.lists(st.integers(0, 2), min_size=cells, max_size=cells)))
     protection = np.array(data.draw(st.lists(st.floats(1.0, 16.0), min_size=cells, max_size=cells)))
     window = data.draw(st.sampled_from([7, 14, 28]))
-    r = interval_level_error(history, weekdays, groups, protection, window=window)
-    assert math.isfinite(r) and r >= 0
+    prior = data.draw(st.floats(0.0, 5.0))
+    r = interval_level_error(history, weekdays, groups, protection, window=window, pools=pools, prior_cells=prior)
+    assert r.shape == (cells,) and np.isfinite(r).all() and (r >= 0).all()
+    for p in np.unique(pools):
+        assert np.ptp(r[pools == p]) == 0
     order = np.array(data.draw(st.permutations(range(cells))))
-    assert interval_level_error(history[order], weekdays, groups[order], protection[order], window=window) == (
-        pytest.approx(r, rel=1e-9, abs=1e-12)
+    again = interval_level_error(
+        history[order], weekdays, groups[order], protection[order], window=window, pools=pools[order], prior_cells=prior
     )
+    assert again == pytest.approx(r[order], rel=1e-9, abs=1e-12)
 
 
 @given(predicted=st.floats(0.0, 1000.0), extra=st.floats(0.0, 100.0))
@@ -205,7 +233,7 @@ def test_recommendations_carry_the_backtested_level_error():
     units = [10.0 + 0.5 * i for i in range(56)]
     rising = recommend(_inputs(units, as_of), CONFIG).iloc[0]
     weekdays = np.array([d.weekday() for d in pd.date_range(end=pd.Timestamp(as_of), periods=56).date])
-    r = interval_level_error(np.array([units]), weekdays, np.array([0]), np.array([5.0]))
+    r = interval_level_error(np.array([units]), weekdays, np.array([0]), np.array([5.0]))[0]
     assert r > 0.1
     p, d = rising["protection_days"], rising["forecast_daily_units"]
     expected = math.sqrt(_without_level_error(rising) ** 2 + (Z95 * r * d * p) ** 2)
