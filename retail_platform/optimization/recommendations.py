@@ -16,9 +16,9 @@ the daily forecasts of the next ceil(P) days, prorated for a fractional P; beyon
 The safety stock covers the forecast's error over P (formulas.py): the daily sigma around the forecast
 (the baseline's residuals, or the upper half of the model's 80 % interval) and the relative error r of
 the forecast's mean over P, measured by a rolling-origin backtest of the baseline forecaster over the
-run's sales history, pooled per product over its stores (``baselines.interval_level_error``). The model's own
-multi-day error is not stored; the baseline's stands in for it (the model must beat the baseline to be
-promoted, so this errs on the side of stock).
+run's sales history, pooled per product over its stores (``baselines.interval_level_error``). The
+model's own multi-day error is not stored; the baseline's stands in for it (a model is promoted only
+when it beats the baselines on the hold-out, so it is likely no worse).
 """
 
 from __future__ import annotations
