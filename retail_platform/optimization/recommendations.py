@@ -281,9 +281,13 @@ def recommend(inputs: Inputs, config: OptimizationConfig, run_id: str = "") -> p
     daily, sigma, version = _forecast(cells, inputs, config, horizon)
     stores = inputs.stores.set_index("store_id")["storage_capacity_units"].astype(float)
     capacity = np.array([stores.get(s, 0.0) for s in cells.store_ids])
+    # Days before the first sale of any cell are days before the warehouse holds sales, not days
+    # without demand: the backtest starts at the first day with data.
+    selling = np.flatnonzero(cells.history.sum(axis=0) > 0)
+    since = int(selling[0]) if selling.size else len(cells.days)
     level_error = interval_level_error(
-        cells.history,
-        np.array([d.weekday() for d in cells.days]),
+        cells.history[:, since:],
+        np.array([d.weekday() for d in cells.days[since:]]),
         cells.store_index,
         frame["lead_time_days"].to_numpy(float) + config.review_period_days,
         window=min(28, config.history_days) // 7 * 7,

@@ -242,6 +242,14 @@ def test_recommendations_carry_the_backtested_level_error():
     assert rising["policy_version"] == "sq-v2"
 
 
+def test_days_before_the_warehouse_holds_sales_are_not_backtested_as_days_without_demand():
+    # 28 days of steady sales in a 56-day history window: the 28 days before them are no data, not 28 days
+    # of 0 (a backtest over them would see the forecast lag far behind). Nothing is left to backtest with
+    # 28 days before and 5 after an origin: no level error, seed 000's form.
+    row = recommend(_inputs([10.0] * 28, date(2026, 11, 20)), CONFIG).iloc[0]
+    assert row["safety_stock"] == math.ceil(_without_level_error(row) - 1e-9)
+
+
 def test_recommendations_read_a_low_forecasts_sigma_from_the_upper_half_of_its_interval():
     # Model forecast 2 a day, sigma 3: lower 2 - 3.84 is cut to 0. The full width would give
     # (5.84 - 0) / 2.563 = 2.28; the upper half gives (5.84 - 2) / 1.2816 = 3, the forecaster's sigma.
