@@ -114,3 +114,80 @@ def baseline_forecast(
     resid_sd = np.sqrt(((recent - fitted) ** 2).sum(axis=1) / max(recent.shape[1] - 1, 1))
     daily = level[:, None] * profile[groups][:, np.asarray(target_weekdays)]
     return Forecast(daily=daily, sigma=np.maximum(resid_sd, np.sqrt(level)))
+
+
+def interval_level_error(
+    history: np.ndarray,
+    history_weekdays: np.ndarray,
+    groups: np.ndarray,
+    days: np.ndarray,
+    window: int = 28,
+    pools: np.ndarray | None = None,
+    prior_cells: float = 1.0,
+) -> np.ndarray:
+    """Per cell, the relative standard error r of ``baseline_forecast``'s demand over the next ``days``
+    of the cell, measured out of sample on the history itself (a rolling-origin backtest) and pooled
+    over the cells of the cell's pool (the safety stock's ``level_error``, optimization/formulas.py).
+
+    At every origin o with ``window`` days before it and ``ceil(days[c])`` days after it in the history,
+    the forecast made from the window before o is compared with what cell c sold over those days:
+    error e = actual - forecast total F. Part of e is the demand's own day-to-day noise, which the
+    residual sigma already covers (variance n * sigma^2 over n days); the rest is the error of the
+    forecast's mean, which scales with the demand. Pooled over a pool's cells and origins (method of
+    moments), with ``prior_cells`` cells' worth of the same measure over all cells added to each pool
+    (a pool of one cell has only a few independent intervals in its history):
+
+        r^2(all)  = max(sum(e^2) - sum(n * sigma^2), 0) / sum(F^2)              over all cells
+        r^2(pool) = max(sum_pool(e^2 - n * sigma^2) + k * r^2(all) * mean F^2, 0) / (sum_pool(F^2) + k * mean F^2)
+
+    where k = ``prior_cells`` and mean F^2 is the pool's per cell. ``pools`` (e.g. the product, over
+    its stores: a product's promotions and season are the same in every store) defaults to one pool.
+    0 where nothing could be measured (no origin with enough days on both sides). Sales history is
+    censored by stock-outs, which can only add to the errors: r errs on the side of stock.
+    """
+    hist = np.asarray(history, dtype=float)
+    weekdays = np.asarray(history_weekdays)
+    groups = np.asarray(groups)
+    n_days = np.ceil(np.asarray(days, dtype=float) - 1e-9).astype(np.int64)
+    pool = np.zeros(n_days.shape, dtype=np.int64) if pools is None else np.asarray(pools)
+    if hist.ndim != 2 or n_days.shape != (hist.shape[0],) or weekdays.shape != (hist.shape[1],):
+        raise ValueError(
+            f"history {hist.shape}, weekdays {weekdays.shape}, days {n_days.shape}: expected [cell, day], [day], [cell]"
+        )
+    if pool.shape != n_days.shape:
+        raise ValueError(f"pools {pool.shape}: expected one pool per cell, [cell] = {n_days.shape}")
+    if np.any(n_days < 1):
+        raise ValueError("days must be positive")
+    if not prior_cells >= 0:
+        raise ValueError(f"prior_cells {prior_cells}: expected >= 0")
+    cells, total = hist.shape
+    excess = np.zeros(cells)  # sum over origins of e^2 - n sigma^2
+    scale = np.zeros(cells)  # sum over origins of F^2
+    for origin in range(window, total):
+        fits = np.flatnonzero(n_days <= total - origin)
+        if fits.size == 0:
+            continue
+        span = int(n_days[fits].max())
+        forecast = baseline_forecast(
+            hist[:, origin - window : origin],
+            weekdays[origin - window : origin],
+            weekdays[origin : origin + span],
+            groups,
+            window=window,
+        )
+        last = n_days[fits] - 1
+        predicted = np.cumsum(forecast.daily[fits], axis=1)[np.arange(fits.size), last]
+        actual = np.cumsum(hist[fits, origin : origin + span], axis=1)[np.arange(fits.size), last]
+        excess[fits] += (actual - predicted) ** 2 - n_days[fits] * forecast.sigma[fits] ** 2
+        scale[fits] += predicted**2
+    if scale.sum() <= 0:
+        return np.zeros(cells)
+    overall = max(excess.sum(), 0.0) / scale.sum()
+    _, index = np.unique(pool, return_inverse=True)
+    index = index.ravel()
+    pool_excess, pool_scale = np.bincount(index, excess), np.bincount(index, scale)
+    prior_scale = prior_cells * pool_scale / np.bincount(index)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = np.maximum(pool_excess + overall * prior_scale, 0.0) / (pool_scale + prior_scale)
+    pooled = np.where(pool_scale > 0, pooled, overall)
+    return np.sqrt(pooled[index])

@@ -60,6 +60,18 @@ def interval_sigma(predicted: np.ndarray, lower: np.ndarray, upper: np.ndarray) 
     return np.maximum.reduce([spread, np.sqrt(np.maximum(predicted, 0.0)), np.ones_like(spread)])
 
 
+def upper_interval_sigma(predicted: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """The spread of demand above the forecast, for the safety stock: the upper half of the 80 % interval
+    (upper - predicted) / 1.2816, at least ``interval_sigma``.
+
+    Units are never negative, so a low forecast's interval is cut at 0 below (lower = 0 where
+    predicted - 1.2816 sigma < 0) and its full width understates sigma; its upper half does not. For a
+    symmetric interval the two agree.
+    """
+    upper_half = (np.asarray(upper, dtype=float) - np.maximum(np.asarray(predicted, dtype=float), 0.0)) / Z_80
+    return np.maximum(upper_half, interval_sigma(predicted, lower, upper))
+
+
 def sales_anomalies(
     units_sold: np.ndarray,
     predicted: np.ndarray,

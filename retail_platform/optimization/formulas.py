@@ -3,16 +3,26 @@
 Every function accepts floats or numpy arrays (broadcast element-wise) and returns the same. Symbols:
 
     d        mean daily demand (units/day), from the forecast
-    sigma_d  standard deviation of daily demand (units)
+    sigma_d  standard deviation of daily demand around the forecast (units)
+    r        relative standard error of the forecast's mean demand over the protection interval
+             (measured out of sample, forecasting/baselines.py ``interval_level_error``)
     L        mean supplier lead time (days); sigma_L its standard deviation (days)
     R        review period (days): recommendations run daily, so R = 1
     Z        standard normal quantile of the target cycle service level (95 % -> 1.645)
 
     safety stock (demand variability only)   SS = Z * sigma_d * sqrt(L)
     safety stock (with lead-time variability) SS = Z * sqrt(L * sigma_d^2 + d^2 * sigma_L^2)
+    safety stock (forecast error)            SS = Z * sqrt(L * sigma_d^2 + d^2 * sigma_L^2 + (r * d * L)^2)
     reorder point                            ROP = d * L + SS
     economic order quantity                  EOQ = sqrt(2 * D * S / H),  D = 365 d, H = holding rate * unit cost
     inventory position                       IP = on hand + on order
+
+The last form is the one the policy uses: the safety stock covers the forecast's error over the
+protection interval, not only the demand's variability around a known mean. That error has three
+independent parts: day-to-day demand noise (independent days, variance L * sigma_d^2), the error of the
+forecast's mean itself, which is the same on every day of the interval (a level or season the forecast
+misses shifts all L days together, so its standard deviation grows with L, not sqrt(L): r * d * L),
+and the lead time's variability (d^2 * sigma_L^2). With r = 0 it is seed 000's supply-variability form.
 
 An order is due when IP <= ROP. The policy uses the protection interval L + R in place of L (an order
 placed today must last until the order the next daily run can place has arrived), which is the
@@ -44,15 +54,21 @@ def safety_stock_demand_only(z: float, sigma_d: Num, lead_time_days: Num) -> Num
     return z * np.asarray(sigma_d, dtype=float) * np.sqrt(np.asarray(lead_time_days, dtype=float)) + 0.0
 
 
-def safety_stock(z: float, sigma_d: Num, lead_time_days: Num, mean_demand: Num, sigma_lead_time: Num) -> Num:
-    """SS = Z * sqrt(L * sigma_d^2 + d^2 * sigma_L^2): demand and lead-time variability.
+def safety_stock(
+    z: float, sigma_d: Num, lead_time_days: Num, mean_demand: Num, sigma_lead_time: Num, level_error: Num = 0.0
+) -> Num:
+    """SS = Z * sqrt(L * sigma_d^2 + d^2 * sigma_L^2 + (r * d * L)^2): demand noise, lead-time
+    variability and the forecast's relative error r of the mean demand over the L days.
 
-    Equals ``safety_stock_demand_only`` when sigma_L = 0.
+    Equals seed 000's ``Z * sqrt(L * sigma_d^2 + d^2 * sigma_L^2)`` when r = 0, and
+    ``safety_stock_demand_only`` when also sigma_L = 0.
     """
-    sigma_d, lead, d, sigma_l = (
-        np.asarray(x, dtype=float) for x in (sigma_d, lead_time_days, mean_demand, sigma_lead_time)
+    sigma_d, lead, d, sigma_l, r = (
+        np.asarray(x, dtype=float) for x in (sigma_d, lead_time_days, mean_demand, sigma_lead_time, level_error)
     )
-    return z * np.sqrt(lead * sigma_d**2 + d**2 * sigma_l**2) + 0.0
+    if np.any(r < 0) or np.any(~np.isfinite(r)):
+        raise ValueError(f"level_error {level_error}: a relative standard error must be finite and >= 0")
+    return z * np.sqrt(lead * sigma_d**2 + d**2 * sigma_l**2 + (r * d * lead) ** 2) + 0.0
 
 
 def reorder_point(mean_demand: Num, lead_time_days: Num, safety: Num) -> Num:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-POLICY_VERSION = "sq-v1"  # (s, Q) continuous review with daily review period, see formulas.py
+# (s, Q) continuous review with daily review period, see formulas.py. v2: the safety stock covers the
+# forecast's error over the protection interval (backtested level error, upper half of the interval).
+POLICY_VERSION = "sq-v2"
 POLICY_SOURCE = "stock_optimization"  # rt_reorder_policy.policy_source of the rows this package writes
 
 

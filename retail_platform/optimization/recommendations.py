@@ -12,6 +12,13 @@ Two layers:
 Demand over the protection interval P = L + R (lead time plus the daily review period) is the sum of
 the daily forecasts of the next ceil(P) days, prorated for a fractional P; beyond the forecast's horizon
 (7 days for the model) the mean of the forecast days is assumed. ``d`` below is that mean daily demand.
+
+The safety stock covers the forecast's error over P (formulas.py): the daily sigma around the forecast
+(the baseline's residuals, or the upper half of the model's 80 % interval) and the relative error r of
+the forecast's mean over P, measured by a rolling-origin backtest of the baseline forecaster over the
+run's sales history, pooled per product over its stores (``baselines.interval_level_error``). The
+model's own multi-day error is not stored; the baseline's stands in for it (a model is promoted only
+when it beats the baselines on the hold-out, so it is likely no worse).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from retail_platform.forecasting.baselines import WEEKDAY_PROFILE_VERSION as BASELINE_VERSION
-from retail_platform.forecasting.baselines import baseline_forecast
+from retail_platform.forecasting.baselines import baseline_forecast, interval_level_error
 from retail_platform.optimization import anomalies as anomaly_rules
 from retail_platform.optimization import classification, formulas
 from retail_platform.optimization.policy import OptimizationConfig
@@ -37,8 +44,10 @@ REASONS = ("stockout", "below_reorder_point", "shelf_life_limit", "capacity_limi
 
 @dataclass(frozen=True)
 class PolicyInputs:
-    """Arrays over cells (``[cell]``) except ``daily_forecast`` (``[cell, day]``, day 1 first) and
-    ``store_capacity`` (``[store]``, 0 = unknown: no limit)."""
+    """Arrays over cells (``[cell]``) except ``daily_forecast`` (``[cell, day]``, day 1 first),
+    ``store_capacity`` (``[store]``, 0 = unknown: no limit) and ``level_error``: the forecast's relative
+    standard error of the mean demand over the protection interval (one pooled value or one per cell;
+    0 = the forecast's mean is taken as exact)."""
 
     daily_forecast: np.ndarray
     sigma_d: np.ndarray
@@ -51,6 +60,7 @@ class PolicyInputs:
     shelf_life: np.ndarray
     store: np.ndarray
     store_capacity: np.ndarray
+    level_error: float | np.ndarray = 0.0
 
 
 @dataclass(frozen=True)
@@ -95,7 +105,8 @@ def compute_policy(inputs: PolicyInputs, config: OptimizationConfig) -> Policy:
     protection = formulas.protection_interval(lead, config.review_period_days)
     d = mean_over_days(inputs.daily_forecast, protection)
     lead_demand = d * protection
-    safety = formulas.safety_stock(z, inputs.sigma_d, protection, d, inputs.lead_time_sd)
+    level_error = np.broadcast_to(np.asarray(inputs.level_error, dtype=float), lead.shape)
+    safety = formulas.safety_stock(z, inputs.sigma_d, protection, d, inputs.lead_time_sd, level_error)
     rop = formulas.reorder_point(d, protection, safety)
     economic = formulas.eoq(d, config.order_cost, config.holding_rate * np.asarray(inputs.unit_cost, dtype=float))
     case = np.maximum(np.asarray(inputs.case_size, dtype=float), 1.0)
@@ -244,7 +255,7 @@ def _forecast(
             idx, hz = f["index"].to_numpy(), f["horizon"].to_numpy(dtype=int) - 1
             pred = f["predicted_units"].to_numpy(dtype=float).clip(min=0.0)
             model[idx, hz] = pred
-            spread[idx, hz] = anomaly_rules.interval_sigma(
+            spread[idx, hz] = anomaly_rules.upper_interval_sigma(
                 pred, f["lower_units"].to_numpy(float), f["upper_units"].to_numpy(float)
             )
             have = np.isfinite(model).any(axis=1)
@@ -270,6 +281,18 @@ def recommend(inputs: Inputs, config: OptimizationConfig, run_id: str = "") -> p
     daily, sigma, version = _forecast(cells, inputs, config, horizon)
     stores = inputs.stores.set_index("store_id")["storage_capacity_units"].astype(float)
     capacity = np.array([stores.get(s, 0.0) for s in cells.store_ids])
+    # Days before the first sale of any cell are days before the warehouse holds sales, not days
+    # without demand: the backtest starts at the first day with data.
+    selling = np.flatnonzero(cells.history.sum(axis=0) > 0)
+    since = int(selling[0]) if selling.size else len(cells.days)
+    level_error = interval_level_error(
+        cells.history[:, since:],
+        np.array([d.weekday() for d in cells.days[since:]]),
+        cells.store_index,
+        frame["lead_time_days"].to_numpy(float) + config.review_period_days,
+        window=min(28, config.history_days) // 7 * 7,
+        pools=frame["product_id"].to_numpy(),
+    )
     policy = compute_policy(
         PolicyInputs(
             daily_forecast=daily,
@@ -283,6 +306,7 @@ def recommend(inputs: Inputs, config: OptimizationConfig, run_id: str = "") -> p
             shelf_life=frame["shelf_life_days"].to_numpy(float),
             store=cells.store_index,
             store_capacity=capacity,
+            level_error=level_error,
         ),
         config,
     )

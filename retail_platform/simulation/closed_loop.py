@@ -12,7 +12,9 @@ Deterministic (one seed), pure (no services), vectorised over the store/product 
        profile; the GBT model is trained in Spark and is not part of this pure loop) from the sales
        history, as the DAG falls back to when no model forecast exists;
     3. recommendations: ``recommendations.compute_policy`` (the DAG's function) with on hand, on order,
-       the suppliers' lead times, case sizes, shelf lives and the stores' capacities;
+       the suppliers' lead times, case sizes, shelf lives and the stores' capacities, and the
+       forecast's error over the protection interval backtested on the last ``history_days`` of sales
+       (``baselines.interval_level_error``, as ``recommendations.recommend`` does);
     4. orders: every recommended quantity > 0 is placed; it arrives after a lead time drawn from the
        supplier's normal(mean, std), rounded to whole days, at least 1 (shelved at the start of day
        t + lead time, so days t .. t + lead - 1 are sold from the stock already there);
@@ -41,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from retail_platform.forecasting.baselines import baseline_forecast
+from retail_platform.forecasting.baselines import baseline_forecast, interval_level_error
 from retail_platform.optimization.policy import OptimizationConfig
 from retail_platform.optimization.recommendations import PolicyInputs, compute_policy
 from retail_platform.simulation import demand
@@ -149,6 +151,7 @@ def in_process(catalog: Catalog, config: ClosedLoopConfig) -> Decide:
     (the production path's own policy function), no warehouse."""
     n_stores, n_products = catalog.shape
     store = np.repeat(np.arange(n_stores), n_products)
+    product = np.tile(np.arange(n_products), n_stores)
     lead_mean, lead_sd, case = _supplier_arrays(catalog)
     unit_cost = np.tile(np.array([float(p.unit_cost) for p in catalog.products]), n_stores)
     shelf = np.tile(np.array([p.shelf_life_days for p in catalog.products], dtype=float), n_stores)
@@ -161,6 +164,16 @@ def in_process(catalog: Catalog, config: ClosedLoopConfig) -> Decide:
         target = np.array([(first + timedelta(days=t + h)).weekday() for h in range(horizon)])
         forecast = baseline_forecast(
             state.sales[:, :t], state.weekdays[:t], target, store, window=config.forecast_window
+        )
+        # The forecast's error over the protection interval, backtested on the history the DAG reads.
+        since = max(t - config.optimization.history_days, 0)
+        level_error = interval_level_error(
+            state.sales[:, since:t],
+            state.weekdays[since:t],
+            store,
+            lead_mean + config.optimization.review_period_days,
+            window=config.forecast_window,
+            pools=product,
         )
         policy = compute_policy(
             PolicyInputs(
@@ -175,6 +188,7 @@ def in_process(catalog: Catalog, config: ClosedLoopConfig) -> Decide:
                 shelf_life=shelf,
                 store=store,
                 store_capacity=capacity,
+                level_error=level_error,
             ),
             config.optimization,
         )

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from retail_platform.optimization import formulas as f
 
@@ -36,6 +38,43 @@ def test_safety_stock_is_vectorised():
     # Row 2: 1 x sqrt(9 x 2^2 + 0) = 1 x 6 = 6.
     out = f.safety_stock(1.0, np.array([3.0, 2.0]), np.array([4.0, 9.0]), np.array([10.0, 5.0]), np.array([1.0, 0.0]))
     assert out == pytest.approx([math.sqrt(136), 6.0])
+
+
+def test_safety_stock_with_the_forecasts_level_error():
+    # Z x sqrt(L sigma_d^2 + d^2 sigma_L^2 + (r d L)^2) = 2 x sqrt(4 x 3^2 + 10^2 x 1^2 + (0.1 x 10 x 4)^2)
+    #   = 2 x sqrt(36 + 100 + 16) = 2 x sqrt(152) = 2 x 12.32883 = 24.65766
+    assert f.safety_stock(2.0, 3.0, 4.0, 10.0, 1.0, 0.1) == pytest.approx(24.65766, abs=1e-5)
+    # The level error grows with L, not sqrt(L): alone (sigma_d = sigma_L = 0) it is Z x r x d x L = 2 x 0.1 x 10 x 9.
+    assert f.safety_stock(2.0, 0.0, 9.0, 10.0, 0.0, 0.1) == pytest.approx(18.0)
+    for bad in (-0.01, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="level_error"):
+            f.safety_stock(2.0, 3.0, 4.0, 10.0, 1.0, bad)
+
+
+def _amounts(high: float) -> st.SearchStrategy[float]:
+    """0 or a magnitude whose square does not underflow: the inputs' physical range (units, days)."""
+    return st.one_of(st.just(0.0), st.floats(1e-6, high))
+
+
+@given(
+    z=_amounts(4.0),
+    sigma_d=_amounts(1e4),
+    lead=_amounts(60.0),
+    d=_amounts(1e4),
+    sigma_l=_amounts(20.0),
+    r=_amounts(2.0),
+    more=_amounts(2.0),
+)
+def test_safety_stock_level_error_only_adds(z, sigma_d, lead, d, sigma_l, r, more):
+    """r = 0 is seed 000's form; a larger r never lowers the safety stock; and the level-error part alone
+    is a floor (the parts are independent, so their variances add)."""
+    base = f.safety_stock(z, sigma_d, lead, d, sigma_l)
+    with_r = f.safety_stock(z, sigma_d, lead, d, sigma_l, r)
+    assert f.safety_stock(z, sigma_d, lead, d, sigma_l, 0.0) == base
+    assert with_r >= base * (1 - 1e-12)
+    assert f.safety_stock(z, sigma_d, lead, d, sigma_l, r + more) >= with_r * (1 - 1e-12)
+    assert with_r >= z * r * d * lead * (1 - 1e-12)
+    assert with_r == pytest.approx(math.sqrt(base**2 + (z * r * d * lead) ** 2), rel=1e-9, abs=1e-9)
 
 
 def test_reorder_point():

@@ -86,22 +86,24 @@ def test_the_pure_loop_is_one_decider_among_others():
 
 
 def test_forecasts_are_written_with_the_interval_the_recommendations_read_back():
-    """The production path reads a forecast's spread from its 80 % interval (anomalies.interval_sigma):
-    away from the lower bound at 0 it gives back the forecaster's standard deviation."""
-    from retail_platform.optimization.anomalies import interval_sigma
+    """The production path reads a forecast's spread from the upper half of its 80 % interval
+    (anomalies.upper_interval_sigma): it gives back the forecaster's standard deviation, also where the
+    lower bound is cut at 0 (there the interval's full width would understate it)."""
+    from retail_platform.optimization.anomalies import interval_sigma, upper_interval_sigma
     from retail_platform.simulation.catalog import CatalogConfig, generate_catalog
     from retail_platform.simulation.closed_loop_warehouse import Cells, forecast_frame, inventory_rows, sales_rows
 
     cells = Cells.of(generate_catalog(CatalogConfig(seed=4, stores=2, products=3)))
     daily = np.array([[40.0] * 7, [0.5] * 7, [12.0] * 7, [3.0] * 7, [60.0] * 7, [9.0] * 7])
-    sigma = np.array([8.0, 1.0, 4.0, 2.0, 10.0, 3.5])
+    sigma = np.array([8.0, 1.0, 4.0, 3.0, 10.0, 3.5])  # 0.5 +- 1 and 3 +- 3 are cut at 0
     frame = forecast_frame(cells, date(2026, 10, 1), daily, sigma, datetime(2026, 10, 2, tzinfo=timezone.utc))
     assert len(frame) == 6 * 7 and set(frame["horizon"]) == set(range(1, 8))
     assert (frame["target_date"] == [date(2026, 10, 1) + timedelta(days=int(h)) for h in frame["horizon"]]).all()
     assert (frame["lower_units"] >= 0).all() and (frame["lower_units"] <= frame["predicted_units"]).all()
-    back = interval_sigma(frame["predicted_units"], frame["lower_units"], frame["upper_units"])
-    wide = frame["lower_units"] > 0
-    assert np.allclose(back[wide], np.repeat(sigma, 7)[wide.to_numpy()])
+    bounds = frame["predicted_units"], frame["lower_units"], frame["upper_units"]
+    assert np.allclose(upper_interval_sigma(*bounds), np.repeat(sigma, 7))
+    cut = (frame["lower_units"] == 0).to_numpy()
+    assert cut.any() and (interval_sigma(*bounds)[cut] < np.repeat(sigma, 7)[cut]).any()
 
     units = np.array([3, 0, 1, 0, 0, 7])
     sold = sales_rows(cells, date(2026, 10, 1), units, "b")
