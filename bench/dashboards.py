@@ -235,21 +235,8 @@ def fill(client: Any, rows: int) -> dict[str, Any]:
         )
     seconds["speed_layer"] = time.monotonic() - t0
 
-    def count(sql: str) -> int:
-        return int(client.query(sql).result_rows[0][0])
-
-    return {
-        "fact_sales_rows": count("SELECT count() FROM fact_sales"),
-        "fact_inventory_rows": count("SELECT count() FROM fact_inventory"),
-        "agg_sales_daily_rows": count("SELECT count() FROM agg_sales_daily"),
-        "rt_stock_rows": count("SELECT count() FROM rt_stock"),
-        "rt_sales_5min_rows": count("SELECT count() FROM rt_sales_5min"),
-        "closed_days": DAYS,
-        "first_day": first.isoformat(),
-        "stores": STORES,
-        "products": PRODUCTS,
-        "fill_seconds": {k: round(v, 1) for k, v in seconds.items()},
-    }
+    return {**data_summary(client), "first_day": first.isoformat(),
+            "fill_seconds": {k: round(v, 1) for k, v in seconds.items()}}  # fmt: skip
 
 
 def data_summary(client: Any) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from retail_platform.api.snapshot import Copy, Floor, StockSnapshot
 from retail_platform.api.writes import EventWriter, Pending, build_event
 from retail_platform.events import contracts
 from retail_platform.retry import poll
-from retail_platform.settings import Settings
+from retail_platform.settings import Settings, get_settings
 
 RYW_POLL_S = 0.25
 FLOOR_FILE = "stock-floor"  # under <state>/api: the read-your-writes moment the worker processes share
@@ -502,6 +502,4 @@ def _wait_visible(svc: Services, store_id: str, sku: str, event_time: str, wait:
 
 def serve_app() -> FastAPI:
     """The app of one worker process (uvicorn's factory): settings from this process's environment."""
-    from retail_platform.settings import get_settings
-
     return create_app(get_settings())

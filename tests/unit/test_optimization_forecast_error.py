@@ -17,7 +17,7 @@ from hypothesis.extra import numpy as hnp
 from retail_platform.forecasting.baselines import interval_level_error
 from retail_platform.optimization import anomalies
 from retail_platform.optimization.policy import OptimizationConfig
-from retail_platform.optimization.recommendations import Inputs, PolicyInputs, compute_policy, recommend
+from retail_platform.optimization.recommendations import Inputs, recommend
 
 CONFIG = OptimizationConfig()
 Z95 = 1.6448536269514722
@@ -140,30 +140,6 @@ def test_upper_interval_sigma_gives_back_sigma_even_when_the_interval_is_cut_at_
     assert anomalies.upper_interval_sigma(p, lo, up)[0] >= both
     if predicted - Z80 * sigma < -1e-9 and (upper - lower) / (2 * Z80) > max(1.0, math.sqrt(predicted)) + 1e-9:
         assert both < sigma
-
-
-def test_policy_sizes_the_safety_stock_from_the_level_error():
-    inputs = PolicyInputs(
-        daily_forecast=np.full((1, 7), 10.0),
-        sigma_d=np.array([3.0]),
-        lead_time=np.array([4.0]),
-        lead_time_sd=np.array([1.0]),
-        on_hand=np.array([20.0]),
-        on_order=np.array([30.0]),
-        case_size=np.array([12.0]),
-        unit_cost=np.array([4.0]),
-        shelf_life=np.array([0.0]),
-        store=np.array([0]),
-        store_capacity=np.array([0.0]),
-        level_error=0.1,
-    )
-    p = compute_policy(inputs, CONFIG)
-    # P = 4 + 1 = 5, d = 10: SS = 1.64485 x sqrt(5 x 3^2 + 10^2 x 1^2 + (0.1 x 10 x 5)^2)
-    #   = 1.64485 x sqrt(45 + 100 + 25) = 1.64485 x sqrt(170) = 1.64485 x 13.03840 = 21.4463
-    assert p.safety_stock[0] == pytest.approx(Z95 * math.sqrt(170), rel=1e-9)
-    assert p.safety_stock[0] == pytest.approx(21.4463, abs=1e-4)
-    # ROP = 10 x 5 + 21.4463 = 71.4463.
-    assert p.reorder_point[0] == pytest.approx(71.4463, abs=1e-4)
 
 
 def _inputs(units: list[float], as_of: date, forecast: tuple[float, float] | None = None) -> Inputs:

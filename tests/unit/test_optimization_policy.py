@@ -45,6 +45,16 @@ def _inputs(**overrides) -> PolicyInputs:
     return PolicyInputs(**(values | overrides))
 
 
+def test_policy_sizes_the_safety_stock_from_the_level_error():
+    p = compute_policy(_inputs(level_error=0.1), CONFIG)
+    # P = 4 + 1 = 5, d = 10: SS = 1.64485 x sqrt(5 x 3^2 + 10^2 x 1^2 + (0.1 x 10 x 5)^2)
+    #   = 1.64485 x sqrt(45 + 100 + 25) = 1.64485 x sqrt(170) = 1.64485 x 13.03840 = 21.4463
+    assert p.safety_stock[0] == pytest.approx(Z95 * math.sqrt(170), rel=1e-9)
+    assert p.safety_stock[0] == pytest.approx(21.4463, abs=1e-4)
+    # ROP = 10 x 5 + 21.4463 = 71.4463.
+    assert p.reorder_point[0] == pytest.approx(71.4463, abs=1e-4)
+
+
 def test_mean_over_days_prorates_and_extends_the_horizon():
     daily = np.array([[1.0, 2, 3, 4, 5, 6, 7]])
     # 2.5 days: (1 + 2 + 0.5 x 3) / 2.5 = 4.5 / 2.5 = 1.8
