@@ -81,3 +81,13 @@ def test_superset_settings_and_overlay():
         load_settings({"RETAIL_SUPERSET_URL": "superset:8088"})
     with pytest.raises(SettingsError, match="RETAIL_SUPERSET_PASSWORD"):
         load_settings({"RETAIL_SUPERSET_PASSWORD": ""})
+
+
+@given(st.text(max_size=8))
+def test_api_workers_is_a_bounded_integer_or_a_named_error(raw):
+    try:
+        value = load_settings({"RETAIL_API_WORKERS": raw}).api_workers
+    except SettingsError as exc:
+        assert "RETAIL_API_WORKERS" in str(exc)
+    else:
+        assert value == int(raw) and 1 <= value <= 64
