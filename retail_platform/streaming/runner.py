@@ -49,6 +49,9 @@ def spark_conf(config: StreamConfig) -> dict[str, str]:
         # Delta rebuilds the table state to look up txnAppId/txnVersion on every append, with a
         # shuffle of 50 partitions by default: ~9 s per append on two cores, ~1.5 s with two.
         "spark.databricks.delta.snapshotPartitions": str(config.shuffle_partitions),
+        # A commit's statistics need the new snapshot's full state (another job per append); the
+        # stream never reads them. Measured on a bronze copy: 1.7 s -> 1.3 s per append.
+        "spark.databricks.delta.commitStats.collect": "false",
     }
 
 

@@ -115,6 +115,7 @@ STREAM_BATCHES = Table(
         ("rows_written", "Map(String, UInt64)"),
         ("max_event_time", "Nullable(DateTime64(3, 'UTC'))"),
         ("max_offsets", "Map(String, Int64)"),
+        ("queryable_at", "Nullable(DateTime64(3, 'UTC'))"),
     ),
 )
 
