@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import tempfile
 import threading
 import time
@@ -443,6 +444,9 @@ def main() -> None:
             "load_average_at_end": os.getloadavg(),
         },
         "started_at": started.isoformat(timespec="seconds"),
+        "commit": subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip(),
         "args": vars(args),
         "goal": {"events_per_s": 8300, "p95_event_to_queryable_s": 5.0, "flat_lag_minutes": 3},
         "generator_alone": generator,
