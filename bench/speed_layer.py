@@ -293,6 +293,49 @@ def stream_batches(log_file: Path, since: datetime, until: datetime) -> list[dic
     return rows
 
 
+def stream_progress(log_file: Path, batch_ids: set[int]) -> list[dict[str, object]]:
+    """The stream's Spark progress reports (its log's ``progress {...}`` lines) of these batches."""
+    found: dict[int, dict[str, object]] = {}
+    if not log_file.exists():
+        return []
+    with log_file.open(errors="replace") as lines:
+        for line in lines:
+            marker = line.find(" progress {")
+            if marker < 0:
+                continue
+            try:
+                row = json.loads(line[marker + len(" progress ") :])
+                batch_id = int(row["batch_id"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if batch_id in batch_ids:
+                found[batch_id] = row  # the last report of an id: a replay reports again
+    return [found[i] for i in sorted(found)]
+
+
+def progress_summary(reports: list[dict[str, object]]) -> dict[str, object]:
+    """Mean milliseconds per part of a trigger (addBatch is the handler) and the deduplication state:
+    rows held at most, rows evicted per trigger and the time eviction and the state commit took."""
+    if not reports:
+        return {"triggers": 0}
+    durations: dict[str, list[float]] = {}
+    state: dict[str, list[float]] = {}
+    for report in reports:
+        for part, ms in dict(report.get("duration_ms") or {}).items():
+            durations.setdefault(part, []).append(float(ms))
+        for operator in list(report.get("state") or []):
+            for metric, value in dict(operator).items():
+                if value is not None:
+                    state.setdefault(metric, []).append(float(value))
+    peaks = ("numRowsTotal", "memoryUsedBytes")
+    return {
+        "triggers": len(reports),
+        "mean_duration_ms": {k: round(float(np.mean(v))) for k, v in sorted(durations.items())},
+        "state_max": {k: int(max(v)) for k, v in sorted(state.items()) if k in peaks},
+        "state_mean_per_trigger": {k: round(float(np.mean(v)), 1) for k, v in sorted(state.items()) if k not in peaks},
+    }
+
+
 def batch_summary(batches: list[dict[str, object]], seconds: float) -> dict[str, object]:
     """Micro-batch count, duration percentiles, mean seconds per step and the consumed rate."""
     if not batches:
@@ -369,7 +412,8 @@ def run_rate(
     resources = cpu.read(sent_seconds)
     produced = sum(truth.produced.values())
     # Batches that finished while events were offered: what the stream sustained under this load.
-    batches = batch_summary(stream_batches(log_file(settings), since, until), sent_seconds)
+    in_window = stream_batches(log_file(settings), since, until)
+    batches = batch_summary(in_window, sent_seconds)
     # Catch up before measuring latency, so every event of the run has its batch (bounded: a rate far
     # above what the stream sustains leaves a backlog of many minutes; its latency is then measured
     # over the events queryable by the deadline, and the count says how many those were).
@@ -388,6 +432,9 @@ def run_rate(
         "produced": produced,
         "offered_per_s": round(produced / sent_seconds),
         "stream": batches,
+        "spark_triggers": progress_summary(
+            stream_progress(log_file(settings), {int(b_["batch_id"]) for b_ in in_window})
+        ),
         "resources": resources,
         "lag_samples": samples,
         "lag_growth_per_s_second_half": round(slope, 1),

@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.speed_layer import batch_summary, event_latencies, latency_summary, stream_batches
+from bench.speed_layer import (
+    batch_summary,
+    event_latencies,
+    latency_summary,
+    progress_summary,
+    stream_batches,
+    stream_progress,
+)
 
 
 def frames(event_tz: str | None, finished_tz: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -89,3 +96,25 @@ def test_batches_are_read_from_the_log_within_the_window_only(tmp_path):
 def test_no_batches_no_rates(tmp_path):
     assert stream_batches(tmp_path / "missing.log", datetime.min, datetime.max) == []
     assert batch_summary([], seconds=10.0) == {"batches": 0}
+
+
+def test_progress_reports_of_the_window_s_batches_the_last_report_of_an_id_wins(tmp_path):
+    def report(batch_id: int, add_batch: int, rows: int, removed: int) -> str:
+        body = {
+            "batch_id": batch_id,
+            "input_rows": 10,
+            "duration_ms": {"addBatch": add_batch, "triggerExecution": add_batch + 100},
+            "state": [{"numRowsTotal": rows, "numRowsRemoved": removed, "allRemovalsTimeMs": 5, "memoryUsedBytes": 7}],
+        }
+        return f"2026-12-07 10:00:00,000 INFO stream_events progress {json.dumps(body)}\n"
+
+    log = tmp_path / "stream.log"
+    log.write_text(report(1, 900, 50, 0) + report(2, 1000, 100, 10) + report(2, 3000, 120, 20) + report(3, 500, 130, 0))
+    reports = stream_progress(log, {2, 3})
+    assert [r["batch_id"] for r in reports] == [2, 3]
+    summary = progress_summary(reports)
+    assert summary["triggers"] == 2
+    assert summary["mean_duration_ms"] == {"addBatch": 1750, "triggerExecution": 1850}
+    assert summary["state_max"] == {"memoryUsedBytes": 7, "numRowsTotal": 130}
+    assert summary["state_mean_per_trigger"] == {"allRemovalsTimeMs": 5.0, "numRowsRemoved": 10.0}
+    assert progress_summary([]) == {"triggers": 0}
