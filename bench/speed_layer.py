@@ -458,6 +458,8 @@ def main() -> None:
     parser.add_argument("--catch-up", type=float, default=300.0, help="longest wait for the backlog after a run")
     args = parser.parse_args()
     settings = get_settings()
+    # A stream left running from before would be measured with whatever code it started with.
+    stack.down(settings, ("stream",))
     stack.up(settings, ("warehouse", "kafka", "stream"))
     started = datetime.now(timezone.utc)
     load_at_start = os.getloadavg()
