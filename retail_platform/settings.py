@@ -84,6 +84,9 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_ALERT_FRESHNESS_SECONDS": "900",
     "RETAIL_ALERT_STREAM_LAG_SECONDS": "120",
     "RETAIL_ALERT_DQ_FAILED_CHECKS": "0",
+    # Stock anomalies in the stream (retail_platform/streaming/anomalies.py): units a reported stock
+    # level may differ from the level its sales and deliveries explain before it is an anomaly.
+    "RETAIL_ANOMALY_STOCK_TOLERANCE": "5",
 }
 
 # The real-time tables keep this many days (rt_sales_5min's TTL in sql/0006_realtime.sql): an event
@@ -144,6 +147,7 @@ class Settings:
     alert_freshness_seconds: int = 900
     alert_stream_lag_seconds: int = 120
     alert_dq_failed_checks: int = 0
+    anomaly_stock_tolerance: int = 5
     source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # Derived values: computed, never configured separately, so they cannot disagree.
@@ -384,6 +388,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alert_freshness_seconds=_bounded(values, "RETAIL_ALERT_FRESHNESS_SECONDS", 1, 7 * 86400),
         alert_stream_lag_seconds=_bounded(values, "RETAIL_ALERT_STREAM_LAG_SECONDS", 1, 86400),
         alert_dq_failed_checks=_bounded(values, "RETAIL_ALERT_DQ_FAILED_CHECKS", 0, 10_000),
+        anomaly_stock_tolerance=_bounded(values, "RETAIL_ANOMALY_STOCK_TOLERANCE", 0, 1_000_000),
         source={k: values[k] for k in DEFAULTS},
     )
 

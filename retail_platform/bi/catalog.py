@@ -267,6 +267,26 @@ DATASETS: dict[str, Dataset] = {
             "event_time",
         ),
         Dataset(
+            "v_stream_anomalies",
+            "one stock anomaly episode (anomaly_id)",
+            (
+                "anomaly_id",
+                "kind",
+                "store_id",
+                "product_id",
+                "product_name",
+                "opened_at",
+                "closed_at",
+                "status",
+                "observed",
+                "expected",
+                "difference",
+                "lower",
+                "upper",
+            ),
+            "opened_at",
+        ),
+        Dataset(
             "v_demand_forecast_latest",
             "store_id, product_id, target_date (newest forecast run)",
             (
@@ -547,6 +567,27 @@ STORE_MANAGER = Dashboard(
             width=6,
         ),
         Chart(
+            "sm_anomalies",
+            "Stock anomalies: open, or opened in the last 7 days",
+            "v_stream_anomalies",
+            "table",
+            (),
+            columns=(
+                "opened_at",
+                "store_id",
+                "product_id",
+                "product_name",
+                "status",
+                "observed",
+                "expected",
+                "difference",
+                "closed_at",
+            ),
+            where="(status = 'open' OR opened_at >= now() - INTERVAL 7 DAY)",
+            order_by="opened_at",
+            width=12,
+        ),
+        Chart(
             "sm_forecast",
             "7-day forecast (80% interval) and actual units",
             "v_demand_forecast_latest",
@@ -575,7 +616,9 @@ STORE_MANAGER = Dashboard(
         ),
     ),
     refresh_seconds=30,
-    description="Live stock, stock-out risk and reorder recommendations per store; refreshes every 30 s.",
+    description=(
+        "Live stock, stock-out risk, stock anomalies and reorder recommendations per store; refreshes every 30 s."
+    ),
     # The values offered come through the store manager's row-level security: only their stores.
     filters=(Filter("sm_store", "Store", "select", STORE_COLUMN, "v_rt_stock_risk"),),
 )

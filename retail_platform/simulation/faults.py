@@ -24,6 +24,12 @@ reason a correct pipeline must quarantine it with.
 Delays are in simulated time, so at ``--speed 1`` they are real seconds, and relative to the stream
 (watermarks are event-time based) they mean the same at any speed. Held messages are released when
 the stream passes their release time, and all of them at the end of a run.
+
+Anomalies for the stream's detector are injected into the simulated chain itself, not into its
+messages, so stock and the ground truth stay consistent: a ``StockCount`` is a stock count at a
+chosen simulated moment that finds some units fewer (or more) than the records say, sent as an
+inventory_update with reason ``adjustment`` that no sale or delivery explains (the generator applies
+it, ``generator.py``).
 """
 
 from __future__ import annotations
@@ -85,6 +91,44 @@ class FaultRates:
 
     def describe(self) -> str:
         return ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self) if f.name in FAULT_NAMES)
+
+
+@dataclass(frozen=True)
+class StockCount:
+    """A stock count of one store/product (catalogue indices) ``at_seconds`` of simulated time after the
+    run's start that finds ``units`` fewer than the records say (negative: more); the shelf then holds
+    what the count found (never below 0)."""
+
+    store: int
+    product: int
+    units: int
+    at_seconds: float
+
+    def __post_init__(self) -> None:
+        if self.store < 0 or self.product < 0:
+            raise ValueError(f"stock count {self.describe()}: store and product are indices from 0")
+        if self.units == 0:
+            raise ValueError(f"stock count {self.describe()}: units must not be 0 (a count that finds no difference)")
+        if not self.at_seconds >= 0:
+            raise ValueError(f"stock count {self.describe()}: the moment must be at or after the start")
+
+    @classmethod
+    def parse(cls, text: str) -> StockCount:
+        """``"STORE:PRODUCT:UNITS@SECONDS"``, e.g. ``"0:3:25@30"``: store 0, product 3, 25 units
+        missing, 30 simulated seconds after the start."""
+        where, sep, when = text.partition("@")
+        parts = where.split(":")
+        if not sep or len(parts) != 3:
+            raise ValueError(f"{text!r}: expected STORE:PRODUCT:UNITS@SECONDS, e.g. 0:3:25@30")
+        try:
+            store, product, units = (int(p) for p in parts)
+            at = float(when)
+        except ValueError:
+            raise ValueError(f"{text!r}: STORE, PRODUCT and UNITS are integers, SECONDS a number") from None
+        return cls(store, product, units, at)
+
+    def describe(self) -> str:
+        return f"{self.store}:{self.product}:{self.units}@{self.at_seconds:g}"
 
 
 @dataclass

@@ -6,14 +6,14 @@ idempotent for a repeated batch id, so any prefix of this function may have run 
 
 0. duplicates redelivered after the dedup operator's window are dropped (reads only: the ids earlier
    batches accepted, ``late_duplicates``);
-1. restock alerts are decided first (reads only: the state as the previous batch left it, the reorder
-   policies; an earlier attempt's stored alerts win);
+1. restock alerts and stock anomalies are decided first (reads only: the states as the previous batch
+   left them, the reorder policies; an earlier attempt's stored alerts and anomalies win);
 2. bronze Delta appends of the events and the alerts (``txnAppId``/``txnVersion``: Delta skips a
    version it already committed), all four tables at once;
-3. rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state, rt_event_ids and
-   ops_stream_days (deduplication token per table and batch; ops_stream_days after bronze, which the
-   late-arrival check of closed days relies on);
-4. dead letters and alerts to Kafka (the outbox publishes each message once);
+3. rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state, rt_anomalies,
+   rt_anomaly_state, rt_event_ids and ops_stream_days (deduplication token per table and batch;
+   ops_stream_days after bronze, which the late-arrival check of closed days relies on);
+4. dead letters, restock alerts and anomaly alerts to Kafka (the outbox publishes each message once);
 5. the ops_stream_batches row, last: its presence means the batch is complete in every sink.
 """
 
@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from retail_platform import topics
 from retail_platform.events.contracts import validate
 from retail_platform.streaming import alerts as restock
-from retail_platform.streaming import deadletter, tables
+from retail_platform.streaming import anomalies, deadletter, tables
 from retail_platform.streaming.late_duplicates import Band, Identity, day_rows, id_rows, probes
 from retail_platform.streaming.ops import BatchStats, PartitionInput, batch_row
 from retail_platform.streaming.outbox import OutMessage
@@ -204,6 +204,59 @@ def decide_alerts(
     return decided, changed
 
 
+def anomaly_message(anomaly: anomalies.Anomaly) -> OutMessage:
+    # Keyed by store like the restock alerts, so one store's anomalies stay ordered.
+    return OutMessage(message_id=anomaly.anomaly_id, key=anomaly.store_id.encode(), value=anomaly.to_json())
+
+
+def anomaly_row(anomaly: anomalies.Anomaly, query_id: str, batch_id: int) -> list[Any]:
+    return [
+        anomaly.anomaly_id,
+        anomaly.kind,
+        anomaly.status,
+        anomaly.event_time,
+        anomaly.store_id,
+        anomaly.product_id,
+        anomaly.observed,
+        anomaly.expected,
+        anomaly.lower,
+        anomaly.upper,
+        anomaly.source_event_id,
+        query_id,
+        batch_id,
+    ]
+
+
+def anomaly_state_row(key: restock.Key, state: anomalies.StockState, query_id: str, batch_id: int) -> list[Any]:
+    return [query_id, key[0], key[1], batch_id, state.level, state.event_time, state.event_id, state.episode]
+
+
+def decide_anomalies(
+    batch: CollectedBatch, warehouse: Warehouse, config: anomalies.AnomalyConfig
+) -> tuple[list[anomalies.Anomaly], dict[restock.Key, anomalies.StockState]]:
+    """Stock anomaly rows of the batch and the detector states it changed, starting from the state
+    before the batch (two reads per batch, whatever its size: the states, and on a replay the rows an
+    earlier attempt stored)."""
+    keys = sorted({(e["store_id"], e["product_id"]) for e in batch.inventory})
+    if not keys:
+        return [], {}
+    states = warehouse.anomaly_states(batch.batch_id, keys)
+    changed, decided = anomalies.run_stock(batch.inventory, states, config)
+    earlier = warehouse.anomalies_of_batch(batch.batch_id)
+    if earlier:
+        # A replay: what an earlier attempt stored is what consumers may already have seen.
+        if {(a.anomaly_id, a.status) for a in earlier} != {(a.anomaly_id, a.status) for a in decided}:
+            log.warning(
+                "batch %s: replay decided %d anomaly rows, the earlier attempt stored %d (tolerance changed "
+                "in between); keeping the stored ones",
+                batch.batch_id,
+                len(decided),
+                len(earlier),
+            )
+        decided = earlier
+    return decided, changed
+
+
 @contextmanager
 def _timed(timings: dict[str, float] | None, step: str) -> Iterator[None]:
     started = time.perf_counter()
@@ -226,10 +279,11 @@ def process(
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     timings: dict[str, float] | None = None,
     band: Band = Band(timedelta(minutes=15)),
+    anomaly_config: anomalies.AnomalyConfig = anomalies.AnomalyConfig(),
 ) -> list[Any]:
     """Write the batch everywhere; returns the ops_stream_batches row it inserted last. ``timings``,
     when given, receives the seconds each step took; ``band`` is the on-time band of the query's
-    dedup window."""
+    dedup window; ``anomaly_config`` the stock anomalies' tolerance."""
     batch_id = batch.batch_id
     written: dict[str, int] = {}
 
@@ -239,6 +293,9 @@ def process(
 
     with _timed(timings, "alerts"):
         decided, changed = decide_alerts(batch, warehouse)
+
+    with _timed(timings, "anomalies"):
+        found, detector_states = decide_anomalies(batch, warehouse, anomaly_config)
 
     with _timed(timings, "bronze"):
         written.update(bronze.write(decided, frozenset(late)))
@@ -253,6 +310,10 @@ def process(
         written[tables.RESTOCK_ALERTS.name] = warehouse.insert(tables.RESTOCK_ALERTS, alert_rows, batch_id)
         states = [state_row(k, s, query_id, batch_id) for k, s in sorted(changed.items())]
         written[tables.RESTOCK_STATE.name] = warehouse.insert(tables.RESTOCK_STATE, states, batch_id)
+        anomaly_rows = [anomaly_row(a, query_id, batch_id) for a in found]
+        written[tables.ANOMALIES.name] = warehouse.insert(tables.ANOMALIES, anomaly_rows, batch_id)
+        detector_rows = [anomaly_state_row(k, s, query_id, batch_id) for k, s in sorted(detector_states.items())]
+        written[tables.ANOMALY_STATE.name] = warehouse.insert(tables.ANOMALY_STATE, detector_rows, batch_id)
         identities = batch.identities()
         ids = id_rows(identities, band, query_id, batch_id)
         written[tables.EVENT_IDS.name] = warehouse.insert(tables.EVENT_IDS, ids, batch_id)
@@ -268,6 +329,9 @@ def process(
         alert_messages = [alert_message(a) for a in decided]
         publisher.publish(topics.RESTOCK_ALERTS.name, batch_id, alert_messages)
         written[f"kafka:{topics.RESTOCK_ALERTS.name}"] = len(alert_messages)
+        anomaly_messages = [anomaly_message(a) for a in anomalies.opened(found)]
+        publisher.publish(topics.ANOMALY_ALERTS.name, batch_id, anomaly_messages)
+        written[f"kafka:{topics.ANOMALY_ALERTS.name}"] = len(anomaly_messages)
 
     row = batch_row(
         query_name=query_name,

@@ -22,6 +22,7 @@ from pyspark.sql.streaming import StreamingQuery
 from retail_platform.settings import Settings
 from retail_platform.streaming import batch as batch_mod
 from retail_platform.streaming import offset_log, topology
+from retail_platform.streaming.anomalies import AnomalyConfig
 from retail_platform.streaming.bronze import BoundBronze, DeltaBronze
 from retail_platform.streaming.config import StreamConfig
 from retail_platform.streaming.late_duplicates import Band
@@ -109,6 +110,7 @@ class StreamRunner:
                 started_at=started,
                 timings=timings,
                 band=Band(self.config.dedup_window),
+                anomaly_config=AnomalyConfig(stock_tolerance=self.settings.anomaly_stock_tolerance),
             )
         finally:
             df.unpersist()

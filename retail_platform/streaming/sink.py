@@ -23,6 +23,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from retail_platform.retry import retrying
 from retail_platform.streaming import tables
 from retail_platform.streaming.alerts import Alert, Key, KeyState, Policy, usable_policy
+from retail_platform.streaming.anomalies import Anomaly, StockState
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -173,6 +174,57 @@ class Warehouse:
                 source_event_id=source,
             )
             for event_id, event_time, store_id, product_id, stock, reorder_point, quantity, source in rows
+        ]
+
+    # ---- stock anomalies (anomalies.py) ------------------------------------------------------------
+
+    def anomaly_states(self, batch_id: int, keys: Sequence[Key]) -> dict[Key, StockState]:
+        """The detector's state of each key as batch ``batch_id - 1`` left it (as ``restock_states``)."""
+        states: dict[Key, StockState] = {}
+        for chunk in _chunks(sorted(keys), LOOKUP_CHUNK):
+            rows = self._query(
+                f"""
+                SELECT store_id, product_id,
+                       argMax(level, batch_id), argMax(event_time, batch_id),
+                       argMax(event_id, batch_id), argMax(episode, batch_id)
+                FROM {tables.ANOMALY_STATE.name}
+                WHERE query_id = %(query_id)s AND batch_id < %(batch_id)s
+                  AND (store_id, product_id) IN (SELECT arrayJoin(%(keys)s))
+                GROUP BY store_id, product_id
+                """,
+                {"query_id": self.query_id, "batch_id": batch_id, "keys": [tuple(k) for k in chunk]},
+            )
+            for store_id, product_id, level, event_time, event_id, episode in rows:
+                states[(store_id, product_id)] = StockState(int(level), _utc(event_time), event_id, episode)
+        return states
+
+    def anomalies_of_batch(self, batch_id: int) -> list[Anomaly]:
+        """Anomaly rows an earlier attempt of this batch already stored (empty on a first attempt)."""
+        rows = self._query(
+            f"""
+            SELECT DISTINCT anomaly_id, kind, status, event_time, store_id, product_id, observed, expected,
+                   lower, upper, source_event_id
+            FROM {tables.ANOMALIES.name}
+            WHERE query_id = %(query_id)s AND batch_id = %(batch_id)s
+            ORDER BY store_id, product_id, event_time, source_event_id, status
+            """,
+            {"query_id": self.query_id, "batch_id": batch_id},
+        )
+        return [
+            Anomaly(
+                anomaly_id=str(row[0]),
+                kind=str(row[1]),
+                status=str(row[2]),
+                event_time=_utc(row[3]),
+                store_id=str(row[4]),
+                product_id=str(row[5]),
+                observed=float(row[6]),
+                expected=float(row[7]),
+                lower=float(row[8]),
+                upper=float(row[9]),
+                source_event_id=str(row[10]),
+            )
+            for row in rows
         ]
 
     # ---- outbox markers (outbox.MarkerStore) ----------------------------------------------------

@@ -1,4 +1,4 @@
-"""The warehouse tables the stream writes (created by sql/0006_realtime.sql, 0016 and 0018): names, insert columns
+"""The warehouse tables the stream writes (created by sql/0006_realtime.sql, 0016, 0018 and 0028): names, insert columns
 and their ClickHouse types.
 
 Inserts name their column types so clickhouse-connect does not DESCRIBE the table before each insert
@@ -157,6 +157,41 @@ STREAM_DAYS = Table(
     ),
 )
 
+# sql/0028_stream_anomalies.sql: stock anomalies, one row per episode opening and closing (anomalies.py).
+ANOMALIES = Table(
+    "rt_anomalies",
+    (
+        ("anomaly_id", "String"),
+        ("kind", "String"),
+        ("status", "String"),
+        ("event_time", "DateTime64(3, 'UTC')"),
+        ("store_id", "String"),
+        ("product_id", "String"),
+        ("observed", "Float64"),
+        ("expected", "Float64"),
+        ("lower", "Float64"),
+        ("upper", "Float64"),
+        ("source_event_id", "String"),
+        ("query_id", "String"),
+        ("batch_id", "UInt64"),
+    ),
+)
+
+# sql/0028_stream_anomalies.sql: the detector's state per store/product, versioned by micro-batch.
+ANOMALY_STATE = Table(
+    "rt_anomaly_state",
+    (
+        ("query_id", "String"),
+        ("store_id", "String"),
+        ("product_id", "String"),
+        ("batch_id", "UInt64"),
+        ("level", "Int64"),
+        ("event_time", "DateTime64(3, 'UTC')"),
+        ("event_id", "String"),
+        ("episode", "String"),
+    ),
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     SALES_5MIN,
     STOCK,
@@ -167,4 +202,6 @@ ALL_TABLES: tuple[Table, ...] = (
     STREAM_OUTBOX,
     EVENT_IDS,
     STREAM_DAYS,
+    ANOMALIES,
+    ANOMALY_STATE,
 )

@@ -3,10 +3,13 @@
 killed with SIGKILL several times and restarted. At the end the warehouse equals the simulator's
 ground truth per store/product (units, revenue, stock), produced = accepted + quarantined +
 dropped duplicates with every reason accounted for, bronze holds every accepted event exactly once,
-and no restock alert was published twice."""
+and no restock alert was published twice. Two stock counts injected into the run (one finds units
+missing, one finds more than recorded) are each exactly one stock anomaly, in rt_anomalies and on the
+anomaly alerts topic, and ended by the next sale; no other store/product of the run has one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -21,24 +24,32 @@ from kafka import KafkaConsumer, TopicPartition
 from retail_platform import lake, reconcile
 from retail_platform.runtime import process, stack
 from retail_platform.runtime.stream import StreamJob
-from retail_platform.simulation.faults import FaultRates
+from retail_platform.simulation.faults import FaultRates, StockCount
 from retail_platform.simulation.producer import SimulationConfig, run_simulation
-from retail_platform.topics import RESTOCK_ALERTS
+from retail_platform.topics import ANOMALY_ALERTS, RESTOCK_ALERTS
 from retail_platform.warehouse.client import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.warehouse, pytest.mark.spark]
 
 FAULTS = "duplicates=0.03,late=0.02,out_of_order=0.02,malformed=0.01,invalid=0.01"
 KILLS = 3
+# Stock counts injected into the run (store and product indices of the catalogue): 40 units missing
+# from store 1's product 4 at 20 s, 40 more than recorded in store 2's product 9 at 35 s (around the
+# kills, so their batches are among the replayed ones).
+STOCK_COUNTS = (StockCount(1, 4, 40, 20.0), StockCount(2, 9, -40, 35.0))
+# The stream's stock tolerance for this run. The late and out-of-order faults deliver some inventory
+# events after a newer one of the same store/product, whose level then differs from the one before
+# by the late sale line (at most 6 units; two in a row 12), which the default of 5 would flag.
+TOLERANCE = 12
 
 
 def _stream_spec(settings):
     return StreamJob(settings).processes(stack.run_dir(settings))[0]
 
 
-def _alert_ids(settings) -> Counter[str]:
+def _alert_ids(settings, topic: str = RESTOCK_ALERTS.name) -> Counter[str]:
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, consumer_timeout_ms=5000)
-    consumer.assign([TopicPartition(RESTOCK_ALERTS.name, 0)])
+    consumer.assign([TopicPartition(topic, 0)])
     consumer.seek_to_beginning()
     ids: Counter[str] = Counter()
     for record in consumer:
@@ -64,9 +75,15 @@ def _run_start(settings) -> datetime:
 
 @pytest.fixture
 def stream(warehouse, kafka):
-    stack.up(warehouse, ("stream",), log=lambda _: None)
-    yield warehouse
-    stack.down(warehouse, ("stream",), log=lambda _: None)
+    settings = dataclasses.replace(
+        warehouse,
+        anomaly_stock_tolerance=TOLERANCE,
+        source={**warehouse.source, "RETAIL_ANOMALY_STOCK_TOLERANCE": str(TOLERANCE)},
+    )
+    stack.down(settings, ("stream",), log=lambda _: None)  # a stream left running has another tolerance
+    stack.up(settings, ("stream",), log=lambda _: None)
+    yield settings
+    stack.down(settings, ("stream",), log=lambda _: None)
 
 
 def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
@@ -85,6 +102,7 @@ def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
         # rt_stock, so the run's must be the newest.
         start=_run_start(settings),
         load_catalog=True,
+        stock_counts=STOCK_COUNTS,
     )
     result: dict[str, object] = {}
     producer = threading.Thread(target=lambda: result.update(truth=run_simulation(settings, config)))
@@ -136,9 +154,39 @@ def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
             )
             row = frame.agg(F.count("*").alias("rows"), F.countDistinct("event_id").alias("ids")).first()
             counts[source] = (row["rows"], row["ids"])
+            if source == "inventory":
+                # Each store/product's first inventory event of the run: it is judged against the level
+                # an earlier test of the session left for the same ids, not against this run's.
+                firsts = frame.groupBy("store_id", "product_id").agg(
+                    F.min(F.struct("event_time", "event_id")).alias("first")
+                )
+                first_ids = {r["first"]["event_id"] for r in firsts.collect()}
     finally:
         spark.stop()
     assert counts == {source: (events, events) for source, events in expected.items()}
+    assert first_ids
+
+    # Stock anomalies: exactly the injected counts, each once, with the units it found, ended by the
+    # next movement; none for any other store/product of the run.
+    client = connect(settings)
+    try:
+        rows = client.query(
+            "SELECT anomaly_id, status, store_id, product_id, observed - expected, source_event_id "
+            "FROM rt_anomalies FINAL WHERE store_id IN %(stores)s AND event_time >= %(start)s",
+            parameters={"stores": tuple(truth.store_ids), "start": datetime.fromisoformat(truth.sim_start)},
+        ).result_rows
+    finally:
+        client.close()
+    opened = [r for r in rows if r[1] == "open" and r[5] not in first_ids]
+    injected = {(truth.store_ids[c.store], truth.product_ids[c.product]): -c.units for c in STOCK_COUNTS}
+    assert sorted((store, product, diff) for _, _, store, product, diff, _ in opened) == sorted(
+        (store, product, diff) for (store, product), diff in injected.items()
+    ), rows
+    closed = {r[0] for r in rows if r[1] == "closed"}
+    assert all(r[0] in closed for r in opened), "each injected episode ends at the next explained movement"
+    published = _alert_ids(settings, ANOMALY_ALERTS.name)
+    assert all(published[r[0]] == 1 for r in opened), published
+    assert all(n == 1 for n in published.values())
 
     # Restock alerts: never published twice, even across the kills.
     published = _alert_ids(settings)

@@ -16,6 +16,7 @@ import pytest
 from retail_platform import topics
 from retail_platform.streaming import tables
 from retail_platform.streaming.alerts import Alert, KeyState, Policy
+from retail_platform.streaming.anomalies import Anomaly, StockState
 from retail_platform.streaming.batch import CollectedBatch, process
 from retail_platform.streaming.late_duplicates import Identity
 from retail_platform.streaming.ops import BatchStats, PartitionInput
@@ -182,6 +183,18 @@ class FakeWarehouse:
             if r["batch_id"] == batch_id
         ]
 
+    def anomaly_states(self, batch_id, keys):
+        states = {}
+        for row in sorted(self.named(tables.ANOMALY_STATE), key=lambda r: r["batch_id"]):
+            key = (row["store_id"], row["product_id"])
+            if row["batch_id"] < batch_id and key in keys:
+                states[key] = StockState(row["level"], row["event_time"], row["event_id"], row["episode"])
+        return states
+
+    def anomalies_of_batch(self, batch_id):
+        fields = [c for c in tables.ANOMALIES.column_names if c not in ("query_id", "batch_id")]
+        return [Anomaly(**{f: r[f] for f in fields}) for r in self.named(tables.ANOMALIES) if r["batch_id"] == batch_id]
+
     def outbox_markers(self, batch_id, topic):
         return {
             r["partition"]: r["start_offset"]
@@ -317,8 +330,12 @@ BATCHES = [
     ),
 ]
 # Writes of each batch above: 2 bronze appends, 7 warehouse inserts, 1 bronze alert append, 2 outbox
-# markers, 2 flushes (crashing half-way), the ops row. test_crash_points_cover_every_write checks it.
-WRITES_PER_BATCH = 15
+# markers, 2 flushes (crashing half-way), the ops row; and the stock anomalies: batch 0 opens an
+# episode (SKU0001 falls from 30 to 9 with a sale of 1: rows and state inserted, a marker and a flush
+# for the anomaly topic), batch 1 closes it (8 is 9 minus the sale of 1: rows and state only).
+# test_crash_points_cover_every_write checks it.
+WRITES = {0: 19, 1: 17}
+WRITES_PER_BATCH = max(WRITES.values())
 
 
 def clean_run() -> dict[str, Any]:
@@ -333,7 +350,7 @@ def test_crash_points_cover_every_write():
     for b in BATCHES:
         w.fuse.count = 0
         w.run(b)
-        assert w.fuse.count == WRITES_PER_BATCH
+        assert w.fuse.count == WRITES[b.batch_id]
 
 
 def test_a_clean_run_alerts_once_per_crossing_and_keeps_state_across_batches():
@@ -349,6 +366,12 @@ def test_a_clean_run_alerts_once_per_crossing_and_keeps_state_across_batches():
     ]
     assert len(w.kafka.log[topics.RESTOCK_ALERTS.name]) == 2
     assert len(w.kafka.log[topics.DEAD_LETTER.name]) == 3
+    anomalies = w.warehouse.named(tables.ANOMALIES)
+    assert [(a["product_id"], a["status"], a["observed"], a["expected"], a["batch_id"]) for a in anomalies] == [
+        ("SKU0001", "open", 9.0, 29.0, 0),
+        ("SKU0001", "closed", 8.0, 8.0, 1),
+    ]
+    assert len(w.kafka.log[topics.ANOMALY_ALERTS.name]) == 1
     assert [r["batch_id"] for r in w.warehouse.named(tables.STREAM_BATCHES)] == [0, 1]
 
 
