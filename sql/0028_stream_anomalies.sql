@@ -1,7 +1,10 @@
--- Stock anomalies detected by the streaming job (retail_platform/streaming/anomalies.py): movements of a
--- store/product's stock that its sales and deliveries do not explain (shrinkage, miscounts), beyond
--- RETAIL_ANOMALY_STOCK_TOLERANCE units. One episode per store/product while the newest level stays
--- unexplained: a row when it opens (also published once to retail-anomaly-alerts), a row when it ends.
+-- Anomalies detected by the streaming job, per store/product, one episode at a time:
+-- * stock_unexplained (retail_platform/streaming/anomalies.py): a stock level its sales and deliveries
+--   do not explain (shrinkage, miscounts) beyond RETAIL_ANOMALY_STOCK_TOLERANCE units;
+-- * velocity_high / velocity_low (retail_platform/streaming/velocity.py): the pace of sales in a
+--   trailing window, as units a day, outside the newest demand forecast's interval for the day widened
+--   by RETAIL_ANOMALY_VELOCITY_FACTOR.
+-- A row when an episode opens (also published once to retail-anomaly-alerts), a row when it ends.
 --
 -- Exactly once under replay, as every table of sql/0006_realtime.sql: one insert per table per
 -- micro-batch with insert_deduplication_token = '<table>:<query id>:<batch id>' and
@@ -11,7 +14,7 @@
 -- migrate:up
 
 -- One row per episode opening (status 'open') and per episode end (status 'closed'), both with the
--- episode's anomaly_id (UUIDv5 of the inventory event that opened it), so a replay or a reprocessed
+-- episode's anomaly_id (UUIDv5 of the event that opened it), so a replay or a reprocessed
 -- topic derives the same rows. ReplacingMergeTree on (store_id, product_id, anomaly_id, status), the
 -- row's identity: exactly one opening and at most one end per episode even past the token window.
 -- ORDER BY store first: the store manager's "anomalies of my stores"; then the product, whose episodes
@@ -19,17 +22,17 @@
 -- (deterministic, so a repeated row lands in the partition the replacing merge looks in); kept a year.
 CREATE TABLE IF NOT EXISTS {database}.rt_anomalies
 (
-    anomaly_id String COMMENT 'the episode: UUIDv5 of the inventory event that opened it',
-    kind LowCardinality(String) COMMENT 'stock_unexplained: a level sales and deliveries do not explain',
+    anomaly_id String COMMENT 'the episode: UUIDv5 of the event that opened it',
+    kind LowCardinality(String) COMMENT 'stock_unexplained, velocity_high or velocity_low',
     status LowCardinality(String) COMMENT 'open (the episode starts) or closed (it ends)',
-    event_time DateTime64(3, 'UTC') COMMENT 'event_time of the inventory event that opened or closed it',
+    event_time DateTime64(3, 'UTC') COMMENT 'event_time of the event that opened or closed it',
     store_id LowCardinality(String),
     product_id String,
-    observed Float64 COMMENT 'the stock level the event reported (new_quantity)',
-    expected Float64 COMMENT 'the level the stream expected: previous level + units of sales and deliveries',
-    lower Float64 COMMENT 'expected - tolerance: an observed level below is a breach',
-    upper Float64 COMMENT 'expected + tolerance: an observed level above is a breach',
-    source_event_id String COMMENT 'the inventory_update that opened or closed the episode',
+    observed Float64 COMMENT 'stock: the level the event reported; velocity: units a day at the window''s pace',
+    expected Float64 COMMENT 'stock: previous level + units of sales and deliveries; velocity: the forecast',
+    lower Float64 COMMENT 'opening: below is a breach (stock: expected - tolerance; velocity: lower / factor)',
+    upper Float64 COMMENT 'opening: above is a breach (stock: expected + tolerance; velocity: upper * factor)',
+    source_event_id String COMMENT 'the inventory_update or sale that opened or closed the episode',
     query_id String,
     batch_id UInt64,
     created_at DateTime64(3, 'UTC') DEFAULT now64(3)
@@ -53,10 +56,17 @@ CREATE TABLE IF NOT EXISTS {database}.rt_anomaly_state
     store_id LowCardinality(String),
     product_id String,
     batch_id UInt64,
-    level Int64 COMMENT 'stock level after the batch (newest inventory event by event_time, event_id)',
-    event_time DateTime64(3, 'UTC') COMMENT 'inventory event the level comes from',
+    level Nullable(Int64) COMMENT 'stock level after the batch (newest inventory event); NULL before any',
+    event_time Nullable(DateTime64(3, 'UTC')) COMMENT 'inventory event the level comes from',
     event_id String,
-    episode String COMMENT 'anomaly_id of the open stock episode, empty when none is open'
+    episode String COMMENT 'anomaly_id of the open stock episode, empty when none is open',
+    sales_newest_time Nullable(DateTime64(3, 'UTC')) COMMENT 'newest sale seen; NULL before any',
+    sales_first_time Nullable(DateTime64(3, 'UTC')) COMMENT 'first sale seen (the window covers less until then)',
+    bucket_ms UInt32 COMMENT 'width of the velocity window''s buckets (a 60th of the window)',
+    bucket_numbers Array(Int64) COMMENT 'buckets (epoch milliseconds / bucket_ms) within the window',
+    bucket_units Array(Int64) COMMENT 'units sold in each of those buckets',
+    velocity_kind String COMMENT 'velocity_high or velocity_low while a velocity episode is open',
+    velocity_episode String COMMENT 'anomaly_id of the open velocity episode, empty when none is open'
 )
 ENGINE = MergeTree
 PARTITION BY tuple()
@@ -64,8 +74,9 @@ ORDER BY (query_id, store_id, product_id, batch_id)
 SETTINGS non_replicated_deduplication_window = 1000
 COMMENT 'Stream anomaly detector state per store/product and micro-batch (internal to the streaming job)';
 
--- Grain: one episode (anomaly_id). Columns: what, where, when it opened and (once it ended) closed, the
--- level reported and the level expected when it opened, and whether it is still open. The catalogue's
+-- Grain: one episode (anomaly_id). Columns: what, where, when it opened and (once it ended) closed, what
+-- was observed and expected when it opened (stock: levels; velocity: units a day and the forecast), and
+-- whether it is still open. The catalogue's
 -- current product name beside the key (NULL for a product the catalogue never held), as v_restock_alerts.
 CREATE OR REPLACE VIEW {database}.v_stream_anomalies AS
 SELECT

@@ -678,17 +678,17 @@ COMMENT 'Failed task tries of every DAG, from the failure/retry callback (FINAL:
 
 CREATE TABLE {database}.rt_anomalies
 (
-    `anomaly_id` String COMMENT 'the episode: UUIDv5 of the inventory event that opened it',
-    `kind` LowCardinality(String) COMMENT 'stock_unexplained: a level sales and deliveries do not explain',
+    `anomaly_id` String COMMENT 'the episode: UUIDv5 of the event that opened it',
+    `kind` LowCardinality(String) COMMENT 'stock_unexplained, velocity_high or velocity_low',
     `status` LowCardinality(String) COMMENT 'open (the episode starts) or closed (it ends)',
-    `event_time` DateTime64(3, 'UTC') COMMENT 'event_time of the inventory event that opened or closed it',
+    `event_time` DateTime64(3, 'UTC') COMMENT 'event_time of the event that opened or closed it',
     `store_id` LowCardinality(String),
     `product_id` String,
-    `observed` Float64 COMMENT 'the stock level the event reported (new_quantity)',
-    `expected` Float64 COMMENT 'the level the stream expected: previous level + units of sales and deliveries',
-    `lower` Float64 COMMENT 'expected - tolerance: an observed level below is a breach',
-    `upper` Float64 COMMENT 'expected + tolerance: an observed level above is a breach',
-    `source_event_id` String COMMENT 'the inventory_update that opened or closed the episode',
+    `observed` Float64 COMMENT 'stock: the level the event reported; velocity: units a day at the window\'s pace',
+    `expected` Float64 COMMENT 'stock: previous level + units of sales and deliveries; velocity: the forecast',
+    `lower` Float64 COMMENT 'opening: below is a breach (stock: expected - tolerance; velocity: lower / factor)',
+    `upper` Float64 COMMENT 'opening: above is a breach (stock: expected + tolerance; velocity: upper * factor)',
+    `source_event_id` String COMMENT 'the inventory_update or sale that opened or closed the episode',
     `query_id` String,
     `batch_id` UInt64,
     `created_at` DateTime64(3, 'UTC') DEFAULT now64(3)
@@ -706,10 +706,17 @@ CREATE TABLE {database}.rt_anomaly_state
     `store_id` LowCardinality(String),
     `product_id` String,
     `batch_id` UInt64,
-    `level` Int64 COMMENT 'stock level after the batch (newest inventory event by event_time, event_id)',
-    `event_time` DateTime64(3, 'UTC') COMMENT 'inventory event the level comes from',
+    `level` Nullable(Int64) COMMENT 'stock level after the batch (newest inventory event); NULL before any',
+    `event_time` Nullable(DateTime64(3, 'UTC')) COMMENT 'inventory event the level comes from',
     `event_id` String,
-    `episode` String COMMENT 'anomaly_id of the open stock episode, empty when none is open'
+    `episode` String COMMENT 'anomaly_id of the open stock episode, empty when none is open',
+    `sales_newest_time` Nullable(DateTime64(3, 'UTC')) COMMENT 'newest sale seen; NULL before any',
+    `sales_first_time` Nullable(DateTime64(3, 'UTC')) COMMENT 'first sale seen (the window covers less until then)',
+    `bucket_ms` UInt32 COMMENT 'width of the velocity window\'s buckets (a 60th of the window)',
+    `bucket_numbers` Array(Int64) COMMENT 'buckets (epoch milliseconds / bucket_ms) within the window',
+    `bucket_units` Array(Int64) COMMENT 'units sold in each of those buckets',
+    `velocity_kind` String COMMENT 'velocity_high or velocity_low while a velocity episode is open',
+    `velocity_episode` String COMMENT 'anomaly_id of the open velocity episode, empty when none is open'
 )
 ENGINE = MergeTree
 PARTITION BY tuple()

@@ -268,7 +268,7 @@ DATASETS: dict[str, Dataset] = {
         ),
         Dataset(
             "v_stream_anomalies",
-            "one stock anomaly episode (anomaly_id)",
+            "one anomaly episode (anomaly_id): stock or sales velocity",
             (
                 "anomaly_id",
                 "kind",
@@ -568,7 +568,7 @@ STORE_MANAGER = Dashboard(
         ),
         Chart(
             "sm_anomalies",
-            "Stock anomalies: open, or opened in the last 7 days",
+            "Anomalies (stock, sales velocity): open, or opened in the last 7 days",
             "v_stream_anomalies",
             "table",
             (),
@@ -577,6 +577,7 @@ STORE_MANAGER = Dashboard(
                 "store_id",
                 "product_id",
                 "product_name",
+                "kind",
                 "status",
                 "observed",
                 "expected",
@@ -616,9 +617,7 @@ STORE_MANAGER = Dashboard(
         ),
     ),
     refresh_seconds=30,
-    description=(
-        "Live stock, stock-out risk, stock anomalies and reorder recommendations per store; refreshes every 30 s."
-    ),
+    description=("Live stock, stock-out risk, anomalies and reorder recommendations per store; refreshes every 30 s."),
     # The values offered come through the store manager's row-level security: only their stores.
     filters=(Filter("sm_store", "Store", "select", STORE_COLUMN, "v_rt_stock_risk"),),
 )

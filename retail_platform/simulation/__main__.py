@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from retail_platform.settings import SettingsError, get_settings
-from retail_platform.simulation.faults import FaultRates, StockCount
+from retail_platform.simulation.faults import DemandBurst, FaultRates, StockCount
 from retail_platform.simulation.producer import SimulationConfig, run_simulation, stop_on_signals
 
 
@@ -57,6 +57,13 @@ def _stock_count(text: str) -> StockCount:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _demand_burst(text: str) -> DemandBurst:
+    try:
+        return DemandBurst.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m retail_platform.simulation",
@@ -86,6 +93,15 @@ def parser() -> argparse.ArgumentParser:
         help="inject a stock count that finds UNITS fewer (negative: more) than the records, SECONDS of simulated "
         "time after the start (store and product: catalogue indices from 0); repeatable",
     )
+    p.add_argument(
+        "--demand-burst",
+        type=_demand_burst,
+        action="append",
+        default=[],
+        metavar="STORE:PRODUCT:FACTOR@FROM-TO",
+        help="inject a run on a product: its demand times FACTOR from FROM to TO seconds of simulated time "
+        "after the start (store and product: catalogue indices from 0); repeatable",
+    )
     p.add_argument("--ground-truth", type=Path, help="JSON file written every few seconds and at the end")
     p.add_argument("--load-catalog", action="store_true", help="write dims, rt_reorder_policy and landing files first")
     p.add_argument("--step", type=int, help="simulated seconds per generated step (divisor of 3600)")
@@ -109,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             events=args.events,
             faults=args.faults,
             stock_counts=tuple(args.stock_count),
+            demand_bursts=tuple(args.demand_burst),
             ground_truth_path=args.ground_truth,
             load_catalog=args.load_catalog,
             step_seconds=args.step,

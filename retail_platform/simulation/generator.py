@@ -8,7 +8,8 @@ per step, vectorised over every store and product:
 2. demand: Poisson numbers of sale lines per store/product with the intensities of demand.py (none
    while a store is closed), uniform times within the step, quantities of 1-3 mostly;
    shrinkage (-1.. units) and stock-count adjustments (+/-) at small Poisson rates while open;
-   injected stock counts (``GeneratorConfig.stock_counts``) at their moment; deliveries of purchase
+   injected stock counts (``GeneratorConfig.stock_counts``) at their moment, and injected demand
+   bursts (``demand_bursts``) multiplying one store/product's intensity; deliveries of purchase
    orders due in the step;
 3. stock: per store/product in time order, ``stock = max(stock + change, 0)``: a sale sells at most
    what is on the shelf (the rest is a lost sale), shrinkage cannot take more than there is. Done for
@@ -41,7 +42,7 @@ from retail_platform.simulation import demand
 from retail_platform.simulation.calendar import HOUR_MS, HourGrid, hour_grid, to_ms
 from retail_platform.simulation.catalog import Catalog
 from retail_platform.simulation.encoding import Encoder
-from retail_platform.simulation.faults import StockCount
+from retail_platform.simulation.faults import DemandBurst, StockCount
 
 _STREAM = 0x47454E45  # "GENE"
 _NEVER = np.iinfo(np.int64).max
@@ -78,6 +79,7 @@ class GeneratorConfig:
     anonymous_share: float = 0.35  # sales without a customer id
     customers_per_store: int = 50_000
     stock_counts: tuple[StockCount, ...] = ()  # injected miscounts (faults.StockCount)
+    demand_bursts: tuple[DemandBurst, ...] = ()  # injected runs on a product (faults.DemandBurst)
 
     def __post_init__(self) -> None:
         if self.step_seconds not in VALID_STEPS:
@@ -97,10 +99,12 @@ class EventGenerator:
         self.rng = np.random.default_rng([int(catalog.config.seed), _STREAM, int(config.seed), self.start_ms])
         n_stores, n_products = catalog.shape
         self.n_products = n_products
-        for count in config.stock_counts:
-            if count.store >= n_stores or count.product >= n_products:
+        for injected, what in [(c, "stock count") for c in config.stock_counts] + [
+            (d, "demand burst") for d in config.demand_bursts
+        ]:
+            if injected.store >= n_stores or injected.product >= n_products:
                 raise ValueError(
-                    f"stock count {count.describe()}: the catalogue has stores 0..{n_stores - 1} "
+                    f"{what} {injected.describe()}: the catalogue has stores 0..{n_stores - 1} "
                     f"and products 0..{n_products - 1}"
                 )
         cells = n_stores * n_products
@@ -218,6 +222,9 @@ class EventGenerator:
         factor = demand.hour_factors(cat, column["weekday"], column["local_hour"], stores)
         open_stores = np.flatnonzero(factor > 0)
         lam = cat.base_lines[open_stores] * self.day_factor[open_stores] * (factor[open_stores] * dt_hours)[:, None]
+        for burst in self.config.demand_bursts:
+            if self.start_ms + burst.from_seconds * 1000 <= a < self.start_ms + burst.to_seconds * 1000:
+                lam[open_stores == burst.store, burst.product] *= burst.factor
         counts = rng.poisson(lam).ravel()
         open_cells = (open_stores[:, None] * P + np.arange(P)[None, :]).ravel()
         sale_cells = np.repeat(open_cells, counts)

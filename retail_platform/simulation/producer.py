@@ -45,7 +45,7 @@ from retail_platform.settings import Settings
 from retail_platform.simulation import batch as b
 from retail_platform.simulation.calendar import from_ms, iso_z, to_ms
 from retail_platform.simulation.catalog import Catalog, CatalogConfig, generate_catalog
-from retail_platform.simulation.faults import FaultInjector, FaultRates, Outgoing, StockCount
+from retail_platform.simulation.faults import DemandBurst, FaultInjector, FaultRates, Outgoing, StockCount
 from retail_platform.simulation.generator import VALID_STEPS, EventGenerator, GeneratorConfig
 from retail_platform.simulation.ground_truth import INVALID, MALFORMED, GroundTruth
 
@@ -69,6 +69,7 @@ class SimulationConfig:
     events: int | None = None  # stop after this many valid events (faults are extra messages)
     faults: FaultRates = field(default_factory=FaultRates)
     stock_counts: tuple[StockCount, ...] = ()  # injected miscounts: unexplained stock movements
+    demand_bursts: tuple[DemandBurst, ...] = ()  # injected runs on a product: sales velocity anomalies
     ground_truth_path: Path | None = None
     ground_truth_every: float = 5.0  # seconds between ground-truth snapshots
     load_catalog: bool = False
@@ -290,6 +291,7 @@ class _Run:
                 seed=config.seed,
                 step_seconds=config.step(),
                 stock_counts=config.stock_counts,
+                demand_bursts=config.demand_bursts,
             ),
         )
         self.injector = FaultInjector(config.faults, seed=config.seed * 1_000_003 + self.sim_start)

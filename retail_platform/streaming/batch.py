@@ -6,8 +6,9 @@ idempotent for a repeated batch id, so any prefix of this function may have run 
 
 0. duplicates redelivered after the dedup operator's window are dropped (reads only: the ids earlier
    batches accepted, ``late_duplicates``);
-1. restock alerts and stock anomalies are decided first (reads only: the states as the previous batch
-   left them, the reorder policies; an earlier attempt's stored alerts and anomalies win);
+1. restock alerts and anomalies (stock, sales velocity) are decided first (reads only: the states as
+   the previous batch left them, the reorder policies, the forecasts; an earlier attempt's stored
+   alerts and anomalies win);
 2. bronze Delta appends of the events and the alerts (``txnAppId``/``txnVersion``: Delta skips a
    version it already committed), all four tables at once;
 3. rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state, rt_anomalies,
@@ -34,12 +35,12 @@ import pyarrow.compute as pc
 from retail_platform import topics
 from retail_platform.events.contracts import validate
 from retail_platform.streaming import alerts as restock
-from retail_platform.streaming import anomalies, deadletter, tables
+from retail_platform.streaming import anomalies, deadletter, tables, velocity
 from retail_platform.streaming.late_duplicates import Band, Identity, day_rows, id_rows, probes
 from retail_platform.streaming.ops import BatchStats, PartitionInput, batch_row
 from retail_platform.streaming.outbox import OutMessage
 from retail_platform.streaming.realtime import sales_window_rows, stock_rows
-from retail_platform.streaming.sink import Warehouse
+from retail_platform.streaming.sink import DetectorState, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -227,28 +228,58 @@ def anomaly_row(anomaly: anomalies.Anomaly, query_id: str, batch_id: int) -> lis
     ]
 
 
-def anomaly_state_row(key: restock.Key, state: anomalies.StockState, query_id: str, batch_id: int) -> list[Any]:
-    return [query_id, key[0], key[1], batch_id, state.level, state.event_time, state.event_id, state.episode]
+def anomaly_state_row(key: restock.Key, state: DetectorState, query_id: str, batch_id: int) -> list[Any]:
+    stock, sales = state
+    return [
+        query_id,
+        key[0],
+        key[1],
+        batch_id,
+        None if stock is None else stock.level,
+        None if stock is None else stock.event_time,
+        "" if stock is None else stock.event_id,
+        "" if stock is None else stock.episode,
+        None if sales is None else sales.newest,
+        None if sales is None else sales.first,
+        0 if sales is None else sales.bucket_ms,
+        [] if sales is None else [b for b, _ in sales.buckets],
+        [] if sales is None else [u for _, u in sales.buckets],
+        "" if sales is None else sales.kind,
+        "" if sales is None else sales.episode,
+    ]
 
 
 def decide_anomalies(
-    batch: CollectedBatch, warehouse: Warehouse, config: anomalies.AnomalyConfig
-) -> tuple[list[anomalies.Anomaly], dict[restock.Key, anomalies.StockState]]:
-    """Stock anomaly rows of the batch and the detector states it changed, starting from the state
-    before the batch (two reads per batch, whatever its size: the states, and on a replay the rows an
-    earlier attempt stored)."""
-    keys = sorted({(e["store_id"], e["product_id"]) for e in batch.inventory})
+    batch: CollectedBatch,
+    warehouse: Warehouse,
+    config: anomalies.AnomalyConfig,
+    velocity_config: velocity.VelocityConfig,
+) -> tuple[list[anomalies.Anomaly], dict[restock.Key, DetectorState]]:
+    """Anomaly rows of the batch (stock, then sales velocity) and the detector states it changed,
+    starting from the states before the batch. A few reads per batch, whatever its size: the states of
+    the keys it touched, the forecasts missing from the minute's cache, and the rows an earlier attempt
+    of the batch stored."""
+    keys = sorted({(e["store_id"], e["product_id"]) for e in (*batch.inventory, *batch.sales)})
     if not keys:
         return [], {}
     states = warehouse.anomaly_states(batch.batch_id, keys)
-    changed, decided = anomalies.run_stock(batch.inventory, states, config)
+    stock_states = {k: stock for k, (stock, _) in states.items() if stock is not None}
+    sales_states = {k: sales for k, (_, sales) in states.items() if sales is not None}
+    stock_changed, decided = anomalies.run_stock(batch.inventory, stock_states, config)
+    forecasts = warehouse.forecasts(velocity.days_needed(batch.sales)) if batch.sales else {}
+    sales_changed, paced = velocity.run_velocity(batch.sales, sales_states, forecasts, velocity_config)
+    decided = decided + paced
+    changed: dict[restock.Key, DetectorState] = {
+        k: (stock_changed.get(k, stock_states.get(k)), sales_changed.get(k, sales_states.get(k)))
+        for k in sorted(stock_changed.keys() | sales_changed.keys())
+    }
     earlier = warehouse.anomalies_of_batch(batch.batch_id)
     if earlier:
         # A replay: what an earlier attempt stored is what consumers may already have seen.
         if {(a.anomaly_id, a.status) for a in earlier} != {(a.anomaly_id, a.status) for a in decided}:
             log.warning(
-                "batch %s: replay decided %d anomaly rows, the earlier attempt stored %d (tolerance changed "
-                "in between); keeping the stored ones",
+                "batch %s: replay decided %d anomaly rows, the earlier attempt stored %d (settings or "
+                "forecasts changed in between); keeping the stored ones",
                 batch.batch_id,
                 len(decided),
                 len(earlier),
@@ -280,10 +311,11 @@ def process(
     timings: dict[str, float] | None = None,
     band: Band = Band(timedelta(minutes=15)),
     anomaly_config: anomalies.AnomalyConfig = anomalies.AnomalyConfig(),
+    velocity_config: velocity.VelocityConfig = velocity.VelocityConfig(),
 ) -> list[Any]:
     """Write the batch everywhere; returns the ops_stream_batches row it inserted last. ``timings``,
     when given, receives the seconds each step took; ``band`` is the on-time band of the query's
-    dedup window; ``anomaly_config`` the stock anomalies' tolerance."""
+    dedup window; ``anomaly_config`` and ``velocity_config`` the anomaly detectors' settings."""
     batch_id = batch.batch_id
     written: dict[str, int] = {}
 
@@ -295,7 +327,7 @@ def process(
         decided, changed = decide_alerts(batch, warehouse)
 
     with _timed(timings, "anomalies"):
-        found, detector_states = decide_anomalies(batch, warehouse, anomaly_config)
+        found, detector_states = decide_anomalies(batch, warehouse, anomaly_config, velocity_config)
 
     with _timed(timings, "bronze"):
         written.update(bronze.write(decided, frozenset(late)))

@@ -28,6 +28,7 @@ from retail_platform.streaming.config import StreamConfig
 from retail_platform.streaming.late_duplicates import Band
 from retail_platform.streaming.outbox import KafkaOutbox
 from retail_platform.streaming.sink import Warehouse
+from retail_platform.streaming.velocity import VelocityConfig
 
 log = logging.getLogger("stream_events")
 
@@ -111,6 +112,11 @@ class StreamRunner:
                 timings=timings,
                 band=Band(self.config.dedup_window),
                 anomaly_config=AnomalyConfig(stock_tolerance=self.settings.anomaly_stock_tolerance),
+                velocity_config=VelocityConfig(
+                    window_seconds=self.settings.anomaly_velocity_window_seconds,
+                    factor=self.settings.anomaly_velocity_factor,
+                    min_units=self.settings.anomaly_velocity_min_units,
+                ),
             )
         finally:
             df.unpersist()

@@ -157,7 +157,7 @@ STREAM_DAYS = Table(
     ),
 )
 
-# sql/0028_stream_anomalies.sql: stock anomalies, one row per episode opening and closing (anomalies.py).
+# sql/0028_stream_anomalies.sql: anomalies, one row per episode opening and closing (anomalies.py, velocity.py).
 ANOMALIES = Table(
     "rt_anomalies",
     (
@@ -185,10 +185,17 @@ ANOMALY_STATE = Table(
         ("store_id", "String"),
         ("product_id", "String"),
         ("batch_id", "UInt64"),
-        ("level", "Int64"),
-        ("event_time", "DateTime64(3, 'UTC')"),
+        ("level", "Nullable(Int64)"),
+        ("event_time", "Nullable(DateTime64(3, 'UTC'))"),
         ("event_id", "String"),
         ("episode", "String"),
+        ("sales_newest_time", "Nullable(DateTime64(3, 'UTC'))"),
+        ("sales_first_time", "Nullable(DateTime64(3, 'UTC'))"),
+        ("bucket_ms", "UInt32"),
+        ("bucket_numbers", "Array(Int64)"),
+        ("bucket_units", "Array(Int64)"),
+        ("velocity_kind", "String"),
+        ("velocity_episode", "String"),
     ),
 )
 

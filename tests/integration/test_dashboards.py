@@ -80,8 +80,8 @@ def _seed(settings: Settings) -> None:
               NOW.date() - timedelta(days=400)] for store in STORES],
             column_names=["store_id", "store_name", "store_type", "city", "region", "country", "opened_on"],
         )  # fmt: skip
-        # Stock anomalies as the stream records them: per store an episode still open (P-200) and, for
-        # the first two stores, one that opened and closed an hour earlier (P-100).
+        # Anomalies as the stream records them: per store a stock episode still open (P-200) and, for
+        # the first two stores, a sales velocity episode that opened and ended an hour earlier (P-100).
         anomalies = []
         for s_no, store in enumerate(STORES, start=1):
             opened, level = NOW - timedelta(minutes=20 + s_no), 10.0 * s_no
@@ -89,8 +89,8 @@ def _seed(settings: Settings) -> None:
                               level, level + 18, level + 13, level + 23, f"i-{store}-1", "q", 1])  # fmt: skip
             if s_no <= 2:
                 for status, at in (("open", NOW - timedelta(hours=2)), ("closed", NOW - timedelta(hours=1))):
-                    anomalies.append([f"a-{store}-ended", "stock_unexplained", status, at, store, "P-100",
-                                      30.0, 55.0, 50.0, 60.0, f"i-{store}-{status}", "q", 1])  # fmt: skip
+                    anomalies.append([f"a-{store}-ended", "velocity_high", status, at, store, "P-100",
+                                      900.0, 120.0, 30.0, 450.0, f"s-{store}-{status}", "q", 1])  # fmt: skip
         client.insert(
             "rt_anomalies", anomalies,
             column_names=["anomaly_id", "kind", "status", "event_time", "store_id", "product_id", "observed",

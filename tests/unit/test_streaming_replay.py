@@ -22,6 +22,7 @@ from retail_platform.streaming.late_duplicates import Identity
 from retail_platform.streaming.ops import BatchStats, PartitionInput
 from retail_platform.streaming.outbox import KafkaOutbox, OutMessage, message_id_of, unpublished
 from retail_platform.streaming.sink import dedup_token
+from retail_platform.streaming.velocity import Forecast, VelocityState
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 QID = "query-1"
@@ -127,7 +128,10 @@ class FakeConsumer:
 class FakeWarehouse:
     """The Warehouse sink's contract: token deduplication per table, state as of batch N-1."""
 
-    def __init__(self, fuse: Fuse, policies: dict[tuple[str, str], Policy]) -> None:
+    def __init__(
+        self, fuse: Fuse, policies: dict[tuple[str, str], Policy], forecasts: dict[tuple[str, str], Forecast]
+    ) -> None:
+        self._forecasts = forecasts
         self.fuse = fuse
         self.rows: dict[str, list[list[Any]]] = {t.name: [] for t in tables.ALL_TABLES}
         self.tokens: set[str] = set()
@@ -188,8 +192,25 @@ class FakeWarehouse:
         for row in sorted(self.named(tables.ANOMALY_STATE), key=lambda r: r["batch_id"]):
             key = (row["store_id"], row["product_id"])
             if row["batch_id"] < batch_id and key in keys:
-                states[key] = StockState(row["level"], row["event_time"], row["event_id"], row["episode"])
+                stock = None
+                if row["level"] is not None:
+                    stock = StockState(row["level"], row["event_time"], row["event_id"], row["episode"])
+                sales = None
+                if row["sales_newest_time"] is not None:
+                    buckets = tuple(zip(row["bucket_numbers"], row["bucket_units"], strict=True))
+                    sales = VelocityState(
+                        row["sales_newest_time"],
+                        row["sales_first_time"],
+                        row["bucket_ms"],
+                        buckets,
+                        row["velocity_kind"],
+                        row["velocity_episode"],
+                    )
+                states[key] = (stock, sales)
         return states
+
+    def forecasts(self, needed):
+        return {(k[0], k[1], d): f for k, days in needed.items() for d in days if (f := self._forecasts.get(k))}
 
     def anomalies_of_batch(self, batch_id):
         fields = [c for c in tables.ANOMALIES.column_names if c not in ("query_id", "batch_id")]
@@ -263,7 +284,9 @@ class World:
 def world(crash_at: int | None = None) -> World:
     fuse = Fuse(crash_at)
     policies = {("store_001", "SKU0001"): Policy(10, 40), ("store_001", "SKU0002"): Policy(5, None)}
-    return World(fuse, FakeWarehouse(fuse, policies), FakeKafka(), {})
+    # SKU0001 sells 27 units in its first two minutes (19,440 a day) against a band from 30,000 a day.
+    forecasts = {("store_001", "SKU0001"): Forecast(100_000.0, 90_000.0, 110_000.0)}
+    return World(fuse, FakeWarehouse(fuse, policies, forecasts), FakeKafka(), {})
 
 
 # ---- batches -------------------------------------------------------------------------------------
@@ -318,7 +341,7 @@ def batch(batch_id: int, sales, inventory, bad) -> CollectedBatch:
 BATCHES = [
     batch(
         0,
-        [sale("SKU0001", 2, 0), sale("SKU0002", 1, 1)],
+        [sale("SKU0001", 2, 0), sale("SKU0002", 1, 1), sale("SKU0001", 25, 2)],
         [stock("SKU0001", 30, 0), stock("SKU0001", 9, 3), stock("SKU0002", 6, 1)],
         [rejected(3), rejected(4)],
     ),
@@ -330,9 +353,10 @@ BATCHES = [
     ),
 ]
 # Writes of each batch above: 2 bronze appends, 7 warehouse inserts, 1 bronze alert append, 2 outbox
-# markers, 2 flushes (crashing half-way), the ops row; and the stock anomalies: batch 0 opens an
-# episode (SKU0001 falls from 30 to 9 with a sale of 1: rows and state inserted, a marker and a flush
-# for the anomaly topic), batch 1 closes it (8 is 9 minus the sale of 1: rows and state only).
+# markers, 2 flushes (crashing half-way), the ops row; and the anomalies: batch 0 opens a stock episode
+# (SKU0001 falls from 30 to 9 with a sale of 1) and a velocity one (SKU0001 sells 27 units in two
+# minutes): rows and state inserted, a marker and a flush for the anomaly topic; batch 1 closes the
+# stock episode (8 is 9 minus the sale of 1): rows and state only.
 # test_crash_points_cover_every_write checks it.
 WRITES = {0: 19, 1: 17}
 WRITES_PER_BATCH = max(WRITES.values())
@@ -367,11 +391,12 @@ def test_a_clean_run_alerts_once_per_crossing_and_keeps_state_across_batches():
     assert len(w.kafka.log[topics.RESTOCK_ALERTS.name]) == 2
     assert len(w.kafka.log[topics.DEAD_LETTER.name]) == 3
     anomalies = w.warehouse.named(tables.ANOMALIES)
-    assert [(a["product_id"], a["status"], a["observed"], a["expected"], a["batch_id"]) for a in anomalies] == [
-        ("SKU0001", "open", 9.0, 29.0, 0),
-        ("SKU0001", "closed", 8.0, 8.0, 1),
+    assert [(a["kind"], a["status"], a["observed"], a["expected"], a["batch_id"]) for a in anomalies] == [
+        ("stock_unexplained", "open", 9.0, 29.0, 0),
+        ("velocity_low", "open", 19_440.0, 100_000.0, 0),
+        ("stock_unexplained", "closed", 8.0, 8.0, 1),
     ]
-    assert len(w.kafka.log[topics.ANOMALY_ALERTS.name]) == 1
+    assert len(w.kafka.log[topics.ANOMALY_ALERTS.name]) == 2
     assert [r["batch_id"] for r in w.warehouse.named(tables.STREAM_BATCHES)] == [0, 1]
 
 
@@ -454,7 +479,7 @@ def test_a_replayed_batch_does_not_take_its_own_ids_for_duplicates():
     w = world()
     first = sale("SKU0004", 3, 0)
     batch0 = late_copy(0, first, first["event_time"] + timedelta(hours=2))  # late: looked up
-    w.fuse.at, w.fuse.count = 5, 0  # bronze (2), rt_sales_5min, rt_event_ids, then the crash
+    w.fuse.at, w.fuse.count = 6, 0  # bronze (2), rt_sales_5min, rt_anomaly_state, rt_event_ids, then the crash
     with pytest.raises(Crash):
         w.run(batch0)
     assert w.warehouse.named(tables.EVENT_IDS) and not w.warehouse.named(tables.STREAM_BATCHES)
