@@ -23,7 +23,7 @@ is the newest below cutoff, or at or above it). A ReplacingMergeTree could not d
 keep only the newest row and break the replay of the newest batch (0006's comment). The stream only
 appends rows with batch ids above the current ones, so a row deleted here could not become a key's
 newest again; the rows deleted are chosen by a subquery on rows below the cutoff, which no insert
-changes. rt_anomaly_state (the stock anomaly detector's state, sql/0028) is versioned and read the
+changes. rt_anomaly_state (the anomaly detectors' state, sql/0029) is versioned and read the
 same way (``streaming.sink.Warehouse.anomaly_states``) and pruned by the same rule.
 """
 

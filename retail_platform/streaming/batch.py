@@ -9,13 +9,21 @@ idempotent for a repeated batch id, so any prefix of this function may have run 
 1. restock alerts and anomalies (stock, sales velocity) are decided first (reads only: the states as
    the previous batch left them, the reorder policies, the forecasts; an earlier attempt's stored
    alerts and anomalies win);
-2. bronze Delta appends of the events and the alerts (``txnAppId``/``txnVersion``: Delta skips a
+2. rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state, rt_anomalies,
+   rt_anomaly_state and rt_event_ids (deduplication token per table and batch): from here on the
+   batch's events are queryable, which is why these come before the lake (the bronze appends cost
+   more than all of them together);
+3. bronze Delta appends of the events and the alerts (``txnAppId``/``txnVersion``: Delta skips a
    version it already committed), all four tables at once;
-3. rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state, rt_anomalies,
-   rt_anomaly_state, rt_event_ids and ops_stream_days (deduplication token per table and batch;
-   ops_stream_days after bronze, which the late-arrival check of closed days relies on);
-4. dead letters, restock alerts and anomaly alerts to Kafka (the outbox publishes each message once);
-5. the ops_stream_batches row, last: its presence means the batch is complete in every sink.
+4. ops_stream_days, after bronze: the late-arrival check of closed days reads it as "the lake has
+   these rows";
+5. dead letters, restock alerts and anomaly alerts to Kafka (the outbox publishes each message once);
+6. the ops_stream_batches row, last: its presence means the batch is complete in every sink; it
+   records when step 2 ended (``queryable_at``) beside when the batch finished.
+
+A crash between 2 and 3 leaves real-time rows whose lake rows come with the replay; the batch layer
+never reads the real-time tables for a day before ops_stream_batches and ops_stream_days say the
+stream is past it, so nothing closes on them in between.
 """
 
 from __future__ import annotations
@@ -329,9 +337,6 @@ def process(
     with _timed(timings, "anomalies"):
         found, detector_states = decide_anomalies(batch, warehouse, anomaly_config, velocity_config)
 
-    with _timed(timings, "bronze"):
-        written.update(bronze.write(decided, frozenset(late)))
-
     with _timed(timings, "warehouse"):
         quarantine = [deadletter.quarantine_row(r, query_id, batch_id) for r in batch.rejected]
         written[tables.QUARANTINE.name] = warehouse.insert(tables.QUARANTINE, quarantine, batch_id)
@@ -349,6 +354,12 @@ def process(
         identities = batch.identities()
         ids = id_rows(identities, band, query_id, batch_id)
         written[tables.EVENT_IDS.name] = warehouse.insert(tables.EVENT_IDS, ids, batch_id)
+    queryable_at = clock()
+
+    with _timed(timings, "bronze"):
+        written.update(bronze.write(decided, frozenset(late)))
+
+    with _timed(timings, "stream_days"):
         days = day_rows(identities, query_name, query_id, batch_id)
         written[tables.STREAM_DAYS.name] = warehouse.insert(tables.STREAM_DAYS, days, batch_id)
 
@@ -370,6 +381,7 @@ def process(
         query_id=query_id,
         batch_id=batch_id,
         started_at=started_at,
+        queryable_at=queryable_at,
         finished_at=clock(),
         stats=batch.stats,
         alerts=len(decided),

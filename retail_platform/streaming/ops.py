@@ -84,6 +84,7 @@ def batch_row(
     query_id: str,
     batch_id: int,
     started_at: datetime,
+    queryable_at: datetime,
     finished_at: datetime,
     stats: BatchStats,
     alerts: int,
@@ -107,6 +108,7 @@ def batch_row(
         dict(sorted(rows_written.items())),
         stats.max_event_time,
         stats.max_offsets(),
+        queryable_at,
     ]
 
 

@@ -14,6 +14,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from types import FrameType
+from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -51,6 +52,36 @@ def spark_conf(config: StreamConfig) -> dict[str, str]:
         # Delta rebuilds the table state to look up txnAppId/txnVersion on every append, with a
         # shuffle of 50 partitions by default: ~9 s per append on two cores, ~1.5 s with two.
         "spark.databricks.delta.snapshotPartitions": str(config.shuffle_partitions),
+        # A commit's statistics need the new snapshot's full state (another job per append); the
+        # stream never reads them. Measured on a bronze copy: 1.7 s -> 1.3 s per append.
+        "spark.databricks.delta.commitStats.collect": "false",
+    }
+
+
+STATE_METRICS = (
+    "numRowsTotal",
+    "numRowsUpdated",
+    "numRowsRemoved",
+    "numRowsDroppedByWatermark",
+    "allUpdatesTimeMs",
+    "allRemovalsTimeMs",
+    "commitTimeMs",
+    "memoryUsedBytes",
+)
+
+
+def progress_summary(progress: dict[str, Any]) -> dict[str, Any]:
+    """What the log keeps of a trigger's progress report: where the trigger's time went (``addBatch``
+    is the foreachBatch handler; the rest is Spark's own: offsets, planning, the write-ahead log) and
+    the deduplication state (rows held, evicted, and the time eviction and the state commit took)."""
+    return {
+        "batch_id": progress.get("batchId"),
+        "input_rows": progress.get("numInputRows"),
+        "duration_ms": dict(progress.get("durationMs") or {}),
+        "state": [
+            {k: operator.get(k) for k in STATE_METRICS if k in operator}
+            for operator in progress.get("stateOperators") or []
+        ],
     }
 
 
@@ -156,11 +187,22 @@ class StreamRunner:
         log.info("signal %s: stopping after the current batch", signum)
         self._stop_requested.set()
 
+    def log_progress(self, query: StreamingQuery, after: int) -> int:
+        """Log the triggers that reported progress since batch ``after``; returns the newest batch id."""
+        for progress in query.recentProgress:
+            report = json.loads(progress.json) if hasattr(progress, "json") else dict(progress)
+            batch_id = int(report.get("batchId", -1))
+            if batch_id > after:
+                log.info("progress %s", json.dumps(progress_summary(report), sort_keys=True))
+                after = batch_id
+        return after
+
     def run(self) -> int:
         """Start and wait until the query ends (available-now), fails, or SIGTERM/SIGINT arrives."""
         signal.signal(signal.SIGTERM, self.request_stop)
         signal.signal(signal.SIGINT, self.request_stop)
         query = self.start()
+        logged = -1
         try:
             while not self._stop_requested.is_set():
                 # Short waits so the signal handler runs promptly (it runs between Python bytecodes).
@@ -169,6 +211,10 @@ class StreamRunner:
                         break
                 except Exception:  # StreamingQueryException: reported below
                     break
+                try:
+                    logged = self.log_progress(query, logged)
+                except Exception as exc:  # a progress report is diagnostics: never stop the stream for it
+                    log.warning("progress report unavailable: %s", exc)
             if self._stop_requested.is_set() and query.isActive:
                 # Stopping interrupts a running batch; that is safe, its replay is exact.
                 query.stop()

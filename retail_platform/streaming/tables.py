@@ -1,5 +1,5 @@
-"""The warehouse tables the stream writes (created by sql/0006_realtime.sql, 0016, 0018 and 0028): names, insert columns
-and their ClickHouse types.
+"""The warehouse tables the stream writes (created by sql/0006_realtime.sql, 0016, 0018, 0028 and 0029): names,
+insert columns and their ClickHouse types.
 
 Inserts name their column types so clickhouse-connect does not DESCRIBE the table before each insert
 (one round trip less per table per micro-batch). tests/unit/test_streaming_tables.py checks these
@@ -115,6 +115,7 @@ STREAM_BATCHES = Table(
         ("rows_written", "Map(String, UInt64)"),
         ("max_event_time", "Nullable(DateTime64(3, 'UTC'))"),
         ("max_offsets", "Map(String, Int64)"),
+        ("queryable_at", "Nullable(DateTime64(3, 'UTC'))"),
     ),
 )
 
@@ -157,7 +158,7 @@ STREAM_DAYS = Table(
     ),
 )
 
-# sql/0028_stream_anomalies.sql: anomalies, one row per episode opening and closing (anomalies.py, velocity.py).
+# sql/0029_stream_anomalies.sql: anomalies, one row per episode opening and closing (anomalies.py, velocity.py).
 ANOMALIES = Table(
     "rt_anomalies",
     (
@@ -177,7 +178,7 @@ ANOMALIES = Table(
     ),
 )
 
-# sql/0028_stream_anomalies.sql: the detector's state per store/product, versioned by micro-batch.
+# sql/0029_stream_anomalies.sql: the detector's state per store/product, versioned by micro-batch.
 ANOMALY_STATE = Table(
     "rt_anomaly_state",
     (

@@ -20,7 +20,7 @@ _KINDS = "(ROLE|USER|SETTINGS PROFILE|ROW POLICY|TABLE)"
 _CREATE = r"\s*CREATE " + _KINDS + r" IF NOT EXISTS (\S+)(?: ON (\S+))?"
 _DROP = r"\s*DROP " + _KINDS + r" IF EXISTS (\S+)(?: ON (\S+))?"
 ACCESS = next(m for m in load_migrations() if m.name == "server_access_control")
-# Server-only migrations: 0022, and the row policies of tables created after it (0029 for 0028's).
+# Server-only migrations: 0022, and the row policies of tables created after it (0030 for 0029's).
 SERVER_ONLY = ("server_access_control", "stream_anomalies_access")
 SERVER_MIGRATIONS = [m for m in load_migrations() if m.needs_access_control]
 

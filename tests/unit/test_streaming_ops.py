@@ -70,6 +70,7 @@ def test_batch_row_matches_the_table():
         query_id="qid",
         batch_id=3,
         started_at=T0,
+        queryable_at=T0 + timedelta(seconds=0.5),
         finished_at=T0 + timedelta(seconds=1.5),
         stats=stats(),
         alerts=2,
@@ -77,6 +78,7 @@ def test_batch_row_matches_the_table():
     )
     named = dict(zip(tables.STREAM_BATCHES.column_names, row, strict=True))
     assert named["duration_ms"] == 1500
+    assert named["queryable_at"] == T0 + timedelta(seconds=0.5)
     assert named["input_total"] == named["accepted"] + named["quarantined"] + named["duplicates_dropped"]
     assert named["alerts"] == 2 and named["rows_written"] == {"rt_sales_5min": 10}
     assert named["max_event_time"] == T0

@@ -352,11 +352,11 @@ BATCHES = [
         [rejected(60)],
     ),
 ]
-# Writes of each batch above: 2 bronze appends, 7 warehouse inserts, 1 bronze alert append, 2 outbox
-# markers, 2 flushes (crashing half-way), the ops row; and the anomalies: batch 0 opens a stock episode
-# (SKU0001 falls from 30 to 9 with a sale of 1) and a velocity one (SKU0001 sells 27 units in two
-# minutes): rows and state inserted, a marker and a flush for the anomaly topic; batch 1 closes the
-# stock episode (8 is 9 minus the sale of 1): rows and state only.
+# Writes of each batch above: 6 real-time inserts, 2 bronze appends, 1 bronze alert append, 1
+# ops_stream_days, 2 outbox markers, 2 flushes (crashing half-way), the ops row; and the anomalies:
+# batch 0 opens a stock episode (SKU0001 falls from 30 to 9 with a sale of 1) and a velocity one
+# (SKU0001 sells 27 units in two minutes): rows and state inserted, a marker and a flush for the
+# anomaly topic; batch 1 closes the stock episode (8 is 9 minus the sale of 1): rows and state only.
 # test_crash_points_cover_every_write checks it.
 WRITES = {0: 19, 1: 17}
 WRITES_PER_BATCH = max(WRITES.values())
@@ -479,7 +479,7 @@ def test_a_replayed_batch_does_not_take_its_own_ids_for_duplicates():
     w = world()
     first = sale("SKU0004", 3, 0)
     batch0 = late_copy(0, first, first["event_time"] + timedelta(hours=2))  # late: looked up
-    w.fuse.at, w.fuse.count = 6, 0  # bronze (2), rt_sales_5min, rt_anomaly_state, rt_event_ids, then the crash
+    w.fuse.at, w.fuse.count = 6, 0  # rt_sales_5min, rt_anomaly_state, rt_event_ids, bronze (2), then the crash
     with pytest.raises(Crash):
         w.run(batch0)
     assert w.warehouse.named(tables.EVENT_IDS) and not w.warehouse.named(tables.STREAM_BATCHES)
@@ -487,3 +487,26 @@ def test_a_replayed_batch_does_not_take_its_own_ids_for_duplicates():
     w.run(batch0)
     assert [r["units"] for r in w.warehouse.named(tables.SALES_5MIN)] == [3]
     assert w.warehouse.named(tables.STREAM_BATCHES)[-1]["accepted"] == 1
+
+
+def test_events_are_queryable_before_the_lake_append_and_the_ops_row_says_when():
+    """The real-time rows are written before bronze (a crash at the first lake append leaves them,
+    and the replay completes the lake); the ops row's queryable_at is the clock after them."""
+    w = world()
+    ticks = iter(T0 + timedelta(seconds=s) for s in range(100))
+    # rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state, rt_anomalies,
+    # rt_anomaly_state, rt_event_ids; then the first lake append crashes.
+    w.fuse.at = 9
+    b = copy.deepcopy(BATCHES[0])
+    outbox = KafkaOutbox(w.warehouse, FakeProducer(w.kafka, w.fuse), FakeConsumer(w.kafka))
+    kwargs = dict(query_name="stream_events", query_id=QID, warehouse=w.warehouse, publisher=outbox, started_at=T0)
+    with pytest.raises(Crash):
+        process(b, bronze=FakeBronze(w.fuse, b, w.lake), clock=lambda: next(ticks), **kwargs)  # type: ignore[arg-type]
+    assert w.warehouse.named(tables.SALES_5MIN) and w.warehouse.named(tables.EVENT_IDS)
+    assert not w.lake.get("raw-data/sales") and not w.warehouse.named(tables.STREAM_DAYS)
+    w.fuse.at = None
+    b = copy.deepcopy(BATCHES[0])
+    process(b, bronze=FakeBronze(w.fuse, b, w.lake), clock=lambda: next(ticks), **kwargs)  # type: ignore[arg-type]
+    ops = w.warehouse.named(tables.STREAM_BATCHES)[-1]
+    assert T0 < ops["queryable_at"] < ops["finished_at"]
+    assert len(w.lake["raw-data/sales"]) == len(BATCHES[0].sales)

@@ -1,5 +1,5 @@
 -- Per-store row security on a ClickHouse server (compose and cluster profiles) for the stream's anomaly
--- tables of 0028, as 0022 gives every earlier table with a store_id: a store manager
+-- tables of 0029, as 0022 gives every earlier table with a store_id: a store manager
 -- (retail_store_manager) sees only the rows of the stores assigned to them in bi_store_assignments,
 -- everyone else every row (once a table has a row policy, users without one would see nothing). The
 -- view v_stream_anomalies reads through these tables' policies.
