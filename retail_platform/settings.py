@@ -84,6 +84,15 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_ALERT_FRESHNESS_SECONDS": "900",
     "RETAIL_ALERT_STREAM_LAG_SECONDS": "120",
     "RETAIL_ALERT_DQ_FAILED_CHECKS": "0",
+    # Stock anomalies in the stream (retail_platform/streaming/anomalies.py): units a reported stock
+    # level may differ from the level its sales and deliveries explain before it is an anomaly.
+    "RETAIL_ANOMALY_STOCK_TOLERANCE": "5",
+    # Sales velocity against the forecast (retail_platform/streaming/velocity.py): the trailing window
+    # of event time, the factor widening the forecast's interval into the breach band, and the units
+    # the window must hold before its pace is judged.
+    "RETAIL_ANOMALY_VELOCITY_WINDOW_SECONDS": "3600",
+    "RETAIL_ANOMALY_VELOCITY_FACTOR": "3",
+    "RETAIL_ANOMALY_VELOCITY_MIN_UNITS": "20",
 }
 
 # The real-time tables keep this many days (rt_sales_5min's TTL in sql/0006_realtime.sql): an event
@@ -144,6 +153,10 @@ class Settings:
     alert_freshness_seconds: int = 900
     alert_stream_lag_seconds: int = 120
     alert_dq_failed_checks: int = 0
+    anomaly_stock_tolerance: int = 5
+    anomaly_velocity_window_seconds: int = 3600
+    anomaly_velocity_factor: float = 3.0
+    anomaly_velocity_min_units: int = 20
     source: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     # Derived values: computed, never configured separately, so they cannot disagree.
@@ -242,6 +255,17 @@ def _bounded(env: Mapping[str, str], name: str, low: int, high: int) -> int:
     value = _int(env, name)
     if not low <= value <= high:
         raise SettingsError(f"{name}={value} is out of range; set it between {low} and {high}")
+    return value
+
+
+def _bounded_float(env: Mapping[str, str], name: str, low: float, high: float) -> float:
+    raw = env[name]
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number; set it to a number such as 2.5 or unset it") from None
+    if not low <= value <= high:  # also refuses nan
+        raise SettingsError(f"{name}={raw} is out of range; set it between {low:g} and {high:g}")
     return value
 
 
@@ -384,6 +408,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         alert_freshness_seconds=_bounded(values, "RETAIL_ALERT_FRESHNESS_SECONDS", 1, 7 * 86400),
         alert_stream_lag_seconds=_bounded(values, "RETAIL_ALERT_STREAM_LAG_SECONDS", 1, 86400),
         alert_dq_failed_checks=_bounded(values, "RETAIL_ALERT_DQ_FAILED_CHECKS", 0, 10_000),
+        anomaly_stock_tolerance=_bounded(values, "RETAIL_ANOMALY_STOCK_TOLERANCE", 0, 1_000_000),
+        anomaly_velocity_window_seconds=_bounded(values, "RETAIL_ANOMALY_VELOCITY_WINDOW_SECONDS", 10, 86_400),
+        anomaly_velocity_factor=_bounded_float(values, "RETAIL_ANOMALY_VELOCITY_FACTOR", 1.0, 1000.0),
+        anomaly_velocity_min_units=_bounded(values, "RETAIL_ANOMALY_VELOCITY_MIN_UNITS", 1, 1_000_000),
         source={k: values[k] for k in DEFAULTS},
     )
 

@@ -33,5 +33,15 @@ PRICES = Topic("retail-price-changes", 2)
 RESTOCK_ALERTS = Topic("retail-restock-alerts", 1)
 PURCHASE_ORDERS = Topic("retail-purchase-orders", 3)
 DEAD_LETTER = Topic("retail-dead-letter", 1)
+# Stock anomalies the stream detected: one message per episode (retail_platform/streaming/anomalies.py).
+ANOMALY_ALERTS = Topic("retail-anomaly-alerts", 1)
 
-ALL_TOPICS: tuple[Topic, ...] = (SALES, INVENTORY, PRICES, RESTOCK_ALERTS, PURCHASE_ORDERS, DEAD_LETTER)
+ALL_TOPICS: tuple[Topic, ...] = (
+    SALES,
+    INVENTORY,
+    PRICES,
+    RESTOCK_ALERTS,
+    PURCHASE_ORDERS,
+    DEAD_LETTER,
+    ANOMALY_ALERTS,
+)

@@ -1,5 +1,5 @@
 """The speed layer's tables in warehouse maintenance: a guard before rt_sales_5min's TTL, and the
-retention of rt_restock_state.
+retention of rt_restock_state and rt_anomaly_state.
 
 TTL guard. rt_sales_5min expires 35 days after window_start (sql/0006_realtime.sql): by then the
 batch layer's facts are the record. That holds only for days the daily load has closed (a watermark
@@ -23,7 +23,8 @@ is the newest below cutoff, or at or above it). A ReplacingMergeTree could not d
 keep only the newest row and break the replay of the newest batch (0006's comment). The stream only
 appends rows with batch ids above the current ones, so a row deleted here could not become a key's
 newest again; the rows deleted are chosen by a subquery on rows below the cutoff, which no insert
-changes.
+changes. rt_anomaly_state (the anomaly detectors' state, sql/0029) is versioned and read the
+same way (``streaming.sink.Warehouse.anomaly_states``) and pruned by the same rule.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 RT_SALES = "rt_sales_5min"
 RT_SALES_TTL_DAYS = 35  # TTL window_start + INTERVAL 35 DAY (sql/0006_realtime.sql; a unit test checks)
 RESTOCK_STATE = "rt_restock_state"
+ANOMALY_STATE = "rt_anomaly_state"
+# Tables of per-key states versioned by micro-batch, pruned by prune_restock_state's rule.
+STATE_TABLES = (RESTOCK_STATE, ANOMALY_STATE)
 WATERMARK = "ops_batch_watermark"
 # Days named in the guard's message; the count is always given.
 NAMED_DAYS = 20
@@ -132,17 +136,22 @@ def ttl_guard(client: Any, database: str, guard_days: int, run_id: str, today: d
     return record.finish("ok", f"every day before {record.cutoff.isoformat()} with real-time rows is closed")
 
 
-def _rows(client: Any, database: str) -> int:
-    return int(client.query(f"SELECT count() FROM {database}.{RESTOCK_STATE}").result_rows[0][0])
+def _rows(client: Any, table: str) -> int:
+    return int(client.query(f"SELECT count() FROM {table}").result_rows[0][0])
 
 
-def prune_restock_state(client: Any, database: str, keep_batches: int, run_id: str) -> ActionRecord:
-    """Delete the rt_restock_state rows no replay of the last ``keep_batches`` batches reads."""
-    record = ActionRecord(run_id, "warehouse", RESTOCK_STATE, "retention")
-    if not _table_exists(client, database, RESTOCK_STATE):
+def prune_restock_state(
+    client: Any, database: str, keep_batches: int, run_id: str, state_table: str = RESTOCK_STATE
+) -> ActionRecord:
+    """Delete the rows of ``state_table`` (rt_restock_state, or rt_anomaly_state: both versioned by
+    batch) that no replay of the last ``keep_batches`` batches reads."""
+    if state_table not in STATE_TABLES:
+        raise ValueError(f"{state_table} is not a state table versioned by batch ({', '.join(STATE_TABLES)})")
+    record = ActionRecord(run_id, "warehouse", state_table, "retention")
+    if not _table_exists(client, database, state_table):
         return record.finish("skipped", "table does not exist")
-    table = f"{database}.{RESTOCK_STATE}"
-    before = _rows(client, database)
+    table = f"{database}.{state_table}"
+    before = _rows(client, table)
     tops = client.query(f"SELECT query_id, max(batch_id) FROM {table} GROUP BY query_id").result_rows
     pruned = []
     for query_id, top in sorted(tops):
@@ -162,7 +171,7 @@ def prune_restock_state(client: Any, database: str, keep_batches: int, run_id: s
             parameters={"q": query_id, "cutoff": cutoff},
         )
         pruned.append(f"{query_id}<{cutoff}")
-    after = _rows(client, database)
+    after = _rows(client, table)
     detail = (
         f"kept each key's newest row and the last {keep_batches} batches per query; "
         f"rows {before} -> {after}; queries pruned: {', '.join(pruned) or 'none'}"

@@ -8,7 +8,7 @@
 - Retention for tables without a TTL (rt_quarantine, rt_restock_alerts, dq_results, ops_stream_days):
   ``ALTER TABLE ... DROP PARTITION ID`` for each month wholly before the cut-off; dropping whole
   partitions is a metadata operation, unlike a ``DELETE`` that rewrites parts.
-- rt_restock_state: superseded state rows no replay reads are deleted; and a guard fails the run
+- rt_restock_state and rt_anomaly_state: superseded state rows no replay reads are deleted; and a guard fails the run
   when an unclosed day's real-time rows near rt_sales_5min's TTL (``realtime_tables``).
 
 Parts and bytes come from ``system.parts`` (active parts), the warehouse's equivalent of the lake's
@@ -107,9 +107,10 @@ def maintain_warehouse(
         for t, n in sorted(config.warehouse_retention_days.items())
     ]
     keep = config.restock_state_keep_batches
-    steps.append(
-        (realtime.RESTOCK_STATE, "retention", lambda: realtime.prune_restock_state(client, database, keep, run_id))
-    )
+    steps += [
+        (t, "retention", lambda t=t: realtime.prune_restock_state(client, database, keep, run_id, t))
+        for t in realtime.STATE_TABLES
+    ]
     if config.ttl_guard_days is not None:
         guard = config.ttl_guard_days
         steps.append((realtime.RT_SALES, "ttl_guard", lambda: realtime.ttl_guard(client, database, guard, run_id, day)))

@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from retail_platform.settings import SettingsError, get_settings
-from retail_platform.simulation.faults import FaultRates
+from retail_platform.simulation.faults import DemandBurst, FaultRates, StockCount
 from retail_platform.simulation.producer import SimulationConfig, run_simulation, stop_on_signals
 
 
@@ -50,6 +50,20 @@ def _faults(text: str) -> FaultRates:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _stock_count(text: str) -> StockCount:
+    try:
+        return StockCount.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _demand_burst(text: str) -> DemandBurst:
+    try:
+        return DemandBurst.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m retail_platform.simulation",
@@ -70,6 +84,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=_speed, default=1.0, help="simulated seconds per real second, or 'max' (default 1)")
     p.add_argument("--start", type=_start, help="simulated start (ISO-8601 with zone); default now")
     p.add_argument("--faults", type=_faults, default=FaultRates(), help="e.g. duplicates=0.01,late=0.01,...")
+    p.add_argument(
+        "--stock-count",
+        type=_stock_count,
+        action="append",
+        default=[],
+        metavar="STORE:PRODUCT:UNITS@SECONDS",
+        help="inject a stock count that finds UNITS fewer (negative: more) than the records, SECONDS of simulated "
+        "time after the start (store and product: catalogue indices from 0); repeatable",
+    )
+    p.add_argument(
+        "--demand-burst",
+        type=_demand_burst,
+        action="append",
+        default=[],
+        metavar="STORE:PRODUCT:FACTOR@FROM-TO",
+        help="inject a run on a product: its demand times FACTOR from FROM to TO seconds of simulated time "
+        "after the start (store and product: catalogue indices from 0); repeatable",
+    )
     p.add_argument("--ground-truth", type=Path, help="JSON file written every few seconds and at the end")
     p.add_argument("--load-catalog", action="store_true", help="write dims, rt_reorder_policy and landing files first")
     p.add_argument("--step", type=int, help="simulated seconds per generated step (divisor of 3600)")
@@ -92,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             duration=args.duration,
             events=args.events,
             faults=args.faults,
+            stock_counts=tuple(args.stock_count),
+            demand_bursts=tuple(args.demand_burst),
             ground_truth_path=args.ground_truth,
             load_catalog=args.load_catalog,
             step_seconds=args.step,

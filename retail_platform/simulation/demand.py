@@ -145,3 +145,17 @@ def expected_daily_demand(
         factors = store_day_factors(catalog, np.full(days, s), ordinals, doy)  # [day, product]
         lines[row] = (catalog.base_lines[s][None, :] * factors * per_day[:, None]).T
     return ExpectedDemand(first_day, lines * MEAN_QUANTITY, lines * MEAN_SQUARED_QUANTITY, lines)
+
+
+def pace_per_day(catalog: Catalog, hour: int) -> np.ndarray:
+    """Units a day per store and product ``[store, product]`` at the mean pace of UTC hour ``hour``
+    (hours since the epoch): that hour's intensity as if the whole day went at it. What a forecast
+    must say for the stream's velocity check (which scales a window's pace to a day) to find the hour's
+    sales ordinary; 0 where a store is closed."""
+    stores = np.arange(len(catalog.stores))
+    grid = hour_grid([s.timezone for s in catalog.stores], hour, 1)
+    day = store_day_factors(catalog, stores, grid.local_date[:, 0], grid.day_of_year[:, 0])
+    per_hour = (
+        catalog.base_lines * day * hour_factors(catalog, grid.weekday[:, 0], grid.local_hour[:, 0], stores)[:, None]
+    )
+    return per_hour * MEAN_QUANTITY * 24

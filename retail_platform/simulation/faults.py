@@ -24,6 +24,13 @@ reason a correct pipeline must quarantine it with.
 Delays are in simulated time, so at ``--speed 1`` they are real seconds, and relative to the stream
 (watermarks are event-time based) they mean the same at any speed. Held messages are released when
 the stream passes their release time, and all of them at the end of a run.
+
+Anomalies for the stream's detectors are injected into the simulated chain itself, not into its
+messages, so stock and the ground truth stay consistent (the generator applies them, ``generator.py``):
+a ``StockCount`` is a stock count at a chosen simulated moment that finds some units fewer (or more)
+than the records say, sent as an inventory_update with reason ``adjustment`` that no sale or delivery
+explains; a ``DemandBurst`` multiplies one store/product's demand for a span of simulated time (a
+run on a product), so its sales velocity leaves what its forecast expects.
 """
 
 from __future__ import annotations
@@ -85,6 +92,83 @@ class FaultRates:
 
     def describe(self) -> str:
         return ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self) if f.name in FAULT_NAMES)
+
+
+@dataclass(frozen=True)
+class StockCount:
+    """A stock count of one store/product (catalogue indices) ``at_seconds`` of simulated time after the
+    run's start that finds ``units`` fewer than the records say (negative: more); the shelf then holds
+    what the count found (never below 0)."""
+
+    store: int
+    product: int
+    units: int
+    at_seconds: float
+
+    def __post_init__(self) -> None:
+        if self.store < 0 or self.product < 0:
+            raise ValueError(f"stock count {self.describe()}: store and product are indices from 0")
+        if self.units == 0:
+            raise ValueError(f"stock count {self.describe()}: units must not be 0 (a count that finds no difference)")
+        if not self.at_seconds >= 0:
+            raise ValueError(f"stock count {self.describe()}: the moment must be at or after the start")
+
+    @classmethod
+    def parse(cls, text: str) -> StockCount:
+        """``"STORE:PRODUCT:UNITS@SECONDS"``, e.g. ``"0:3:25@30"``: store 0, product 3, 25 units
+        missing, 30 simulated seconds after the start."""
+        where, sep, when = text.partition("@")
+        parts = where.split(":")
+        if not sep or len(parts) != 3:
+            raise ValueError(f"{text!r}: expected STORE:PRODUCT:UNITS@SECONDS, e.g. 0:3:25@30")
+        try:
+            store, product, units = (int(p) for p in parts)
+            at = float(when)
+        except ValueError:
+            raise ValueError(f"{text!r}: STORE, PRODUCT and UNITS are integers, SECONDS a number") from None
+        return cls(store, product, units, at)
+
+    def describe(self) -> str:
+        return f"{self.store}:{self.product}:{self.units}@{self.at_seconds:g}"
+
+
+@dataclass(frozen=True)
+class DemandBurst:
+    """One store/product's (catalogue indices) demand multiplied by ``factor`` over the generator's
+    steps that start within [``from_seconds``, ``to_seconds``) of simulated time after the start."""
+
+    store: int
+    product: int
+    factor: float
+    from_seconds: float
+    to_seconds: float
+
+    def __post_init__(self) -> None:
+        if self.store < 0 or self.product < 0:
+            raise ValueError(f"demand burst {self.describe()}: store and product are indices from 0")
+        if not self.factor > 0 or self.factor != self.factor:
+            raise ValueError(f"demand burst {self.describe()}: the factor must be positive")
+        if not 0 <= self.from_seconds < self.to_seconds:
+            raise ValueError(f"demand burst {self.describe()}: the span must start at or after 0 and end after it")
+
+    @classmethod
+    def parse(cls, text: str) -> DemandBurst:
+        """``"STORE:PRODUCT:FACTOR@FROM-TO"``, e.g. ``"0:2:8@40-60"``: store 0, product 2, eight times
+        the demand from 40 to 60 simulated seconds after the start."""
+        where, sep, when = text.partition("@")
+        parts = where.split(":")
+        start, dash, end = when.partition("-")
+        if not sep or not dash or len(parts) != 3:
+            raise ValueError(f"{text!r}: expected STORE:PRODUCT:FACTOR@FROM-TO, e.g. 0:2:8@40-60")
+        try:
+            store, product = int(parts[0]), int(parts[1])
+            factor, from_seconds, to_seconds = float(parts[2]), float(start), float(end)
+        except ValueError:
+            raise ValueError(f"{text!r}: STORE and PRODUCT are integers, FACTOR, FROM and TO numbers") from None
+        return cls(store, product, factor, from_seconds, to_seconds)
+
+    def describe(self) -> str:
+        return f"{self.store}:{self.product}:{self.factor:g}@{self.from_seconds:g}-{self.to_seconds:g}"
 
 
 @dataclass

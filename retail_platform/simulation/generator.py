@@ -8,7 +8,9 @@ per step, vectorised over every store and product:
 2. demand: Poisson numbers of sale lines per store/product with the intensities of demand.py (none
    while a store is closed), uniform times within the step, quantities of 1-3 mostly;
    shrinkage (-1.. units) and stock-count adjustments (+/-) at small Poisson rates while open;
-   deliveries of purchase orders due in the step;
+   injected stock counts (``GeneratorConfig.stock_counts``) at their moment, and injected demand
+   bursts (``demand_bursts``) multiplying one store/product's intensity; deliveries of purchase
+   orders due in the step;
 3. stock: per store/product in time order, ``stock = max(stock + change, 0)``: a sale sells at most
    what is on the shelf (the rest is a lost sale), shrinkage cannot take more than there is. Done for
    all rows at once with the reflected-random-walk identity
@@ -40,6 +42,7 @@ from retail_platform.simulation import demand
 from retail_platform.simulation.calendar import HOUR_MS, HourGrid, hour_grid, to_ms
 from retail_platform.simulation.catalog import Catalog
 from retail_platform.simulation.encoding import Encoder
+from retail_platform.simulation.faults import DemandBurst, StockCount
 
 _STREAM = 0x47454E45  # "GENE"
 _NEVER = np.iinfo(np.int64).max
@@ -75,6 +78,8 @@ class GeneratorConfig:
     adjustments_per_day: float = 0.01  # stock-count adjustments per store/product per open day
     anonymous_share: float = 0.35  # sales without a customer id
     customers_per_store: int = 50_000
+    stock_counts: tuple[StockCount, ...] = ()  # injected miscounts (faults.StockCount)
+    demand_bursts: tuple[DemandBurst, ...] = ()  # injected runs on a product (faults.DemandBurst)
 
     def __post_init__(self) -> None:
         if self.step_seconds not in VALID_STEPS:
@@ -94,6 +99,14 @@ class EventGenerator:
         self.rng = np.random.default_rng([int(catalog.config.seed), _STREAM, int(config.seed), self.start_ms])
         n_stores, n_products = catalog.shape
         self.n_products = n_products
+        for injected, what in [(c, "stock count") for c in config.stock_counts] + [
+            (d, "demand burst") for d in config.demand_bursts
+        ]:
+            if injected.store >= n_stores or injected.product >= n_products:
+                raise ValueError(
+                    f"{what} {injected.describe()}: the catalogue has stores 0..{n_stores - 1} "
+                    f"and products 0..{n_products - 1}"
+                )
         cells = n_stores * n_products
         initial = catalog.initial_stock if initial_stock is None else np.asarray(initial_stock)
         self.initial_stock = np.array(initial, dtype=np.int64).reshape(cells)
@@ -209,6 +222,9 @@ class EventGenerator:
         factor = demand.hour_factors(cat, column["weekday"], column["local_hour"], stores)
         open_stores = np.flatnonzero(factor > 0)
         lam = cat.base_lines[open_stores] * self.day_factor[open_stores] * (factor[open_stores] * dt_hours)[:, None]
+        for burst in self.config.demand_bursts:
+            if self.start_ms + burst.from_seconds * 1000 <= a < self.start_ms + burst.to_seconds * 1000:
+                lam[open_stores == burst.store, burst.product] *= burst.factor
         counts = rng.poisson(lam).ravel()
         open_cells = (open_stores[:, None] * P + np.arange(P)[None, :]).ravel()
         sale_cells = np.repeat(open_cells, counts)
@@ -221,19 +237,22 @@ class EventGenerator:
         adjust_qty = rng.geometric(0.4, adjust_cells.size).astype(np.int64) * rng.choice([-1, 1], adjust_cells.size)
 
         due = np.flatnonzero((self.delivery_ms >= a) & (self.delivery_ms < stop))
+        count_cells, count_time, count_change = self._stock_counts(a, stop)
 
-        # One StockOp per row, in the order of the concatenation below.
-        cell = np.concatenate([due, adjust_cells, shrink_cells, sale_cells])
-        n_other = cell.size - n_sales
+        # One StockOp per row, in the order of the concatenation below (injected stock counts are
+        # adjustments at their own moment; they draw nothing from the random stream).
+        cell = np.concatenate([due, adjust_cells, shrink_cells, count_cells, sale_cells])
         span = stop - a
-        time = np.concatenate([self.delivery_ms[due], a + (rng.random(n_other - due.size) * span).astype(np.int64)])
+        other_time = a + (rng.random(adjust_cells.size + shrink_cells.size) * span).astype(np.int64)
+        time = np.concatenate([self.delivery_ms[due], other_time, count_time])
         time = np.concatenate([time, a + (rng.random(n_sales) * span).astype(np.int64)])
-        change = np.concatenate([self.delivery_qty[due], adjust_qty, -shrink_qty, -sale_qty])
+        change = np.concatenate([self.delivery_qty[due], adjust_qty, -shrink_qty, count_change, -sale_qty])
         op = np.concatenate(
             [
                 np.full(due.size, StockOp.DELIVERY, np.int8),
                 np.full(adjust_cells.size, StockOp.ADJUSTMENT, np.int8),
                 np.full(shrink_cells.size, StockOp.SHRINKAGE, np.int8),
+                np.full(count_cells.size, StockOp.ADJUSTMENT, np.int8),
                 np.full(n_sales, StockOp.SALE, np.int8),
             ]
         )
@@ -370,6 +389,16 @@ class EventGenerator:
         if trigger.size:
             out.append((self._orders(cell[trigger], time[trigger]), trigger))
         return out
+
+    def _stock_counts(self, a: int, stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Injected stock counts (``config.stock_counts``) due in [a, stop): cells, times, changes."""
+        due = [
+            (c.store * self.n_products + c.product, self.start_ms + round(c.at_seconds * 1000), -c.units)
+            for c in self.config.stock_counts
+            if a <= self.start_ms + round(c.at_seconds * 1000) < stop
+        ]
+        columns = np.array(due, dtype=np.int64).reshape(-1, 3)
+        return columns[:, 0].copy(), columns[:, 1].copy(), columns[:, 2].copy()
 
     def _random_cells(self, stores: np.ndarray, expected: np.ndarray) -> np.ndarray:
         """Cells of Poisson(expected[i]) events in store ``stores[i]``, products uniform."""

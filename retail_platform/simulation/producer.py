@@ -45,7 +45,7 @@ from retail_platform.settings import Settings
 from retail_platform.simulation import batch as b
 from retail_platform.simulation.calendar import from_ms, iso_z, to_ms
 from retail_platform.simulation.catalog import Catalog, CatalogConfig, generate_catalog
-from retail_platform.simulation.faults import FaultInjector, FaultRates, Outgoing
+from retail_platform.simulation.faults import DemandBurst, FaultInjector, FaultRates, Outgoing, StockCount
 from retail_platform.simulation.generator import VALID_STEPS, EventGenerator, GeneratorConfig
 from retail_platform.simulation.ground_truth import INVALID, MALFORMED, GroundTruth
 
@@ -68,6 +68,8 @@ class SimulationConfig:
     duration: float | None = None  # real seconds (None: until events or a stop signal)
     events: int | None = None  # stop after this many valid events (faults are extra messages)
     faults: FaultRates = field(default_factory=FaultRates)
+    stock_counts: tuple[StockCount, ...] = ()  # injected miscounts: unexplained stock movements
+    demand_bursts: tuple[DemandBurst, ...] = ()  # injected runs on a product: sales velocity anomalies
     ground_truth_path: Path | None = None
     ground_truth_every: float = 5.0  # seconds between ground-truth snapshots
     load_catalog: bool = False
@@ -283,7 +285,14 @@ class _Run:
             end = from_ms(self.sim_start + int(config.duration * config.speed * 1000))
         self.generator = EventGenerator(
             catalog,
-            GeneratorConfig(start=from_ms(self.sim_start), end=end, seed=config.seed, step_seconds=config.step()),
+            GeneratorConfig(
+                start=from_ms(self.sim_start),
+                end=end,
+                seed=config.seed,
+                step_seconds=config.step(),
+                stock_counts=config.stock_counts,
+                demand_bursts=config.demand_bursts,
+            ),
         )
         self.injector = FaultInjector(config.faults, seed=config.seed * 1_000_003 + self.sim_start)
         self.truth = GroundTruth.start(

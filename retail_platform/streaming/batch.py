@@ -6,16 +6,18 @@ idempotent for a repeated batch id, so any prefix of this function may have run 
 
 0. duplicates redelivered after the dedup operator's window are dropped (reads only: the ids earlier
    batches accepted, ``late_duplicates``);
-1. restock alerts are decided first (reads only: the state as the previous batch left it, the reorder
-   policies; an earlier attempt's stored alerts win);
-2. rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state and rt_event_ids
-   (deduplication token per table and batch): from here on the batch's events are queryable, which is
-   why these come before the lake (the bronze appends cost more than all of them together);
+1. restock alerts and anomalies (stock, sales velocity) are decided first (reads only: the states as
+   the previous batch left them, the reorder policies, the forecasts; an earlier attempt's stored
+   alerts and anomalies win);
+2. rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state, rt_anomalies,
+   rt_anomaly_state and rt_event_ids (deduplication token per table and batch): from here on the
+   batch's events are queryable, which is why these come before the lake (the bronze appends cost
+   more than all of them together);
 3. bronze Delta appends of the events and the alerts (``txnAppId``/``txnVersion``: Delta skips a
    version it already committed), all four tables at once;
 4. ops_stream_days, after bronze: the late-arrival check of closed days reads it as "the lake has
    these rows";
-5. dead letters and alerts to Kafka (the outbox publishes each message once);
+5. dead letters, restock alerts and anomaly alerts to Kafka (the outbox publishes each message once);
 6. the ops_stream_batches row, last: its presence means the batch is complete in every sink; it
    records when step 2 ended (``queryable_at``) beside when the batch finished.
 
@@ -41,12 +43,12 @@ import pyarrow.compute as pc
 from retail_platform import topics
 from retail_platform.events.contracts import validate
 from retail_platform.streaming import alerts as restock
-from retail_platform.streaming import deadletter, tables
+from retail_platform.streaming import anomalies, deadletter, tables, velocity
 from retail_platform.streaming.late_duplicates import Band, Identity, day_rows, id_rows, probes
 from retail_platform.streaming.ops import BatchStats, PartitionInput, batch_row
 from retail_platform.streaming.outbox import OutMessage
 from retail_platform.streaming.realtime import sales_window_rows, stock_rows
-from retail_platform.streaming.sink import Warehouse
+from retail_platform.streaming.sink import DetectorState, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +213,89 @@ def decide_alerts(
     return decided, changed
 
 
+def anomaly_message(anomaly: anomalies.Anomaly) -> OutMessage:
+    # Keyed by store like the restock alerts, so one store's anomalies stay ordered.
+    return OutMessage(message_id=anomaly.anomaly_id, key=anomaly.store_id.encode(), value=anomaly.to_json())
+
+
+def anomaly_row(anomaly: anomalies.Anomaly, query_id: str, batch_id: int) -> list[Any]:
+    return [
+        anomaly.anomaly_id,
+        anomaly.kind,
+        anomaly.status,
+        anomaly.event_time,
+        anomaly.store_id,
+        anomaly.product_id,
+        anomaly.observed,
+        anomaly.expected,
+        anomaly.lower,
+        anomaly.upper,
+        anomaly.source_event_id,
+        query_id,
+        batch_id,
+    ]
+
+
+def anomaly_state_row(key: restock.Key, state: DetectorState, query_id: str, batch_id: int) -> list[Any]:
+    stock, sales = state
+    return [
+        query_id,
+        key[0],
+        key[1],
+        batch_id,
+        None if stock is None else stock.level,
+        None if stock is None else stock.event_time,
+        "" if stock is None else stock.event_id,
+        "" if stock is None else stock.episode,
+        None if sales is None else sales.newest,
+        None if sales is None else sales.first,
+        0 if sales is None else sales.bucket_ms,
+        [] if sales is None else [b for b, _ in sales.buckets],
+        [] if sales is None else [u for _, u in sales.buckets],
+        "" if sales is None else sales.kind,
+        "" if sales is None else sales.episode,
+    ]
+
+
+def decide_anomalies(
+    batch: CollectedBatch,
+    warehouse: Warehouse,
+    config: anomalies.AnomalyConfig,
+    velocity_config: velocity.VelocityConfig,
+) -> tuple[list[anomalies.Anomaly], dict[restock.Key, DetectorState]]:
+    """Anomaly rows of the batch (stock, then sales velocity) and the detector states it changed,
+    starting from the states before the batch. A few reads per batch, whatever its size: the states of
+    the keys it touched, the forecasts missing from the minute's cache, and the rows an earlier attempt
+    of the batch stored."""
+    keys = sorted({(e["store_id"], e["product_id"]) for e in (*batch.inventory, *batch.sales)})
+    if not keys:
+        return [], {}
+    states = warehouse.anomaly_states(batch.batch_id, keys)
+    stock_states = {k: stock for k, (stock, _) in states.items() if stock is not None}
+    sales_states = {k: sales for k, (_, sales) in states.items() if sales is not None}
+    stock_changed, decided = anomalies.run_stock(batch.inventory, stock_states, config)
+    forecasts = warehouse.forecasts(velocity.days_needed(batch.sales)) if batch.sales else {}
+    sales_changed, paced = velocity.run_velocity(batch.sales, sales_states, forecasts, velocity_config)
+    decided = decided + paced
+    changed: dict[restock.Key, DetectorState] = {
+        k: (stock_changed.get(k, stock_states.get(k)), sales_changed.get(k, sales_states.get(k)))
+        for k in sorted(stock_changed.keys() | sales_changed.keys())
+    }
+    earlier = warehouse.anomalies_of_batch(batch.batch_id)
+    if earlier:
+        # A replay: what an earlier attempt stored is what consumers may already have seen.
+        if {(a.anomaly_id, a.status) for a in earlier} != {(a.anomaly_id, a.status) for a in decided}:
+            log.warning(
+                "batch %s: replay decided %d anomaly rows, the earlier attempt stored %d (settings or "
+                "forecasts changed in between); keeping the stored ones",
+                batch.batch_id,
+                len(decided),
+                len(earlier),
+            )
+        decided = earlier
+    return decided, changed
+
+
 @contextmanager
 def _timed(timings: dict[str, float] | None, step: str) -> Iterator[None]:
     started = time.perf_counter()
@@ -233,10 +318,12 @@ def process(
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     timings: dict[str, float] | None = None,
     band: Band = Band(timedelta(minutes=15)),
+    anomaly_config: anomalies.AnomalyConfig = anomalies.AnomalyConfig(),
+    velocity_config: velocity.VelocityConfig = velocity.VelocityConfig(),
 ) -> list[Any]:
     """Write the batch everywhere; returns the ops_stream_batches row it inserted last. ``timings``,
     when given, receives the seconds each step took; ``band`` is the on-time band of the query's
-    dedup window."""
+    dedup window; ``anomaly_config`` and ``velocity_config`` the anomaly detectors' settings."""
     batch_id = batch.batch_id
     written: dict[str, int] = {}
 
@@ -246,6 +333,9 @@ def process(
 
     with _timed(timings, "alerts"):
         decided, changed = decide_alerts(batch, warehouse)
+
+    with _timed(timings, "anomalies"):
+        found, detector_states = decide_anomalies(batch, warehouse, anomaly_config, velocity_config)
 
     with _timed(timings, "warehouse"):
         quarantine = [deadletter.quarantine_row(r, query_id, batch_id) for r in batch.rejected]
@@ -257,6 +347,10 @@ def process(
         written[tables.RESTOCK_ALERTS.name] = warehouse.insert(tables.RESTOCK_ALERTS, alert_rows, batch_id)
         states = [state_row(k, s, query_id, batch_id) for k, s in sorted(changed.items())]
         written[tables.RESTOCK_STATE.name] = warehouse.insert(tables.RESTOCK_STATE, states, batch_id)
+        anomaly_rows = [anomaly_row(a, query_id, batch_id) for a in found]
+        written[tables.ANOMALIES.name] = warehouse.insert(tables.ANOMALIES, anomaly_rows, batch_id)
+        detector_rows = [anomaly_state_row(k, s, query_id, batch_id) for k, s in sorted(detector_states.items())]
+        written[tables.ANOMALY_STATE.name] = warehouse.insert(tables.ANOMALY_STATE, detector_rows, batch_id)
         identities = batch.identities()
         ids = id_rows(identities, band, query_id, batch_id)
         written[tables.EVENT_IDS.name] = warehouse.insert(tables.EVENT_IDS, ids, batch_id)
@@ -278,6 +372,9 @@ def process(
         alert_messages = [alert_message(a) for a in decided]
         publisher.publish(topics.RESTOCK_ALERTS.name, batch_id, alert_messages)
         written[f"kafka:{topics.RESTOCK_ALERTS.name}"] = len(alert_messages)
+        anomaly_messages = [anomaly_message(a) for a in anomalies.opened(found)]
+        publisher.publish(topics.ANOMALY_ALERTS.name, batch_id, anomaly_messages)
+        written[f"kafka:{topics.ANOMALY_ALERTS.name}"] = len(anomaly_messages)
 
     row = batch_row(
         query_name=query_name,

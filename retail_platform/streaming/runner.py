@@ -23,11 +23,13 @@ from pyspark.sql.streaming import StreamingQuery
 from retail_platform.settings import Settings
 from retail_platform.streaming import batch as batch_mod
 from retail_platform.streaming import offset_log, topology
+from retail_platform.streaming.anomalies import AnomalyConfig
 from retail_platform.streaming.bronze import BoundBronze, DeltaBronze
 from retail_platform.streaming.config import StreamConfig
 from retail_platform.streaming.late_duplicates import Band
 from retail_platform.streaming.outbox import KafkaOutbox
 from retail_platform.streaming.sink import Warehouse
+from retail_platform.streaming.velocity import VelocityConfig
 
 log = logging.getLogger("stream_events")
 
@@ -140,6 +142,12 @@ class StreamRunner:
                 started_at=started,
                 timings=timings,
                 band=Band(self.config.dedup_window),
+                anomaly_config=AnomalyConfig(stock_tolerance=self.settings.anomaly_stock_tolerance),
+                velocity_config=VelocityConfig(
+                    window_seconds=self.settings.anomaly_velocity_window_seconds,
+                    factor=self.settings.anomaly_velocity_factor,
+                    min_units=self.settings.anomaly_velocity_min_units,
+                ),
             )
         finally:
             df.unpersist()

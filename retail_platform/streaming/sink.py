@@ -13,8 +13,9 @@ start at 0 again, is never mistaken for a replay.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from clickhouse_connect.driver.client import Client
@@ -23,6 +24,8 @@ from clickhouse_connect.driver.exceptions import OperationalError
 from retail_platform.retry import retrying
 from retail_platform.streaming import tables
 from retail_platform.streaming.alerts import Alert, Key, KeyState, Policy, usable_policy
+from retail_platform.streaming.anomalies import Anomaly, StockState
+from retail_platform.streaming.velocity import Forecast, VelocityState
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -30,6 +33,12 @@ _T = TypeVar("_T")
 # Keys per lookup query: keeps the statement far below ClickHouse's max_query_size (256 KiB).
 LOOKUP_CHUNK = 2000
 POLICY_TABLE = "rt_reorder_policy"
+FORECAST_TABLE = "ml_demand_forecast"
+# Forecasts change once a day (batch predictions): each (store, product, day) is read at most once a
+# minute, whatever the number of batches and sales.
+FORECAST_CACHE_SECONDS = 60.0
+
+DetectorState = tuple[StockState | None, VelocityState | None]
 
 
 def dedup_token(table: str, query_id: str, batch_id: int) -> str:
@@ -44,11 +53,22 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 class Warehouse:
     """The stream's writes and reads for one query (checkpoint)."""
 
-    def __init__(self, client: Client, query_id: str, *, attempts: int = 4, backoff: float = 1.0) -> None:
+    def __init__(
+        self,
+        client: Client,
+        query_id: str,
+        *,
+        attempts: int = 4,
+        backoff: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.query_id = query_id
         self.attempts = attempts
         self.backoff = backoff
+        self.clock = clock
+        self._forecasts: dict[tuple[str, str, date], Forecast | None] = {}
+        self._forecasts_read_at = float("-inf")
 
     def _retry(self, what: str, action: Callable[[], _T]) -> _T:
         # Connection trouble (OperationalError: no answer) is retried with the same token, which is
@@ -173,6 +193,111 @@ class Warehouse:
                 source_event_id=source,
             )
             for event_id, event_time, store_id, product_id, stock, reorder_point, quantity, source in rows
+        ]
+
+    # ---- stock anomalies (anomalies.py) ------------------------------------------------------------
+
+    def anomaly_states(self, batch_id: int, keys: Sequence[Key]) -> dict[Key, DetectorState]:
+        """The detectors' state of each key as batch ``batch_id - 1`` left it (as ``restock_states``):
+        the stock part (None before the key's first inventory event) and the velocity part (None
+        before its first sale)."""
+        states: dict[Key, DetectorState] = {}
+        for chunk in _chunks(sorted(keys), LOOKUP_CHUNK):
+            rows = self._query(
+                f"""
+                SELECT store_id, product_id,
+                       argMax(tuple(level, event_time, event_id, episode), batch_id),
+                       argMax(tuple(sales_newest_time, sales_first_time, bucket_ms, bucket_numbers, bucket_units,
+                                    velocity_kind, velocity_episode), batch_id)
+                FROM {tables.ANOMALY_STATE.name}
+                WHERE query_id = %(query_id)s AND batch_id < %(batch_id)s
+                  AND (store_id, product_id) IN (SELECT arrayJoin(%(keys)s))
+                GROUP BY store_id, product_id
+                """,
+                {"query_id": self.query_id, "batch_id": batch_id, "keys": [tuple(k) for k in chunk]},
+            )
+            for store_id, product_id, stock, sales in rows:
+                level, level_time, event_id, episode = stock
+                newest, first, bucket_ms, numbers, units, kind, velocity_episode = sales
+                states[(store_id, product_id)] = (
+                    None if level is None else StockState(int(level), _utc(level_time), event_id, episode),
+                    None
+                    if newest is None
+                    else VelocityState(
+                        _utc(newest),
+                        _utc(first),
+                        int(bucket_ms),
+                        tuple((int(b), int(u)) for b, u in zip(numbers, units, strict=True)),
+                        kind,
+                        velocity_episode,
+                    ),
+                )
+        return states
+
+    def forecasts(self, needed: Mapping[Key, Iterable[date]]) -> dict[tuple[str, str, date], Forecast]:
+        """The newest batch prediction for each (store/product, day) in ``needed``: of the forecasts
+        made for that target day, the one with the newest forecast_date (ml_demand_forecast FINAL).
+        Read from a cache refreshed every FORECAST_CACHE_SECONDS; what is missing, in one query per
+        chunk of keys."""
+        now = self.clock()
+        if now - self._forecasts_read_at > FORECAST_CACHE_SECONDS:
+            self._forecasts, self._forecasts_read_at = {}, now
+        wanted = sorted({(k[0], k[1], d) for k, days in needed.items() for d in days})
+        missing = [w for w in wanted if w not in self._forecasts]
+        for chunk in _chunks(missing, LOOKUP_CHUNK):
+            days = sorted({d for _, _, d in chunk})
+            rows = self._query(
+                f"""
+                SELECT store_id, product_id, target_date, argMax(predicted_units, forecast_date),
+                       argMax(lower_units, forecast_date), argMax(upper_units, forecast_date)
+                FROM {FORECAST_TABLE} FINAL
+                WHERE forecast_date >= %(first)s AND forecast_date < %(last)s AND target_date IN %(days)s
+                  AND (store_id, product_id) IN (SELECT arrayJoin(%(keys)s))
+                GROUP BY store_id, product_id, target_date
+                """,
+                {
+                    # Forecasts look 1..7 days ahead: made in the week before the day.
+                    "first": days[0] - timedelta(days=7),
+                    "last": days[-1],
+                    "days": tuple(days),
+                    "keys": sorted({(s, p) for s, p, _ in chunk}),
+                },
+            )
+            found = {
+                (str(s), str(p), d): Forecast(float(pred), float(lower), float(upper))
+                for s, p, d, pred, lower, upper in rows
+            }
+            for item in chunk:
+                self._forecasts[item] = found.get(item)
+        return {w: f for w in wanted if (f := self._forecasts.get(w)) is not None}
+
+    def anomalies_of_batch(self, batch_id: int) -> list[Anomaly]:
+        """Anomaly rows an earlier attempt of this batch already stored (empty on a first attempt)."""
+        rows = self._query(
+            f"""
+            SELECT DISTINCT anomaly_id, kind, status, event_time, store_id, product_id, observed, expected,
+                   lower, upper, source_event_id
+            FROM {tables.ANOMALIES.name}
+            WHERE query_id = %(query_id)s AND batch_id = %(batch_id)s
+            ORDER BY store_id, product_id, event_time, source_event_id, status
+            """,
+            {"query_id": self.query_id, "batch_id": batch_id},
+        )
+        return [
+            Anomaly(
+                anomaly_id=str(row[0]),
+                kind=str(row[1]),
+                status=str(row[2]),
+                event_time=_utc(row[3]),
+                store_id=str(row[4]),
+                product_id=str(row[5]),
+                observed=float(row[6]),
+                expected=float(row[7]),
+                lower=float(row[8]),
+                upper=float(row[9]),
+                source_event_id=str(row[10]),
+            )
+            for row in rows
         ]
 
     # ---- outbox markers (outbox.MarkerStore) ----------------------------------------------------

@@ -1,5 +1,5 @@
-"""The warehouse tables the stream writes (created by sql/0006_realtime.sql, 0016 and 0018): names, insert columns
-and their ClickHouse types.
+"""The warehouse tables the stream writes (created by sql/0006_realtime.sql, 0016, 0018, 0028 and 0029): names,
+insert columns and their ClickHouse types.
 
 Inserts name their column types so clickhouse-connect does not DESCRIBE the table before each insert
 (one round trip less per table per micro-batch). tests/unit/test_streaming_tables.py checks these
@@ -158,6 +158,48 @@ STREAM_DAYS = Table(
     ),
 )
 
+# sql/0029_stream_anomalies.sql: anomalies, one row per episode opening and closing (anomalies.py, velocity.py).
+ANOMALIES = Table(
+    "rt_anomalies",
+    (
+        ("anomaly_id", "String"),
+        ("kind", "String"),
+        ("status", "String"),
+        ("event_time", "DateTime64(3, 'UTC')"),
+        ("store_id", "String"),
+        ("product_id", "String"),
+        ("observed", "Float64"),
+        ("expected", "Float64"),
+        ("lower", "Float64"),
+        ("upper", "Float64"),
+        ("source_event_id", "String"),
+        ("query_id", "String"),
+        ("batch_id", "UInt64"),
+    ),
+)
+
+# sql/0029_stream_anomalies.sql: the detector's state per store/product, versioned by micro-batch.
+ANOMALY_STATE = Table(
+    "rt_anomaly_state",
+    (
+        ("query_id", "String"),
+        ("store_id", "String"),
+        ("product_id", "String"),
+        ("batch_id", "UInt64"),
+        ("level", "Nullable(Int64)"),
+        ("event_time", "Nullable(DateTime64(3, 'UTC'))"),
+        ("event_id", "String"),
+        ("episode", "String"),
+        ("sales_newest_time", "Nullable(DateTime64(3, 'UTC'))"),
+        ("sales_first_time", "Nullable(DateTime64(3, 'UTC'))"),
+        ("bucket_ms", "UInt32"),
+        ("bucket_numbers", "Array(Int64)"),
+        ("bucket_units", "Array(Int64)"),
+        ("velocity_kind", "String"),
+        ("velocity_episode", "String"),
+    ),
+)
+
 ALL_TABLES: tuple[Table, ...] = (
     SALES_5MIN,
     STOCK,
@@ -168,4 +210,6 @@ ALL_TABLES: tuple[Table, ...] = (
     STREAM_OUTBOX,
     EVENT_IDS,
     STREAM_DAYS,
+    ANOMALIES,
+    ANOMALY_STATE,
 )

@@ -80,6 +80,22 @@ def _seed(settings: Settings) -> None:
               NOW.date() - timedelta(days=400)] for store in STORES],
             column_names=["store_id", "store_name", "store_type", "city", "region", "country", "opened_on"],
         )  # fmt: skip
+        # Anomalies as the stream records them: per store a stock episode still open (P-200) and, for
+        # the first two stores, a sales velocity episode that opened and ended an hour earlier (P-100).
+        anomalies = []
+        for s_no, store in enumerate(STORES, start=1):
+            opened, level = NOW - timedelta(minutes=20 + s_no), 10.0 * s_no
+            anomalies.append([f"a-{store}-open", "stock_unexplained", "open", opened, store, "P-200",
+                              level, level + 18, level + 13, level + 23, f"i-{store}-1", "q", 1])  # fmt: skip
+            if s_no <= 2:
+                for status, at in (("open", NOW - timedelta(hours=2)), ("closed", NOW - timedelta(hours=1))):
+                    anomalies.append([f"a-{store}-ended", "velocity_high", status, at, store, "P-100",
+                                      900.0, 120.0, 30.0, 450.0, f"s-{store}-{status}", "q", 1])  # fmt: skip
+        client.insert(
+            "rt_anomalies", anomalies,
+            column_names=["anomaly_id", "kind", "status", "event_time", "store_id", "product_id", "observed",
+                          "expected", "lower", "upper", "source_event_id", "query_id", "batch_id"],
+        )  # fmt: skip
         client.insert(
             "rt_reorder_policy", policy,
             column_names=["store_id", "product_id", "reorder_point", "order_quantity", "safety_stock",

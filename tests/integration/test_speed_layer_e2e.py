@@ -3,10 +3,15 @@
 killed with SIGKILL several times and restarted. At the end the warehouse equals the simulator's
 ground truth per store/product (units, revenue, stock), produced = accepted + quarantined +
 dropped duplicates with every reason accounted for, bronze holds every accepted event exactly once,
-and no restock alert was published twice."""
+and no restock alert was published twice. Anomalies injected into the run: two stock counts (one
+finds units missing, one more than recorded) are each exactly one stock anomaly, ended by the next
+sale; a demand burst on one store/product against forecasts of the run's pace is exactly one
+velocity anomaly; each is in rt_anomalies and on the anomaly alerts topic once, and no other
+store/product of the run has one."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -21,24 +26,44 @@ from kafka import KafkaConsumer, TopicPartition
 from retail_platform import lake, reconcile
 from retail_platform.runtime import process, stack
 from retail_platform.runtime.stream import StreamJob
-from retail_platform.simulation.faults import FaultRates
+from retail_platform.simulation.calendar import HOUR_MS, to_ms
+from retail_platform.simulation.catalog import generate_catalog
+from retail_platform.simulation.demand import pace_per_day
+from retail_platform.simulation.faults import DemandBurst, FaultRates, StockCount
 from retail_platform.simulation.producer import SimulationConfig, run_simulation
-from retail_platform.topics import RESTOCK_ALERTS
+from retail_platform.topics import ANOMALY_ALERTS, RESTOCK_ALERTS
 from retail_platform.warehouse.client import connect
 
 pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.warehouse, pytest.mark.spark]
 
 FAULTS = "duplicates=0.03,late=0.02,out_of_order=0.02,malformed=0.01,invalid=0.01"
 KILLS = 3
+# Stock counts injected into the run (store and product indices of the catalogue): 40 units missing
+# from store 1's product 4 at 20 s, 40 more than recorded in store 2's product 9 at 35 s (around the
+# kills, so their batches are among the replayed ones).
+STOCK_COUNTS = (StockCount(1, 4, 40, 20.0), StockCount(2, 9, -40, 35.0))
+# The stream's stock tolerance for this run. The late and out-of-order faults deliver some inventory
+# events after a newer one of the same store/product, whose level then differs from the one before
+# by the late sale line (at most 6 units; two in a row 12), which the default of 5 would flag.
+TOLERANCE = 12
+# Sales velocity over 30 s windows (the run lasts 75 s). The window of a sale in the run's first 30 s
+# reaches back before the run, into sales other tests of the session streamed for the same ids: a
+# velocity anomaly opened then is not this run's alone and is left out of the count.
+VELOCITY_WINDOW_SECONDS = 30
+# Judged when the forecast expects at least 40 units in the window: a 30 s window of a slower product
+# (down to 16 units expected here) falls below a quarter of its pace by chance too often for a test.
+VELOCITY_MIN_UNITS = 40
+BURST_FACTOR, BURST_FROM, BURST_TO = 8.0, 40.0, 60.0
+PACE_MODEL = "e2e-pace"
 
 
 def _stream_spec(settings):
     return StreamJob(settings).processes(stack.run_dir(settings))[0]
 
 
-def _alert_ids(settings) -> Counter[str]:
+def _alert_ids(settings, topic: str = RESTOCK_ALERTS.name) -> Counter[str]:
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, consumer_timeout_ms=5000)
-    consumer.assign([TopicPartition(RESTOCK_ALERTS.name, 0)])
+    consumer.assign([TopicPartition(topic, 0)])
     consumer.seek_to_beginning()
     ids: Counter[str] = Counter()
     for record in consumer:
@@ -64,9 +89,62 @@ def _run_start(settings) -> datetime:
 
 @pytest.fixture
 def stream(warehouse, kafka):
-    stack.up(warehouse, ("stream",), log=lambda _: None)
-    yield warehouse
-    stack.down(warehouse, ("stream",), log=lambda _: None)
+    settings = dataclasses.replace(
+        warehouse,
+        anomaly_stock_tolerance=TOLERANCE,
+        anomaly_velocity_window_seconds=VELOCITY_WINDOW_SECONDS,
+        anomaly_velocity_min_units=VELOCITY_MIN_UNITS,
+        source={
+            **warehouse.source,
+            "RETAIL_ANOMALY_STOCK_TOLERANCE": str(TOLERANCE),
+            "RETAIL_ANOMALY_VELOCITY_WINDOW_SECONDS": str(VELOCITY_WINDOW_SECONDS),
+            "RETAIL_ANOMALY_VELOCITY_MIN_UNITS": str(VELOCITY_MIN_UNITS),
+        },
+    )
+    stack.down(settings, ("stream",), log=lambda _: None)  # a stream left running has other settings
+    stack.up(settings, ("stream",), log=lambda _: None)
+    yield settings
+    stack.down(settings, ("stream",), log=lambda _: None)
+    client = connect(settings)
+    try:  # the run's forecasts (_pace_forecasts) are no one else's
+        client.command(f"DELETE FROM ml_demand_forecast WHERE model_version = '{PACE_MODEL}'")
+    finally:
+        client.close()
+
+
+def _pace_forecasts(settings, config: SimulationConfig) -> None:
+    """Batch predictions for every store/product of the run, for its day (and the next, should it cross
+    midnight), saying what the run's demand process does at its start hour (``pace_per_day``), with an
+    interval of +-30 %: what the velocity check must find ordinary. Made the day before (the newest
+    forecast for the day), and newer than any other test's forecast of the same keys."""
+    catalog = generate_catalog(config.catalog_config())
+    pace = pace_per_day(catalog, to_ms(config.start) // HOUR_MS)
+    rows = []
+    for day in (config.start.date(), config.start.date() + timedelta(days=1)):
+        for i, store in enumerate(catalog.store_ids):
+            for j, product in enumerate(catalog.product_ids):
+                units = float(pace[i, j])
+                rows.append([day - timedelta(days=1), store, product, day, 1, units, 0.7 * units, 1.3 * units,
+                             PACE_MODEL, datetime.now(timezone.utc)])  # fmt: skip
+    client = connect(settings)
+    try:
+        client.insert(
+            "ml_demand_forecast",
+            rows,
+            column_names=["forecast_date", "store_id", "product_id", "target_date", "horizon", "predicted_units",
+                          "lower_units", "upper_units", "model_version", "created_at"],
+        )  # fmt: skip
+    finally:
+        client.close()
+
+
+def _burst(config: SimulationConfig) -> DemandBurst:
+    """A run on the busiest product of store 1 (the catalogue's London store, open 24 hours) at the
+    start hour, other than the one with a stock count: eight times its demand from 40 s to 60 s."""
+    catalog = generate_catalog(config.catalog_config())
+    pace = pace_per_day(catalog, to_ms(config.start) // HOUR_MS)[1].copy()
+    pace[[c.product for c in STOCK_COUNTS if c.store == 1]] = -1
+    return DemandBurst(1, int(pace.argmax()), BURST_FACTOR, BURST_FROM, BURST_TO)
 
 
 def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
@@ -85,7 +163,10 @@ def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
         # rt_stock, so the run's must be the newest.
         start=_run_start(settings),
         load_catalog=True,
+        stock_counts=STOCK_COUNTS,
     )
+    config = dataclasses.replace(config, demand_bursts=(_burst(config),))
+    _pace_forecasts(settings, config)
     result: dict[str, object] = {}
     producer = threading.Thread(target=lambda: result.update(truth=run_simulation(settings, config)))
     producer.start()
@@ -136,9 +217,46 @@ def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
             )
             row = frame.agg(F.count("*").alias("rows"), F.countDistinct("event_id").alias("ids")).first()
             counts[source] = (row["rows"], row["ids"])
+            if source == "inventory":
+                # Each store/product's first inventory event of the run: it is judged against the level
+                # an earlier test of the session left for the same ids, not against this run's.
+                firsts = frame.groupBy("store_id", "product_id").agg(
+                    F.min(F.struct("event_time", "event_id")).alias("first")
+                )
+                first_ids = {r["first"]["event_id"] for r in firsts.collect()}
     finally:
         spark.stop()
     assert counts == {source: (events, events) for source, events in expected.items()}
+    assert first_ids
+
+    # Anomalies: exactly the injected stock counts, each once, with the units it found, ended by the
+    # next movement, and the burst's velocity; none for any other store/product of the run.
+    client = connect(settings)
+    start = datetime.fromisoformat(truth.sim_start)
+    try:
+        rows = client.query(
+            "SELECT anomaly_id, status, store_id, product_id, observed - expected, source_event_id, kind, "
+            "event_time FROM rt_anomalies FINAL WHERE store_id IN %(stores)s AND event_time >= %(start)s",
+            parameters={"stores": tuple(truth.store_ids), "start": start},
+        ).result_rows
+    finally:
+        client.close()
+    velocity = [r for r in rows if r[1] == "open" and r[6] != "stock_unexplained"]
+    velocity_from = start + timedelta(seconds=VELOCITY_WINDOW_SECONDS)
+    burst = config.demand_bursts[0]
+    assert [(r[2], r[3], r[6]) for r in velocity if r[7].replace(tzinfo=timezone.utc) >= velocity_from] == [
+        (truth.store_ids[burst.store], truth.product_ids[burst.product], "velocity_high")
+    ], rows
+    opened = [r for r in rows if r[1] == "open" and r[6] == "stock_unexplained" and r[5] not in first_ids]
+    injected = {(truth.store_ids[c.store], truth.product_ids[c.product]): -c.units for c in STOCK_COUNTS}
+    assert sorted((r[2], r[3], r[4]) for r in opened) == sorted(
+        (store, product, diff) for (store, product), diff in injected.items()
+    ), rows
+    closed = {r[0] for r in rows if r[1] == "closed"}
+    assert all(r[0] in closed for r in opened), "each injected episode ends at the next explained movement"
+    published = _alert_ids(settings, ANOMALY_ALERTS.name)
+    assert all(published[r[0]] == 1 for r in opened + velocity), published
+    assert all(n == 1 for n in published.values())
 
     # Restock alerts: never published twice, even across the kills.
     published = _alert_ids(settings)

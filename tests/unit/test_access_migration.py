@@ -20,6 +20,9 @@ _KINDS = "(ROLE|USER|SETTINGS PROFILE|ROW POLICY|TABLE)"
 _CREATE = r"\s*CREATE " + _KINDS + r" IF NOT EXISTS (\S+)(?: ON (\S+))?"
 _DROP = r"\s*DROP " + _KINDS + r" IF EXISTS (\S+)(?: ON (\S+))?"
 ACCESS = next(m for m in load_migrations() if m.name == "server_access_control")
+# Server-only migrations: 0022, and the row policies of tables created after it (0030 for 0029's).
+SERVER_ONLY = ("server_access_control", "stream_anomalies_access")
+SERVER_MIGRATIONS = [m for m in load_migrations() if m.needs_access_control]
 
 
 def _tables_with_store_id() -> set[str]:
@@ -52,26 +55,28 @@ def _dropped(statements: tuple[str, ...]) -> set[tuple[str, str]]:
     return found
 
 
-def test_only_the_access_migration_needs_a_server() -> None:
-    assert [m.name for m in load_migrations() if m.needs_access_control] == ["server_access_control"]
+def test_only_the_access_migrations_need_a_server() -> None:
+    assert tuple(m.name for m in SERVER_MIGRATIONS) == SERVER_ONLY
 
 
-def test_down_drops_everything_up_creates() -> None:
-    assert _created(ACCESS.up) == _dropped(ACCESS.down)
-    assert len(ACCESS.down) == len(_dropped(ACCESS.down)), "every down statement is a DROP ... IF EXISTS"
-    assert all(re.match(r"\s*(CREATE \S+( \S+)? IF NOT EXISTS|GRANT) ", s) for s in ACCESS.up), "idempotent"
+@pytest.mark.parametrize("migration", SERVER_MIGRATIONS, ids=lambda m: m.label)
+def test_down_drops_everything_up_creates(migration: migrations.Migration) -> None:
+    assert _created(migration.up) == _dropped(migration.down)
+    assert len(migration.down) == len(_dropped(migration.down)), "every down statement is a DROP ... IF EXISTS"
+    assert all(re.match(r"\s*(CREATE \S+( \S+)? IF NOT EXISTS|GRANT) ", s) for s in migration.up), "idempotent"
 
 
 def test_every_table_with_a_store_gets_the_store_policy_and_the_open_one() -> None:
-    created = _created(ACCESS.up)
+    created = set().union(*(_created(m.up) for m in SERVER_MIGRATIONS))
     tables = _tables_with_store_id()
     assert len(tables) >= 10
     for table in tables:
         assert ("ROW POLICY", f"retail_assigned_stores ON {{database}}.{table}") in created, table
         assert ("ROW POLICY", f"retail_all_stores ON {{database}}.{table}") in created, table
-    store_policies = [s for s in ACCESS.up if "retail_assigned_stores" in s]
+    statements = [s for m in SERVER_MIGRATIONS for s in m.up]
+    store_policies = [s for s in statements if "retail_assigned_stores" in s]
     assert all("TO retail_store_manager" in s and "currentUser()" in s for s in store_policies)
-    assert all("TO ALL EXCEPT retail_store_manager" in s for s in ACCESS.up if "retail_all_stores" in s)
+    assert all("TO ALL EXCEPT retail_store_manager" in s for s in statements if "retail_all_stores" in s)
 
 
 def test_bi_role_is_read_only_and_has_no_source_grants() -> None:

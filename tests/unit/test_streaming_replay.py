@@ -16,11 +16,13 @@ import pytest
 from retail_platform import topics
 from retail_platform.streaming import tables
 from retail_platform.streaming.alerts import Alert, KeyState, Policy
+from retail_platform.streaming.anomalies import Anomaly, StockState
 from retail_platform.streaming.batch import CollectedBatch, process
 from retail_platform.streaming.late_duplicates import Identity
 from retail_platform.streaming.ops import BatchStats, PartitionInput
 from retail_platform.streaming.outbox import KafkaOutbox, OutMessage, message_id_of, unpublished
 from retail_platform.streaming.sink import dedup_token
+from retail_platform.streaming.velocity import Forecast, VelocityState
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 QID = "query-1"
@@ -126,7 +128,10 @@ class FakeConsumer:
 class FakeWarehouse:
     """The Warehouse sink's contract: token deduplication per table, state as of batch N-1."""
 
-    def __init__(self, fuse: Fuse, policies: dict[tuple[str, str], Policy]) -> None:
+    def __init__(
+        self, fuse: Fuse, policies: dict[tuple[str, str], Policy], forecasts: dict[tuple[str, str], Forecast]
+    ) -> None:
+        self._forecasts = forecasts
         self.fuse = fuse
         self.rows: dict[str, list[list[Any]]] = {t.name: [] for t in tables.ALL_TABLES}
         self.tokens: set[str] = set()
@@ -181,6 +186,35 @@ class FakeWarehouse:
             for r in self.named(tables.RESTOCK_ALERTS)
             if r["batch_id"] == batch_id
         ]
+
+    def anomaly_states(self, batch_id, keys):
+        states = {}
+        for row in sorted(self.named(tables.ANOMALY_STATE), key=lambda r: r["batch_id"]):
+            key = (row["store_id"], row["product_id"])
+            if row["batch_id"] < batch_id and key in keys:
+                stock = None
+                if row["level"] is not None:
+                    stock = StockState(row["level"], row["event_time"], row["event_id"], row["episode"])
+                sales = None
+                if row["sales_newest_time"] is not None:
+                    buckets = tuple(zip(row["bucket_numbers"], row["bucket_units"], strict=True))
+                    sales = VelocityState(
+                        row["sales_newest_time"],
+                        row["sales_first_time"],
+                        row["bucket_ms"],
+                        buckets,
+                        row["velocity_kind"],
+                        row["velocity_episode"],
+                    )
+                states[key] = (stock, sales)
+        return states
+
+    def forecasts(self, needed):
+        return {(k[0], k[1], d): f for k, days in needed.items() for d in days if (f := self._forecasts.get(k))}
+
+    def anomalies_of_batch(self, batch_id):
+        fields = [c for c in tables.ANOMALIES.column_names if c not in ("query_id", "batch_id")]
+        return [Anomaly(**{f: r[f] for f in fields}) for r in self.named(tables.ANOMALIES) if r["batch_id"] == batch_id]
 
     def outbox_markers(self, batch_id, topic):
         return {
@@ -250,7 +284,9 @@ class World:
 def world(crash_at: int | None = None) -> World:
     fuse = Fuse(crash_at)
     policies = {("store_001", "SKU0001"): Policy(10, 40), ("store_001", "SKU0002"): Policy(5, None)}
-    return World(fuse, FakeWarehouse(fuse, policies), FakeKafka(), {})
+    # SKU0001 sells 27 units in its first two minutes (19,440 a day) against a band from 30,000 a day.
+    forecasts = {("store_001", "SKU0001"): Forecast(100_000.0, 90_000.0, 110_000.0)}
+    return World(fuse, FakeWarehouse(fuse, policies, forecasts), FakeKafka(), {})
 
 
 # ---- batches -------------------------------------------------------------------------------------
@@ -305,7 +341,7 @@ def batch(batch_id: int, sales, inventory, bad) -> CollectedBatch:
 BATCHES = [
     batch(
         0,
-        [sale("SKU0001", 2, 0), sale("SKU0002", 1, 1)],
+        [sale("SKU0001", 2, 0), sale("SKU0002", 1, 1), sale("SKU0001", 25, 2)],
         [stock("SKU0001", 30, 0), stock("SKU0001", 9, 3), stock("SKU0002", 6, 1)],
         [rejected(3), rejected(4)],
     ),
@@ -316,9 +352,14 @@ BATCHES = [
         [rejected(60)],
     ),
 ]
-# Writes of each batch above: 6 real-time inserts, 2 bronze appends, 1 bronze alert append, 1 ops_stream_days, 2 outbox
-# markers, 2 flushes (crashing half-way), the ops row. test_crash_points_cover_every_write checks it.
-WRITES_PER_BATCH = 15
+# Writes of each batch above: 6 real-time inserts, 2 bronze appends, 1 bronze alert append, 1
+# ops_stream_days, 2 outbox markers, 2 flushes (crashing half-way), the ops row; and the anomalies:
+# batch 0 opens a stock episode (SKU0001 falls from 30 to 9 with a sale of 1) and a velocity one
+# (SKU0001 sells 27 units in two minutes): rows and state inserted, a marker and a flush for the
+# anomaly topic; batch 1 closes the stock episode (8 is 9 minus the sale of 1): rows and state only.
+# test_crash_points_cover_every_write checks it.
+WRITES = {0: 19, 1: 17}
+WRITES_PER_BATCH = max(WRITES.values())
 
 
 def clean_run() -> dict[str, Any]:
@@ -333,7 +374,7 @@ def test_crash_points_cover_every_write():
     for b in BATCHES:
         w.fuse.count = 0
         w.run(b)
-        assert w.fuse.count == WRITES_PER_BATCH
+        assert w.fuse.count == WRITES[b.batch_id]
 
 
 def test_a_clean_run_alerts_once_per_crossing_and_keeps_state_across_batches():
@@ -349,6 +390,13 @@ def test_a_clean_run_alerts_once_per_crossing_and_keeps_state_across_batches():
     ]
     assert len(w.kafka.log[topics.RESTOCK_ALERTS.name]) == 2
     assert len(w.kafka.log[topics.DEAD_LETTER.name]) == 3
+    anomalies = w.warehouse.named(tables.ANOMALIES)
+    assert [(a["kind"], a["status"], a["observed"], a["expected"], a["batch_id"]) for a in anomalies] == [
+        ("stock_unexplained", "open", 9.0, 29.0, 0),
+        ("velocity_low", "open", 19_440.0, 100_000.0, 0),
+        ("stock_unexplained", "closed", 8.0, 8.0, 1),
+    ]
+    assert len(w.kafka.log[topics.ANOMALY_ALERTS.name]) == 2
     assert [r["batch_id"] for r in w.warehouse.named(tables.STREAM_BATCHES)] == [0, 1]
 
 
@@ -431,7 +479,7 @@ def test_a_replayed_batch_does_not_take_its_own_ids_for_duplicates():
     w = world()
     first = sale("SKU0004", 3, 0)
     batch0 = late_copy(0, first, first["event_time"] + timedelta(hours=2))  # late: looked up
-    w.fuse.at, w.fuse.count = 5, 0  # rt_sales_5min, rt_event_ids, bronze (2), then the crash
+    w.fuse.at, w.fuse.count = 6, 0  # rt_sales_5min, rt_anomaly_state, rt_event_ids, bronze (2), then the crash
     with pytest.raises(Crash):
         w.run(batch0)
     assert w.warehouse.named(tables.EVENT_IDS) and not w.warehouse.named(tables.STREAM_BATCHES)
@@ -446,7 +494,9 @@ def test_events_are_queryable_before_the_lake_append_and_the_ops_row_says_when()
     and the replay completes the lake); the ops row's queryable_at is the clock after them."""
     w = world()
     ticks = iter(T0 + timedelta(seconds=s) for s in range(100))
-    w.fuse.at = 7  # rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state, rt_event_ids
+    # rt_quarantine, rt_sales_5min, rt_stock, rt_restock_alerts, rt_restock_state, rt_anomalies,
+    # rt_anomaly_state, rt_event_ids; then the first lake append crashes.
+    w.fuse.at = 9
     b = copy.deepcopy(BATCHES[0])
     outbox = KafkaOutbox(w.warehouse, FakeProducer(w.kafka, w.fuse), FakeConsumer(w.kafka))
     kwargs = dict(query_name="stream_events", query_id=QID, warehouse=w.warehouse, publisher=outbox, started_at=T0)

@@ -62,3 +62,45 @@ def test_retries_give_up():
     client = FakeClient([OperationalError("down")] * 4)
     with pytest.raises(OperationalError):
         Warehouse(client, "q", attempts=4, backoff=0).insert(tables.STOCK, [[1]], 9)
+
+
+class ForecastClient:
+    """Answers the forecast query with the rows of the (store, product, day)s it asks for."""
+
+    def __init__(self, rows: dict[tuple[str, str, object], tuple[float, float, float]]) -> None:
+        self.rows = rows
+        self.queries: list[dict] = []
+
+    def query(self, sql, parameters):
+        self.queries.append(parameters)
+        keys, days = set(parameters["keys"]), set(parameters["days"])
+
+        class Result:
+            result_rows = [
+                (s, p, d, *values) for (s, p, d), values in self.rows.items() if (s, p) in keys and d in days
+            ]
+
+        return Result()
+
+
+def test_forecasts_are_read_once_a_minute_for_what_is_missing_in_one_query():
+    from datetime import date
+
+    from retail_platform.streaming.velocity import Forecast
+
+    day = date(2026, 3, 2)
+    client = ForecastClient({("s1", "p1", day): (10.0, 5.0, 15.0), ("s2", "p1", day): (20.0, 10.0, 30.0)})
+    now = [0.0]
+    warehouse = Warehouse(client, "q", clock=lambda: now[0])
+    needed = {("s1", "p1"): {day}, ("s2", "p1"): {day}, ("s3", "p1"): {day}}
+    expected = {("s1", "p1", day): Forecast(10.0, 5.0, 15.0), ("s2", "p1", day): Forecast(20.0, 10.0, 30.0)}
+    assert warehouse.forecasts(needed) == expected
+    assert len(client.queries) == 1  # every key of the batch in one round trip
+    assert client.queries[0]["first"] == date(2026, 2, 23) and client.queries[0]["last"] == day
+    now[0] = 59.0
+    assert warehouse.forecasts(needed) == expected  # from the cache: a key without a forecast too
+    assert len(client.queries) == 1
+    client.rows[("s3", "p1", day)] = (1.0, 0.0, 2.0)
+    now[0] = 61.0  # a minute later: read again (a new batch prediction may have landed)
+    assert warehouse.forecasts(needed)[("s3", "p1", day)] == Forecast(1.0, 0.0, 2.0)
+    assert len(client.queries) == 2
