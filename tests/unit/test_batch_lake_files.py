@@ -77,3 +77,13 @@ def test_silver_rows_read_back_with_the_partition_columns_and_utc_microseconds(t
         {"event_id": "a", "event_time": when.replace(tzinfo=timezone.utc), "quantity": 2, "year": "2026",
          "month": "06", "day": "15"}
     ]  # fmt: skip
+
+
+def test_files_are_read_directly_only_without_deletion_vectors_or_column_mapping():
+    from retail_platform.batch.lake_files import files_are_rows
+
+    assert files_are_rows({}) and files_are_rows({"delta.columnMapping.mode": "none", "delta.minReaderVersion": "1"})
+    assert not files_are_rows({"delta.enableDeletionVectors": "true"})
+    assert not files_are_rows({"delta.feature.deletionVectors": "supported", "delta.enableDeletionVectors": "false"})
+    assert not files_are_rows({"delta.columnMapping.mode": "name"})
+    assert not files_are_rows({"delta.feature.columnMapping": "supported"})
