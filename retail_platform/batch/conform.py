@@ -34,7 +34,9 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retail_platform.batch.contract_precheck import NotVectorisable, valid_mask
 from retail_platform.events.contracts import EVENT_TYPES, utc_time, validate
@@ -135,6 +137,7 @@ class ProductVersions:
                 by_product[product] = real
         self._versions = {p: sorted(v, key=lambda x: x.valid_from) for p, v in by_product.items()}
         self._starts = {p: [v.valid_from for v in vs] for p, vs in self._versions.items()}
+        self._flat: _FlatVersions | None = None
 
     def __contains__(self, product_id: str) -> bool:
         return product_id in self._versions
@@ -156,6 +159,87 @@ class ProductVersions:
         i = max(bisect.bisect_right(starts, _utc(when)) - 1, 0)
         version = self._versions[product_id][i]
         return version if _utc(when) < version.valid_to else None
+
+    def flat(self) -> _FlatVersions:
+        """Every version in one set of columns, for ``at_many`` (built once)."""
+        if self._flat is None:
+            self._flat = _FlatVersions(self._versions)
+        return self._flat
+
+    def at_many(self, product_ids: pa.Array, times_us: np.ndarray) -> np.ndarray:
+        """``at`` for many rows at once: per row the index of its version in ``flat()`` (the
+        placeholder ``INFERRED_PRODUCT`` for a product without versions), or -1 where ``at`` gives
+        None. ``times_us``: the instants as integer microseconds since the epoch (UTC), none null."""
+        flat = self.flat()
+        n = len(times_us)
+        codes = flat.codes_of(product_ids)
+        out = np.full(n, flat.inferred_index, dtype=np.int64)
+        known = np.flatnonzero(codes >= 0)
+        if not len(known) or not flat.size:
+            return out
+        code, when = codes[known], times_us[known]
+        # bisect_right over the product's starts as one search of (product, start) keys: starts outside
+        # the rows' time span are clamped to just outside it, which keeps every comparison with a row's
+        # instant as it was, so a key fits in 64 bits.
+        lo, hi = int(when.min()) - 1, int(when.max()) + 1
+        width = hi - lo + 1
+        if width * (flat.products + 1) >= 2**62:
+            for i, c, t in zip(known.tolist(), code.tolist(), when.tolist(), strict=True):
+                out[i] = flat.bisect_one(c, t)
+            return out
+        keys = flat.code * width + (np.clip(flat.start_us, lo, hi) - lo)
+        found = np.searchsorted(keys, code * width + (when - lo), side="right") - 1
+        first = flat.first_of[code]
+        found = np.maximum(found, first)  # before the first start: the first version
+        out[known] = np.where(when < flat.end_us[found], found, -1)
+        return out
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _micros(value: datetime) -> int:
+    delta = _utc(value) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class _FlatVersions:
+    """ProductVersions' versions as columns, sorted by (product, valid_from) in the order ``at``
+    bisects them, with the placeholder INFERRED_PRODUCT appended last."""
+
+    def __init__(self, versions: Mapping[str, list[ProductVersion]]) -> None:
+        products = sorted(versions)
+        self.products = len(products)
+        self._code = {p: i for i, p in enumerate(products)}
+        rows = [(i, v) for i, p in enumerate(products) for v in versions[p]]
+        self.size = len(rows)
+        self.code = np.array([i for i, _ in rows], dtype=np.int64)
+        self.start_us = np.array([_micros(v.valid_from) for _, v in rows], dtype=np.int64)
+        self.end_us = np.array([_micros(v.valid_to) for _, v in rows], dtype=np.int64)
+        self.first_of = np.searchsorted(self.code, np.arange(self.products), side="left").astype(np.int64)
+        self.inferred_index = self.size
+        every = [v for _, v in rows] + [INFERRED_PRODUCT]
+        self.versions = every
+        self.category = pa.array([v.category for v in every], pa.string())
+        self.supplier_id = pa.array([v.supplier_id for v in every], pa.string())
+        self.unit_cost = pa.array([v.unit_cost for v in every], pa.decimal128(18, 2))
+        self.valid_from = pa.array([v.valid_from for v in every], pa.timestamp("us", tz="UTC"))
+        self._index = {v: i for i, v in enumerate(every)}  # equal versions give equal columns
+        self._products = pd.Index(products, dtype=object)
+
+    def codes_of(self, product_ids: pa.Array) -> np.ndarray:
+        """Per row its product's code, -1 for a product without versions (or a null)."""
+        values = product_ids.to_numpy(zero_copy_only=False)
+        return np.asarray(self._products.get_indexer(values), dtype=np.int64)
+
+    def bisect_one(self, code: int, when_us: int) -> int:
+        first = int(self.first_of[code])
+        end = int(np.searchsorted(self.code, code, side="right"))
+        i = max(bisect.bisect_right(self.start_us[first:end].tolist(), when_us) - 1, 0) + first
+        return i if when_us < self.end_us[i] else -1
+
+    def index_of(self, version: ProductVersion) -> int:
+        return self._index[version]
 
 
 def _utc(value: datetime) -> datetime:
@@ -230,22 +314,35 @@ def conform_batch(
         fast = valid_mask(batch, event_type, bounds)
     except NotVectorisable:
         fast = np.zeros(n, dtype=bool)
-    slow = iter(batch.take(pa.array(np.flatnonzero(~fast))).to_pylist() if not fast.all() else [])
-    stores = batch.column("store_id").to_pylist()
-    products = batch.column("product_id").to_pylist()
-    times = batch.column("event_time").to_pylist()
-    out: dict[str, list[Any]] = {f.name: [] for f in CONFORMED_FIELDS}
-    for i in range(n):
-        if fast[i]:
-            reason, version = dimension_verdict(stores[i], products[i], times[i], dims)
-        else:
-            reason, version = verdict(next(slow), event_type, dims, bounds)
-        out["rejection_reason"].append(reason)
-        out["category"].append(version.category if version else None)
-        out["supplier_id"].append(version.supplier_id if version else None)
-        out["unit_cost"].append(version.unit_cost if version else None)
-        out["product_valid_from"].append(version.valid_from if version else None)
-    arrays = list(batch.columns) + [pa.array(out[f.name], type=f.type) for f in CONFORMED_FIELDS]
+    flat = dims.products.flat()
+    version = np.full(n, -1, dtype=np.int64)  # index into flat's columns; -1: no version
+    reasons: list[str | None] = [None] * n
+    rows = np.flatnonzero(fast)
+    if len(rows):
+        # The rows the pre-check vouches for: the dimension lookup of ``dimension_verdict`` for all of
+        # them at once (their event_time is a valid, non-null timestamp).
+        times = batch.column("event_time").take(pa.array(rows))
+        times_us = pc.cast(times, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+        found = dims.products.at_many(batch.column("product_id").take(pa.array(rows)), times_us)
+        version[rows] = found
+        for i in rows[found < 0].tolist():
+            reasons[i] = "no_product_version:product_id"
+    slow = np.flatnonzero(~fast)
+    if len(slow):
+        for i, row in zip(slow.tolist(), batch.take(pa.array(slow)).to_pylist(), strict=True):
+            reason, matched = verdict(row, event_type, dims, bounds)
+            reasons[i] = reason
+            if matched is not None:
+                version[i] = flat.index_of(matched)
+    picks = pa.array(version, mask=version < 0)
+    conformed = {
+        "rejection_reason": pa.array(reasons, pa.string()),
+        "category": flat.category.take(picks),
+        "supplier_id": flat.supplier_id.take(picks),
+        "unit_cost": flat.unit_cost.take(picks),
+        "product_valid_from": flat.valid_from.take(picks),
+    }
+    arrays = list(batch.columns) + [conformed[f.name].cast(f.type) for f in CONFORMED_FIELDS]
     return pa.RecordBatch.from_arrays(arrays, schema=_with_conformed(batch.schema))
 
 

@@ -26,6 +26,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import partial
@@ -38,7 +39,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from retail_platform import lake
-from retail_platform.batch import aggregates, close, facts, late_arrivals, quality
+from retail_platform.batch import aggregates, close, facts, lake_files, late_arrivals, quality
 from retail_platform.batch import warehouse_load as wl
 from retail_platform.batch.conform import DEDUP_ORDER, Dimensions, conform_arrow_batches
 from retail_platform.batch.inferred import Inferred, attached, create_for_day
@@ -94,14 +95,18 @@ def bronze_schema(event_type: str) -> T.StructType:
     return T.StructType([T.StructField(c, spark_type(kinds[c]), True) for c in event_columns(event_type)])
 
 
-def read_bronze_days(spark: SparkSession, settings: Settings, event_type: str, first: date, last: date) -> DataFrame:
+def pin_bronze_days(
+    spark: SparkSession, settings: Settings, event_type: str, days: list[date]
+) -> tuple[DataFrame, list[tuple[date, str]] | None]:
+    """The bronze rows of ``days`` at the table's current version (Spark), and the files holding them
+    when the driver can read them itself (``lake_files.pin``)."""
     from delta.tables import DeltaTable
 
     path = table_path(settings, event_type)
     if not DeltaTable.isDeltaTable(spark, path):
-        return spark.createDataFrame([], bronze_schema(event_type))
-    frame = spark.read.format("delta").load(path).where(day_predicate(first, last))
-    return frame.select(*event_columns(event_type))
+        return spark.createDataFrame([], bronze_schema(event_type)), []
+    pinned = lake_files.pin(spark, path, days, day_predicate(days[0], days[-1]))
+    return pinned.frame.select(*event_columns(event_type)), pinned.files
 
 
 def never_landed(spark: SparkSession, settings: Settings, event_type: str) -> bool:
@@ -131,6 +136,7 @@ class TypeResult:
     accepted: int = 0
     quarantined: int = 0
     silver: Any = None  # pandas frame of the accepted rows
+    seconds: dict[str, float] = field(default_factory=dict)  # the Spark pass's steps (shared by its days)
 
 
 @dataclass
@@ -148,13 +154,20 @@ class DayResult:
         return {
             "day": self.day.isoformat(),
             "batch_id": self.batch_id,
-            "types": {t: {k: v for k, v in vars(r).items() if k != "silver"} for t, r in self.types.items()},
+            "types": {
+                t: {k: (round_all(v) if k == "seconds" else v) for k, v in vars(r).items() if k != "silver"}
+                for t, r in self.types.items()
+            },
             "sales_rows": self.sales_rows,
             "inventory_rows": self.inventory_rows,
             "checks_failed": [c.name for c in self.checks if not c.passed],
             "inferred_members": self.inferred.summary(),
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
+
+
+def round_all(seconds: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in seconds.items()}
 
 
 def _write_days(frame: DataFrame, path: str, first: date, last: date) -> None:
@@ -166,6 +179,60 @@ def _write_days(frame: DataFrame, path: str, first: date, last: date) -> None:
         .option("replaceWhere", day_predicate(first, last))
         .save(path)
     )
+
+
+def spark_counts(
+    bronze: DataFrame, event_type: str, results: dict[date, TypeResult]
+) -> list[tuple[str, str, str, str | None]]:
+    """``lake_files.bronze_counts`` by a Spark job, for bronze the driver cannot read itself: fills
+    the days' counts in ``results`` and returns the (year, month, day, event_id) keys with copies."""
+    complete = F.when(F.expr(" AND ".join(f"{c} IS NOT NULL" for c in never_null(event_type))), 1).otherwise(0)
+    from_stream = F.when(F.col("kafka_topic").isin(list(late_arrivals.stream_topics())), 1).otherwise(0)
+    # Counted per key first (a hash aggregate, no sort), then per day.
+    per_id = bronze.groupBy(*PARTITION_COLUMNS, "event_id").agg(
+        F.count(F.lit(1)).alias("n"), F.sum(complete).alias("complete"), F.sum(from_stream).alias("stream")
+    )
+    copied = F.col("n") > 1
+    stats = per_id.groupBy(*PARTITION_COLUMNS).agg(
+        F.sum("n").alias("rows"),
+        F.sum("complete").alias("complete"),
+        F.count("event_id").alias("ids"),
+        F.sum("stream").alias("stream_rows"),
+        F.collect_list(F.when(copied, F.col("event_id"))).alias("copied_ids"),
+        F.max(F.when(copied & F.col("event_id").isNull(), True)).alias("copied_null"),
+    )
+    copied_keys: list[tuple[str, str, str, str | None]] = []
+    for row in stats.collect():
+        r = results[_day_of(row["year"], row["month"], row["day"])]
+        r.rows, r.complete, r.distinct_ids = int(row["rows"]), int(row["complete"] or 0), int(row["ids"])
+        r.stream_rows = int(row["stream_rows"] or 0)
+        day_key = (row["year"], row["month"], row["day"])
+        copied_keys += [(*day_key, event_id) for event_id in row["copied_ids"]]
+        if row["copied_null"]:
+            copied_keys.append((*day_key, None))
+    return copied_keys
+
+
+def drop_copies(spark: SparkSession, bronze: DataFrame, copied: list[tuple[str, str, str, str | None]]) -> DataFrame:
+    """``bronze`` with one row per (day, event_id): of the copies of a key the first to arrive
+    (``DEDUP_ORDER``); rows of a null event_id count as copies of one key, as in a window over them.
+
+    ``copied``: the keys (year, month, day, event_id) with more than one row. Only their rows are
+    sorted (a window over them); the others pass as they are, without a shuffle. The keys go to the
+    tasks with the plan (a broadcast join, null-safe on event_id)."""
+    if not copied:
+        return bronze
+    key_names = ("_year", "_month", "_day", "_event_id")
+    keys_schema = T.StructType([T.StructField(name, T.StringType(), True) for name in key_names])
+    keys = F.broadcast(spark.createDataFrame(copied, keys_schema))
+    on = [bronze[c] == keys[k] for c, k in zip(PARTITION_COLUMNS, key_names, strict=False)]
+    on.append(bronze["event_id"].eqNullSafe(keys["_event_id"]))
+    single = bronze.join(keys, on, "left_anti")
+    order = [F.col(c).asc_nulls_last() for c in DEDUP_ORDER]
+    first = Window.partitionBy(*PARTITION_COLUMNS, "event_id").orderBy(*order)
+    copies = bronze.join(keys, on, "left_semi")
+    kept = copies.withColumn("_copy", F.row_number().over(first)).where("_copy = 1").drop("_copy")
+    return single.unionByName(kept)
 
 
 def process_type(
@@ -184,24 +251,27 @@ def process_type(
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     if never_landed(spark, settings, event_type):
         return {day: TypeResult(silver=empty_silver(event_type)) for day in days}
-    bronze = read_bronze_days(spark, settings, event_type, first, last)
-    complete = F.when(F.expr(" AND ".join(f"{c} IS NOT NULL" for c in never_null(event_type))), 1).otherwise(0)
-    from_stream = F.when(F.col("kafka_topic").isin(list(late_arrivals.stream_topics())), 1).otherwise(0)
-    stats = bronze.groupBy(*PARTITION_COLUMNS).agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(complete).alias("complete"),
-        F.count_distinct("event_id").alias("ids"),
-        F.sum(from_stream).alias("stream_rows"),
-    )
-    results = {day: TypeResult() for day in days}
-    for row in stats.collect():
-        r = results[_day_of(row["year"], row["month"], row["day"])]
-        r.rows, r.complete, r.distinct_ids = int(row["rows"]), int(row["complete"] or 0), int(row["ids"])
-        r.stream_rows = int(row["stream_rows"] or 0)
+    steps: dict[str, float] = {}
+    clock = time.monotonic()
 
-    order = [F.col(c).asc_nulls_last() for c in DEDUP_ORDER]
-    copies = Window.partitionBy(*PARTITION_COLUMNS, "event_id").orderBy(*order)
-    deduped = bronze.withColumn("_copy", F.row_number().over(copies)).where("_copy = 1").drop("_copy")
+    def step(name: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        steps[name] = now - clock
+        clock = now
+
+    bronze, files = pin_bronze_days(spark, settings, event_type, days)
+    results = {day: TypeResult() for day in days}
+    if files is not None:
+        counts, copied = lake_files.bronze_counts(files, never_null(event_type), late_arrivals.stream_topics())
+        for day, c in counts.items():
+            r = results[day]
+            r.rows, r.complete, r.distinct_ids, r.stream_rows = c.rows, c.complete, c.distinct_ids, c.stream_rows
+        copied_keys = [(f"{d:%Y}", f"{d:%m}", f"{d:%d}", event_id) for d, event_id in copied]
+    else:
+        copied_keys = spark_counts(bronze, event_type, results)
+    step("stats")
+    deduped = drop_copies(spark, bronze, copied_keys)
     schema = T.StructType([*deduped.schema.fields, *CONFORMED_SPARK])
     bounds = TimeBounds.from_settings(settings)  # the stream's event-time bounds, applied to bronze
     conformed = deduped.mapInArrow(
@@ -216,11 +286,19 @@ def process_type(
         # Python part) of all partitions itself, on one core.
         for row in rejected.groupBy(*PARTITION_COLUMNS).count().collect():
             results[_day_of(row["year"], row["month"], row["day"])].quarantined = int(row["count"])
+        step("conform")
         _write_days(accepted, silver_path(settings, event_type), first, last)
+        step("silver_write")
         _write_days(rejected, quarantine_path(settings, event_type), first, last)
+        step("quarantine_write")
         # Read back what silver now holds for the days: the facts are built from the record itself.
-        silver = spark.read.format("delta").load(silver_path(settings, event_type)).where(day_predicate(first, last))
-        frame = silver.toArrow().to_pandas(timestamp_as_object=False)
+        silver = lake_files.pin(spark, silver_path(settings, event_type), days, day_predicate(first, last))
+        if silver.files:
+            table = lake_files.read_days(silver.files, silver.frame.columns)
+        else:
+            table = silver.frame.toArrow()
+        frame = table.to_pandas(timestamp_as_object=False)
+        step("silver_to_driver")
     finally:
         conformed.unpersist()
     keys = frame[list(PARTITION_COLUMNS)].astype(int) if len(frame) else None
@@ -232,7 +310,23 @@ def process_type(
             part = frame[mask.to_numpy()].reset_index(drop=True)
         results[day].silver = part
         results[day].accepted = len(part)
+    step("split_days")
+    log.info("daily_etl %s %s..%s spark steps: %s", event_type, first, last, round_all(steps))
+    for day in days:
+        results[day].seconds = steps
     return results
+
+
+def process_types(
+    spark: SparkSession, settings: Settings, first: date, last: date, dims: Dimensions
+) -> dict[str, dict[date, TypeResult]]:
+    """``process_type`` of every event type, the types side by side (one thread each, their Spark jobs
+    running concurrently): a day's bronze is one file per type from the history generator and each
+    silver write is one task per day, so one type at a time left a core idle. The types share nothing
+    but the read-only dimensions; the first failure is raised once every type has finished."""
+    with ThreadPoolExecutor(max_workers=len(TYPES), thread_name_prefix="daily-etl") as pool:
+        futures = {t: pool.submit(process_type, spark, settings, t, first, last, dims) for t in TYPES}
+        return {t: futures[t].result() for t in TYPES}
 
 
 def new_batch_id(day: date) -> str:
@@ -514,7 +608,7 @@ def _run_days(
             n_days = (end - start).days + 1
             dims = wl.dimensions(client, database)
             t0 = time.monotonic()
-            per_type = {t: process_type(spark, settings, t, start, end, dims) for t in TYPES}
+            per_type = process_types(spark, settings, start, end, dims)
             spark_seconds = (time.monotonic() - t0) / n_days
             days = [start + timedelta(days=i) for i in range(n_days)]
             span = load_days(client, database, {d: {t: per_type[t][d] for t in TYPES} for d in days}, run_id,

@@ -20,8 +20,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from retail_platform.batch.conform import ProductVersions
 
@@ -38,6 +40,10 @@ INVENTORY_COLUMNS = (
     "quantity_received",
     "quantity_sold", "reorder_point", "safety_stock", "unit_cost", "last_event_id", "last_event_time", "batch_id",
 )  # fmt: skip
+SALES_TYPES = (
+    pa.string(), pa.string(), pa.date32(), TIMESTAMP, pa.string(), pa.string(), pa.string(), pa.string(),
+    pa.string(), pa.int32(), MONEY, MONEY, pa.string(),
+)  # fmt: skip
 # What a snapshot carried forward needs from the previous day (fact_inventory's columns).
 SNAPSHOT_COLUMNS = ("store_id", "product_id", "quantity_on_hand", "last_event_id", "last_event_time")
 ON_ORDER_COLUMN = "quantity_on_order"  # also in a previous snapshot: the day's orders move it on
@@ -53,24 +59,44 @@ def end_of_day_instant(day: date) -> datetime:
     return datetime.combine(day + timedelta(days=1), time(), tzinfo=timezone.utc) - timedelta(milliseconds=1)
 
 
+def cents_of(prices: pd.Series) -> pa.Array:
+    """``cents`` of every price, computed once per distinct price (a day's million lines carry a few
+    thousand prices) and spread back by index."""
+    values = prices.to_numpy(dtype="float64")
+    distinct, where = np.unique(values, return_inverse=True)
+    amounts = pa.array([cents(p) for p in distinct.tolist()], MONEY)
+    return amounts.take(pa.array(where.reshape(-1).astype(np.int64)))
+
+
+def _strings(column: pd.Series) -> pa.Array:
+    return pa.array(column.to_numpy(dtype=object), pa.string())
+
+
+def _instants(column: pd.Series) -> pa.Array:
+    """Timestamps to the facts' milliseconds, truncated as a datetime's conversion truncates them."""
+    return pc.cast(pa.array(pd.to_datetime(column, utc=True)), TIMESTAMP, safe=False)
+
+
 def sales_rows(silver: pd.DataFrame, day: date, batch_id: str) -> pa.Table:
-    """fact_sales rows of the day's silver sales."""
+    """fact_sales rows of the day's silver sales (column-wise: a day holds up to a million lines)."""
     n = len(silver)
+    if not n:
+        return pa.table({name: pa.array([], kind) for name, kind in zip(SALES_COLUMNS, SALES_TYPES, strict=True)})
     return pa.table(
         {
-            "sale_id": pa.array(silver["event_id"].tolist() if n else [], pa.string()),
-            "transaction_id": pa.array(silver["transaction_id"].tolist() if n else [], pa.string()),
-            "date_key": pa.array([day] * n, pa.date32()),
-            "event_time": pa.array(silver["event_time"].tolist() if n else [], TIMESTAMP),
-            "store_id": pa.array(silver["store_id"].tolist() if n else [], pa.string()),
-            "product_id": pa.array(silver["product_id"].tolist() if n else [], pa.string()),
-            "category": pa.array(silver["category"].tolist() if n else [], pa.string()),
-            "customer_id": pa.array(silver["customer_id"].fillna("").tolist() if n else [], pa.string()),
-            "payment_method": pa.array(silver["payment_method"].tolist() if n else [], pa.string()),
-            "quantity": pa.array(silver["quantity"].astype("int64").tolist() if n else [], pa.int32()),
-            "unit_price": pa.array([cents(p) for p in silver["unit_price"].tolist()] if n else [], MONEY),
-            "unit_cost": pa.array([Decimal(c) for c in silver["unit_cost"].tolist()] if n else [], MONEY),
-            "batch_id": pa.array([batch_id] * n, pa.string()),
+            "sale_id": _strings(silver["event_id"]),
+            "transaction_id": _strings(silver["transaction_id"]),
+            "date_key": pa.array(np.full(n, np.datetime64(day, "D"))).cast(pa.date32()),
+            "event_time": _instants(silver["event_time"]),
+            "store_id": _strings(silver["store_id"]),
+            "product_id": _strings(silver["product_id"]),
+            "category": _strings(silver["category"]),
+            "customer_id": _strings(silver["customer_id"].fillna("")),
+            "payment_method": _strings(silver["payment_method"]),
+            "quantity": pa.array(silver["quantity"].astype("int64").to_numpy(), pa.int32()),
+            "unit_price": cents_of(silver["unit_price"]),
+            "unit_cost": pa.array([Decimal(c) for c in silver["unit_cost"].tolist()], MONEY),
+            "batch_id": pa.repeat(pa.scalar(batch_id, pa.string()), n),
         }
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import numpy as np
 import pyarrow as pa
 
 from retail_platform.batch.conform import (
@@ -215,3 +216,36 @@ def test_a_column_of_the_wrong_type_sends_the_batch_to_the_validator():
     rows = [sale(quantity=2.0), sale()]  # a float column for an integer field
     out = conform_batch(pa.RecordBatch.from_pylist(rows), "sales_transaction", DIMS).to_pylist()
     assert [o["rejection_reason"] for o in out] == ["wrong_type:quantity", "wrong_type:quantity"]
+
+
+def test_lookup_of_many_rows_at_once_is_the_lookup_of_each():
+    """``at_many`` (the daily job's vectorised lookup) against ``at`` on every row: instants on each
+    version's bounds and a microsecond either side, before the first version, in a hole, after a
+    closed last version, a product held only as an inferred member, and an unknown product."""
+    day = timedelta(days=1)
+    us = timedelta(microseconds=1)
+    rows = VERSIONS + [
+        {"product_id": "SKU0003", "valid_from": T0, "valid_to": T0 + 2 * day, "category": "A",
+         "supplier_id": "S", "unit_cost": Decimal("2.00")},
+        {"product_id": "SKU0003", "valid_from": T0 + 3 * day, "valid_to": T0 + 5 * day, "category": "B",
+         "supplier_id": "S", "unit_cost": Decimal("2.50")},
+        {"product_id": "SKU0004", "valid_from": INFERRED_FROM, "valid_to": FAR, "category": "Unknown",
+         "supplier_id": "UNKNOWN", "unit_cost": Decimal("0.00"), "is_inferred": True},
+    ]  # fmt: skip
+    versions = ProductVersions(rows)
+    bounds = [T0 - 400 * day, T0, T0 + 2 * day, T0 + 3 * day, T0 + 5 * day, T0 + 10 * day]
+    instants = sorted({b + k * us for b in bounds for k in (-1, 0, 1)})
+    products = ["SKU0001", "SKU0003", "SKU0004", "SKU0009"]
+    pairs = [(p, t) for p in products for t in instants]
+    micros = [(t - INFERRED_FROM) // us for _, t in pairs]
+    flat = versions.flat()
+    found = versions.at_many(pa.array([p for p, _ in pairs]), np.array(micros, dtype=np.int64))
+    for (product, when), index in zip(pairs, found.tolist(), strict=True):
+        expected = versions.at(product, when)
+        if product not in versions:
+            assert index == flat.inferred_index, (product, when)
+        elif expected is None:
+            assert index == -1, (product, when)
+        else:
+            assert flat.versions[index] == expected, (product, when)
+    assert (found == -1).sum() > 0 and (found == flat.inferred_index).sum() == len(instants)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pandas as pd
@@ -153,3 +153,40 @@ def test_stock_on_order_carries_the_previous_day_and_moves_with_the_days_orders(
     assert on_order(pd.DataFrame(), orders([])) == {}
     table = inventory_rows(DAY, inventory([]), pd.DataFrame(), previous, {}, PRODUCTS, "b1", day)
     assert {r["product_id"]: r["quantity_on_order"] for r in table.to_pylist()} == {"SKU0001": 36, "SKU0002": 12}
+
+
+def test_sales_rows_column_wise_equal_the_row_by_row_conversion():
+    """The column-wise fact rows against a line-by-line conversion (``cents`` of each price, each
+    timestamp through a datetime): prices on a half cent and at float noise, sub-millisecond times,
+    missing customers, silver's event_time as Arrow hands it over (datetime64 in UTC)."""
+    import random
+
+    rng = random.Random(17)
+    prices = [0.005, 0.015, 1.005, 2.675, 0.1 + 0.2, 99999.995, 19.99, 1.0, 1e-05, 4.35, 8.345]
+    n = 400
+    base = datetime(2026, 2, 10, tzinfo=UTC)
+    silver = pd.DataFrame(
+        {
+            "event_id": [f"e{i}" for i in range(n)],
+            "transaction_id": [f"t{i // 3}" for i in range(n)],
+            "event_time": pd.to_datetime(
+                [base + timedelta(microseconds=rng.randrange(86_400_000_000)) for _ in range(n)], utc=True
+            ),
+            "store_id": [f"store_{i % 7:03d}" for i in range(n)],
+            "product_id": [f"SKU{i % 11:04d}" for i in range(n)],
+            "category": ["Dairy"] * n,
+            "customer_id": [None if i % 4 else f"c{i}" for i in range(n)],
+            "payment_method": ["cash"] * n,
+            "quantity": [1 + i % 5 for i in range(n)],
+            "unit_price": [rng.choice(prices) for _ in range(n)],
+            "unit_cost": [Decimal("1.25")] * n,
+        }
+    )
+    got = sales_rows(silver, DAY, "b1").to_pylist()
+    for row, out in zip(silver.itertuples(index=False), got, strict=True):
+        assert out["unit_price"] == cents(row.unit_price), row
+        stamp = row.event_time.to_pydatetime()
+        assert out["event_time"] == stamp.replace(microsecond=stamp.microsecond // 1000 * 1000), row
+        assert out["customer_id"] == (row.customer_id or ""), row
+        assert (out["sale_id"], out["quantity"], out["unit_cost"]) == (row.event_id, row.quantity, row.unit_cost)
+    assert {r["unit_price"] for r in got} >= {Decimal("0.01"), Decimal("0.02"), Decimal("1.01"), Decimal("2.68")}
