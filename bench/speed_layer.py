@@ -32,6 +32,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -273,43 +274,48 @@ def service_pids(settings) -> dict[str, int]:
     return pids
 
 
+def log_records(log_file: Path, kind: str) -> Iterator[dict[str, object]]:
+    """The JSON records of the stream's log lines ``<kind> {...}`` (``batch``, ``progress``); a line
+    cut off or garbled is skipped."""
+    if not log_file.exists():
+        return
+    tag = f" {kind} {{"
+    with log_file.open(errors="replace") as lines:
+        for line in lines:
+            at = line.find(tag)
+            if at < 0:
+                continue
+            try:
+                record = json.loads(line[at + len(tag) - 1 :])
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
 def stream_batches(log_file: Path, since: datetime, until: datetime) -> list[dict[str, object]]:
     """The stream's per-batch summaries (its log's ``batch {...}`` lines) that finished in [since, until)."""
     rows = []
-    if not log_file.exists():
-        return rows
-    with log_file.open(errors="replace") as lines:
-        for line in lines:
-            marker = line.find(" batch {")
-            if marker < 0:
-                continue
-            try:
-                row = json.loads(line[marker + len(" batch ") :])
-                finished = datetime.fromisoformat(str(row["finished_at"]))
-            except (ValueError, KeyError):
-                continue
-            if since <= finished < until:
-                rows.append(row)
+    for row in log_records(log_file, "batch"):
+        try:
+            finished = datetime.fromisoformat(str(row["finished_at"]))
+        except (ValueError, KeyError):
+            continue
+        if since <= finished < until:
+            rows.append(row)
     return rows
 
 
 def stream_progress(log_file: Path, batch_ids: set[int]) -> list[dict[str, object]]:
     """The stream's Spark progress reports (its log's ``progress {...}`` lines) of these batches."""
     found: dict[int, dict[str, object]] = {}
-    if not log_file.exists():
-        return []
-    with log_file.open(errors="replace") as lines:
-        for line in lines:
-            marker = line.find(" progress {")
-            if marker < 0:
-                continue
-            try:
-                row = json.loads(line[marker + len(" progress ") :])
-                batch_id = int(row["batch_id"])
-            except (ValueError, KeyError, TypeError):
-                continue
-            if batch_id in batch_ids:
-                found[batch_id] = row  # the last report of an id: a replay reports again
+    for row in log_records(log_file, "progress"):
+        try:
+            batch_id = int(row["batch_id"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if batch_id in batch_ids:
+            found[batch_id] = row  # the last report of an id: a replay reports again
     return [found[i] for i in sorted(found)]
 
 
