@@ -256,7 +256,11 @@ def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
     assert all(r[0] in closed for r in opened), "each injected episode ends at the next explained movement"
     published = _alert_ids(settings, ANOMALY_ALERTS.name)
     assert all(published[r[0]] == 1 for r in opened + velocity), published
-    assert all(n == 1 for n in published.values())
+    # Every episode this run opened, injected or not, is on the topic once across the kills. (Ids are
+    # derived from the source event, so another query that re-reads the same events, as other test
+    # modules' streams do from the topics' start, publishes its own copy: the topic as a whole is not
+    # one query's output.)
+    assert all(published[r[0]] == 1 for r in rows if r[1] == "open"), published
 
     # Restock alerts: never published twice, even across the kills.
     published = _alert_ids(settings)
