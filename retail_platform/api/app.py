@@ -6,12 +6,14 @@ the same pinned version serves both), and its OpenAPI document and /docs come fo
 Handlers are plain ``def``s: they call the warehouse and Kafka with blocking clients, so FastAPI
 runs them in its thread pool. The exception is a product's stock, the hot path: it is answered from
 the process's short-lived copy of the serving stock (snapshot.py) on the event loop, and goes to the
-warehouse (in the thread pool) only when that copy is too old or missing. Every handler authenticates
+warehouse (in the thread pool) only when that copy is too old or missing; its successes from the
+copy are answered before FastAPI by fast_path.py, with the bytes this endpoint renders. Every handler authenticates
 first, checks the store scope server-side, and records denied requests and state changes in the
 audit trail before answering."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +31,7 @@ from starlette.types import Scope as AsgiScope
 from retail_platform.api import auth, idempotency, requests, schemas
 from retail_platform.api.audit import AuditRecord, AuditTrail
 from retail_platform.api.auth import AuthError, Principal
+from retail_platform.api.fast_path import StockFastPath
 from retail_platform.api.reads import Reads, Scope, jsonable, utc
 from retail_platform.api.requests import BadRequest
 from retail_platform.api.snapshot import Copy, Floor, StockSnapshot
@@ -38,6 +41,8 @@ from retail_platform.retry import poll
 from retail_platform.settings import Settings, get_settings
 
 RYW_POLL_S = 0.25
+# Rendered stock answers a copy keeps (one per product and store scope asked; a copy lives a second).
+MAX_COPIED_ANSWERS = 65_536
 FLOOR_FILE = "stock-floor"  # under <state>/api: the read-your-writes moment the worker processes share
 
 # A product's stock rows, and the freshness of the read: when the warehouse was read for it
@@ -85,6 +90,35 @@ class Services:
             rows = [r for r in rows if r["store_id"] in scope.stores]
         bound = round(self.snapshot.max_age_s * 1000)
         return rows, {"read_at": copy.read_at.isoformat(), "max_staleness_ms": bound}
+
+    def copied_answer(self, sku: str, scope: Scope, copy: Copy) -> bytes | None:
+        """A product's stock answer (``stock_answer``) from ``copy``, rendered once per copy and
+        scope; None when the copy cannot answer alone: the product is not in it, or a store was
+        asked for and it holds no row of it (the warehouse says whether that store exists)."""
+        key = (sku, scope.stores)
+        answer = copy.answers.get(key)
+        if answer is None and sku in copy.by_product:
+            rows, freshness = self.stock(sku, scope, copy)
+            if not rows and scope.stores is not None:
+                return None
+            answer = stock_answer(sku, rows, freshness)
+            if len(copy.answers) < MAX_COPIED_ANSWERS:
+                copy.answers[key] = answer
+        return answer
+
+    def fast_stock(self, token: str | None, sku: str, store: str | None) -> bytes | None:
+        """The answer to GET stock when it is a success from the stock copy (fast_path.py); None for
+        anything else (no copy, a token that fails or may not see the store, ...), which the endpoint
+        then answers in full, audit and all."""
+        if token is None or (copy := self.copy()) is None:
+            return None
+        try:
+            principal = self.verify(token)
+        except AuthError:
+            return None
+        if not principal.may(auth.READ) or (store is not None and not principal.may_see(store)):
+            return None
+        return self.copied_answer(sku, _scope(principal, store), copy)
 
 
 def open_services(settings: Settings) -> Services:
@@ -178,6 +212,15 @@ def _as_of(rows: list[dict[str, Any]]) -> str | None:
     return utc(max(times)).isoformat() if times else None
 
 
+def stock_answer(sku: str, rows: list[dict[str, Any]], freshness: dict[str, Any]) -> bytes:
+    """GET stock's 200 body, as JSONResponse renders JSON."""
+    as_of = _as_of(rows)
+    body = {"product_id": sku, "product_name": rows[0]["product_name"] if rows else None,
+            "as_of": as_of, "freshness": {"as_of": as_of, **freshness}, "total_quantity_on_hand":
+            sum(r["quantity_on_hand"] for r in rows), "stores": _clean(rows)}  # fmt: skip
+    return json.dumps(body, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
 def _clean(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: jsonable(v) for k, v in row.items()} for row in rows]
 
@@ -236,6 +279,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
+    # Added first, so it runs inside RequestId (the last added is outermost): fast answers get an id too.
+    app.add_middleware(StockFastPath)
     app.add_middleware(RequestId)
 
     def call(request: Request, action: str) -> Call:
@@ -345,7 +390,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         responses=schemas.responses(200, schemas.ProductStock, *read),
         openapi_extra={"parameters": schemas.PRODUCT_STOCK_PARAMETERS},
     )
-    async def product_stock(request: Request) -> JSONResponse:
+    async def product_stock(request: Request) -> Response:
         # The busiest endpoint, answered on the event loop from the stock copy (anything blocking goes
         # to the thread pool). Its parameters are read here, not declared in the signature: FastAPI's
         # per-request parameter resolution cost as much as the rest of the answer, and
@@ -362,6 +407,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             c.store(store)
         svc, scope = c.services, _scope(principal, store)
         copy = svc.copy()
+        if copy is not None and (answer := svc.copied_answer(sku, scope, copy)) is not None:
+            return Response(answer, media_type="application/json")
         if copy is not None and sku in copy.by_product:
             rows, freshness = svc.stock(sku, scope, copy)
         else:  # the copy is stale, missing or lacks the product: the warehouse answers (and says what is unknown)
@@ -370,11 +417,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 raise Refusal(404, f"unknown product {sku}", "productSku")
         if store is not None and not rows and not await run_in_threadpool(svc.reads.store_exists, store):
             raise Refusal(404, f"unknown store {store}", "storeId")
-        as_of = _as_of(rows)
-        body = {"product_id": sku, "product_name": rows[0]["product_name"] if rows else None,
-                "as_of": as_of, "freshness": {"as_of": as_of, **freshness}, "total_quantity_on_hand":
-                sum(r["quantity_on_hand"] for r in rows), "stores": _clean(rows)}  # fmt: skip
-        return _answer(c, 200, body, audit=False)
+        return Response(stock_answer(sku, rows, freshness), media_type="application/json")
 
     @app.post(
         "/api/v1/inventory/{productSku:path}/adjust",

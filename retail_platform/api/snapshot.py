@@ -40,6 +40,9 @@ class Copy:
     by_product: dict[str, list[dict[str, Any]]]
     read_at: datetime  # wall-clock time the read started: it includes every event queryable then
     started: float  # the same moment on the monotonic clock (ages are measured on it)
+    # The answers rendered from this copy, by product and store scope (None: every store). A copy never
+    # changes, so a question asked again gets the same bytes without building them again.
+    answers: dict[tuple[str, tuple[str, ...] | None], bytes] = field(default_factory=dict, compare=False)
 
 
 _FLOOR = struct.Struct("<d")
