@@ -60,6 +60,7 @@ EVENT_TYPES: dict[str, EventType] = {
         EventType("price_change", topics.PRICES, 1),
         EventType("restock_alert", topics.RESTOCK_ALERTS, 1),
         EventType("purchase_order", topics.PURCHASE_ORDERS, 1),
+        EventType("anomaly_alert", topics.ANOMALY_ALERTS, 1),
     )
 }
 

@@ -214,6 +214,9 @@ def decide_alerts(
 
 
 def anomaly_message(anomaly: anomalies.Anomaly) -> OutMessage:
+    reason = validate(anomaly.to_event(), "anomaly_alert")
+    if reason is not None:  # as for restock alerts: the job's own output honours its contract
+        raise ValueError(f"anomaly alert {anomaly.anomaly_id} breaks its contract: {reason}")
     # Keyed by store like the restock alerts, so one store's anomalies stay ordered.
     return OutMessage(message_id=anomaly.anomaly_id, key=anomaly.store_id.encode(), value=anomaly.to_json())
 

@@ -13,11 +13,12 @@ the interval widened by ``RETAIL_ANOMALY_VELOCITY_FACTOR`` (default 3) on both s
 
 and an open episode ends when the rate is back inside the interval itself (lower_units <= rate <=
 upper_units), or can no longer be judged; the margin between the two keeps a rate near the band's
-edge from opening and ending episodes by chance. Velocity is judged only when the forecast expects at
-least ``RETAIL_ANOMALY_VELOCITY_MIN_UNITS`` units in the time the window covers (so a slow mover's few
-sales, whose count is mostly chance, are never extrapolated to a day) and the window covers at least
-one bucket (below); without a forecast for the day it is not judged either. Judged after every sale,
-in (event_time, event_id) order: a store/product that stops selling is judged at its next sale.
+edge from opening and ending episodes by chance. Velocity is judged only when the forecast expects
+at least ``RETAIL_ANOMALY_VELOCITY_MIN_UNITS`` units in the time the window covers (so a slow
+mover's few sales, whose count is mostly chance, are never extrapolated to a day) and the window
+covers at least one bucket (below); without a forecast for the day (or with one that is not finite)
+it is not judged either. Judged after every sale, in (event_time, event_id) order: a store/product
+that stops selling is judged at its next sale.
 
 The window is kept as 60 buckets of a 60th of its length each (units per bucket), so the state per
 store/product is small whatever the rate. A sale older than the window of the newest sale adds nothing;
@@ -30,6 +31,7 @@ Anomaly ids are UUIDv5 of the sale that opened the episode, so a replayed micro-
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
@@ -57,6 +59,11 @@ class Forecast:
     predicted: float
     lower: float
     upper: float
+
+    @property
+    def usable(self) -> bool:
+        """Finite numbers (a model's NaN or infinity judges nothing, and could not be published)."""
+        return all(math.isfinite(v) for v in (self.predicted, self.lower, self.upper))
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,7 @@ def judge(state: VelocityState, forecast: Forecast | None, config: VelocityConfi
     covered = covered_seconds(state)
     if (
         forecast is None
+        or not forecast.usable
         or covered < state.bucket_ms / 1000
         or forecast.predicted * covered / DAY_SECONDS < config.min_units
     ):

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retail_platform.events import parse_event
 from retail_platform.settings import SettingsError, load_settings
 from retail_platform.streaming.anomalies import (
     CLOSED,
@@ -27,6 +28,7 @@ from retail_platform.streaming.anomalies import (
     opened,
     run_stock,
 )
+from retail_platform.streaming.batch import anomaly_message
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
 KEY = ("store_001", "SKU0001")
@@ -95,6 +97,10 @@ def test_one_opening_per_episode_and_one_end_whatever_the_batches(start, plan, c
     for open_row, closed_row in zip(rows[::2], rows[1::2], strict=False):
         assert closed_row.anomaly_id == open_row.anomaly_id
     assert len({r.anomaly_id for r in opened(rows)}) == rises
+    # What the alerts topic carries meets the anomaly_alert contract and says what the row says.
+    for row in opened(rows):
+        alert = parse_event(anomaly_message(row).value, expected_type="anomaly_alert")
+        assert (alert["event_id"], alert["observed"], alert["expected"]) == (row.anomaly_id, row.observed, row.expected)
 
 
 @settings(max_examples=300, deadline=None)

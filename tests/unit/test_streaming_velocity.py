@@ -14,8 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from retail_platform.events import parse_event
 from retail_platform.settings import SettingsError, load_settings
 from retail_platform.streaming.anomalies import CLOSED, OPEN
+from retail_platform.streaming.batch import anomaly_message
 from retail_platform.streaming.velocity import (
     INSIDE,
     MARGIN,
@@ -168,6 +170,9 @@ def test_episodes_open_only_on_a_breach_and_alternate_with_their_ends(plan, band
         if row.status == OPEN:
             assert not row.lower <= row.observed <= row.upper, row
             assert (row.kind == VELOCITY_HIGH) == (row.observed > row.upper)
+            # What the alerts topic carries meets the anomaly_alert contract and says what the row says.
+            alert = parse_event(anomaly_message(row).value, expected_type="anomaly_alert")
+            assert (alert["event_id"], alert["kind"], alert["observed"]) == (row.anomaly_id, row.kind, row.observed)
     assert len({r.anomaly_id for r in rows if r.status == OPEN}) == len([r for r in rows if r.status == OPEN])
 
 
@@ -265,3 +270,12 @@ def test_any_factor_text_is_a_bounded_number_or_refused_clearly(raw):
         assert "RETAIL_ANOMALY_VELOCITY_FACTOR" in str(exc)
     else:
         assert 1.0 <= value <= 1000.0
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_a_forecast_that_is_not_finite_judges_nothing(bad):
+    fast = steady(per_minute=40, minutes=90)  # far above FORECAST's band
+    for forecast in (Forecast(bad, 1000.0, 2000.0), Forecast(1440.0, bad, 2000.0), Forecast(1440.0, 1000.0, bad)):
+        rows, _ = in_batches(fast, [], forecasts(forecast))
+        assert rows == []
+    assert in_batches(fast, [], forecasts())[0]  # the same sales against a finite forecast are an anomaly
