@@ -38,10 +38,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.kafka, pytest.mark.warehouse,
 
 FAULTS = "duplicates=0.03,late=0.02,out_of_order=0.02,malformed=0.01,invalid=0.01"
 KILLS = 3
-# Stock counts injected into the run (store and product indices of the catalogue): 40 units missing
-# from store 1's product 4 at 20 s, 40 more than recorded in store 2's product 9 at 35 s (around the
-# kills, so their batches are among the replayed ones).
-STOCK_COUNTS = (StockCount(1, 4, 40, 20.0), StockCount(2, 9, -40, 35.0))
+# Stock counts injected into the run: 40 units missing at 20 s, 40 more than recorded at 35 s (around
+# the kills, so their batches are among the replayed ones), each on the busiest product of one of the
+# two busiest stores at the hour the run starts (_injections), so each store/product has sold before
+# its count and sells again after it whatever the hour.
+STOCK_COUNT_UNITS = ((40, 20.0), (-40, 35.0))
 # The stream's stock tolerance for this run. The late and out-of-order faults deliver some inventory
 # events after a newer one of the same store/product, whose level then differs from the one before
 # by the late sale line (at most 6 units; two in a row 12), which the default of 5 would flag.
@@ -144,18 +145,24 @@ def _pace_forecasts(settings, config: SimulationConfig) -> None:
         client.close()
 
 
-def _burst(config: SimulationConfig) -> DemandBurst:
-    """A run on the busiest store/product at the start hour, other than those with a stock count:
-    eight times its demand from 40 s to 60 s. (Which stores are open, and how busy, depends on the
-    hour the run starts at: after the newest stock event of the session's other tests.)"""
+def _injections(config: SimulationConfig) -> tuple[tuple[StockCount, ...], DemandBurst]:
+    """The run's stock counts and demand burst, on the store/products busiest at the hour it starts
+    (which stores are open, and how busy, depends on that hour: after the newest stock event of the
+    session's other tests). The counts go to the busiest product of each of the two busiest stores;
+    the burst (eight times the demand from 40 s to 60 s) to the busiest other store/product."""
     catalog = generate_catalog(config.catalog_config())
     pace = pace_per_day(catalog, to_ms(config.start) // HOUR_MS).copy()
-    for count in STOCK_COUNTS:
+    stores = [int(i) for i in pace.sum(axis=1).argsort()[::-1][:2]]
+    counts = tuple(
+        StockCount(store, int(pace[store].argmax()), units, at)
+        for store, (units, at) in zip(stores, STOCK_COUNT_UNITS, strict=True)
+    )
+    for count in counts:
         pace[count.store, count.product] = -1
     store, product = divmod(int(pace.argmax()), pace.shape[1])
     expected = pace[store, product] * VELOCITY_WINDOW_SECONDS / 86_400
-    assert expected >= VELOCITY_MIN_UNITS, f"the busiest product's window ({expected:.1f} units) is never judged"
-    return DemandBurst(store, product, BURST_FACTOR, BURST_FROM, BURST_TO)
+    assert expected >= VELOCITY_MIN_UNITS, f"the burst's window ({expected:.1f} units) would never be judged"
+    return counts, DemandBurst(store, product, BURST_FACTOR, BURST_FROM, BURST_TO)
 
 
 def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
@@ -173,9 +180,9 @@ def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
         # newer; which stores sell, and how much, follows that hour's opening times.
         start=_run_start(settings),
         load_catalog=True,
-        stock_counts=STOCK_COUNTS,
     )
-    config = dataclasses.replace(config, demand_bursts=(_burst(config),))
+    stock_counts, burst = _injections(config)
+    config = dataclasses.replace(config, stock_counts=stock_counts, demand_bursts=(burst,))
     _pace_forecasts(settings, config)
     result: dict[str, object] = {}
     producer = threading.Thread(target=lambda: result.update(truth=run_simulation(settings, config)))
@@ -253,12 +260,11 @@ def test_faulted_run_with_sigkills_reconciles_with_the_ground_truth(stream):
         client.close()
     velocity = [r for r in rows if r[1] == "open" and r[6] != "stock_unexplained"]
     velocity_from = start + timedelta(seconds=VELOCITY_WINDOW_SECONDS)
-    burst = config.demand_bursts[0]
     assert [(r[2], r[3], r[6]) for r in velocity if r[7].replace(tzinfo=timezone.utc) >= velocity_from] == [
         (truth.store_ids[burst.store], truth.product_ids[burst.product], "velocity_high")
     ], rows
     opened = [r for r in rows if r[1] == "open" and r[6] == "stock_unexplained" and r[5] not in first_ids]
-    injected = {(truth.store_ids[c.store], truth.product_ids[c.product]): -c.units for c in STOCK_COUNTS}
+    injected = {(truth.store_ids[c.store], truth.product_ids[c.product]): -c.units for c in stock_counts}
     assert sorted((r[2], r[3], r[4]) for r in opened) == sorted(
         (store, product, diff) for (store, product), diff in injected.items()
     ), rows
