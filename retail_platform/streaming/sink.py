@@ -32,6 +32,8 @@ _T = TypeVar("_T")
 
 # Keys per lookup query: keeps the statement far below ClickHouse's max_query_size (256 KiB).
 LOOKUP_CHUNK = 2000
+# Early ids read whole for a batch's late-duplicate lookup (seen_event_ids); beyond, probes are sent.
+EARLY_IDS_READ_LIMIT = 50_000
 POLICY_TABLE = "rt_reorder_policy"
 FORECAST_TABLE = "ml_demand_forecast"
 # Forecasts change once a day (batch predictions): each (store, product, day) is read at most once a
@@ -43,6 +45,11 @@ DetectorState = tuple[StockState | None, VelocityState | None]
 
 def dedup_token(table: str, query_id: str, batch_id: int) -> str:
     return f"{table}:{query_id}:{batch_id}"
+
+
+def _at_least_two(items: Sequence[Any]) -> tuple[Any, ...]:
+    """A literal set of two values or more: a one-element tuple would be read as a bare value."""
+    return tuple(items) if len(items) > 1 else (items[0], items[0])
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
@@ -108,19 +115,46 @@ class Warehouse:
     def seen_event_ids(self, batch_id: int, probes: Sequence[tuple[int, int, str]]) -> set[str]:
         """Event ids among ``probes`` (rt_event_ids key prefixes) that an earlier batch accepted. The
         batch's own rows (batch_id >= N of this query: an earlier attempt of a replayed batch) are not
-        counted, so a replay decides exactly as the first attempt."""
+        counted, so a replay decides exactly as the first attempt.
+
+        Most probes are an on-time event's, among the early ids of its hour: few ids arrive early, so
+        those hours' early ids are read whole (one small query) and matched here (rather than sending
+        every probe as a literal: for a batch of 37k events, 19 queries of 2,000 tuples each, and the
+        step took 1.9 s).
+        Should the hours hold more than EARLY_IDS_READ_LIMIT early ids, their probes are sent as
+        literals like the others."""
+        early = [p for p in probes if p[0] == 1]
+        literal = [p for p in probes if p[0] != 1]
         seen: set[str] = set()
-        for chunk in _chunks(sorted(probes), LOOKUP_CHUNK):
-            # A literal tuple set, so the primary key prunes to the probed granules; always two keys
-            # or more, so one key is not read as a tuple of scalars.
-            keys = tuple(chunk) if len(chunk) > 1 else (chunk[0], chunk[0])
+        if early:
+            rows = self._query(
+                f"""
+                SELECT event_hour, event_id FROM {tables.EVENT_IDS.name}
+                WHERE early = 1 AND event_hour IN %(hours)s
+                  AND NOT (query_id = %(query_id)s AND batch_id >= %(batch_id)s)
+                LIMIT %(limit)s
+                """,
+                {
+                    "hours": _at_least_two(sorted({hour for _, hour, _ in early})),
+                    "query_id": self.query_id,
+                    "batch_id": batch_id,
+                    "limit": EARLY_IDS_READ_LIMIT + 1,
+                },
+            )
+            if len(rows) <= EARLY_IDS_READ_LIMIT:
+                wanted = {(hour, event_id) for _, hour, event_id in early}
+                seen.update(str(event_id) for hour, event_id in rows if (int(hour), str(event_id)) in wanted)
+            else:
+                literal += early
+        for chunk in _chunks(sorted(literal), LOOKUP_CHUNK):
+            # A literal tuple set, so the primary key prunes to the probed granules.
             rows = self._query(
                 f"""
                 SELECT DISTINCT event_id FROM {tables.EVENT_IDS.name}
                 WHERE (early, event_hour, event_id) IN %(keys)s
                   AND NOT (query_id = %(query_id)s AND batch_id >= %(batch_id)s)
                 """,
-                {"keys": keys, "query_id": self.query_id, "batch_id": batch_id},
+                {"keys": _at_least_two(chunk), "query_id": self.query_id, "batch_id": batch_id},
             )
             seen.update(str(event_id) for (event_id,) in rows)
         return seen
