@@ -19,7 +19,6 @@ crossing, which is how every sink recognises an alert it already holds.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -76,9 +75,6 @@ class Alert:
             "reorder_point": self.reorder_point,
             "recommended_quantity": self.recommended_quantity,
         }
-
-    def to_json(self) -> bytes:
-        return json.dumps(self.to_event(), separators=(",", ":")).encode()
 
 
 def format_time(value: datetime) -> str:

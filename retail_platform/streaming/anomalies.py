@@ -31,7 +31,6 @@ recognises a row or message it already holds. Pure: no I/O here; ``streaming/bat
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -107,9 +106,6 @@ class Anomaly:
             "upper": self.upper,
             "source_event_id": self.source_event_id,
         }
-
-    def to_json(self) -> bytes:
-        return json.dumps(self.to_event(), separators=(",", ":")).encode()
 
 
 def anomaly_id(kind: str, status: str, source_event_id: str) -> str:

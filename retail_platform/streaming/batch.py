@@ -28,6 +28,7 @@ stream is past it, so nothing closes on them in between.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import Counter
@@ -160,13 +161,19 @@ class Bronze(Protocol):
         ...
 
 
+def contract_message(event: dict[str, Any], event_type: str) -> OutMessage:
+    """One of the job's own events (a restock or anomaly alert) as its topic's message: checked against
+    its contract, which consumers rely on, and keyed by store like every contract topic, so one store's
+    messages stay ordered."""
+    reason = validate(event, event_type)
+    if reason is not None:
+        raise ValueError(f"{event_type} {event['event_id']} breaks its contract: {reason}")
+    value = json.dumps(event, separators=(",", ":")).encode()
+    return OutMessage(message_id=event["event_id"], key=event["store_id"].encode(), value=value)
+
+
 def alert_message(alert: restock.Alert) -> OutMessage:
-    event = alert.to_event()
-    reason = validate(event, "restock_alert")
-    if reason is not None:  # the job's own output must honour the contract consumers rely on
-        raise ValueError(f"restock alert {alert.event_id} breaks its contract: {reason}")
-    # Keyed by store like every contract topic, so one store's alerts stay ordered.
-    return OutMessage(message_id=alert.event_id, key=alert.store_id.encode(), value=alert.to_json())
+    return contract_message(alert.to_event(), "restock_alert")
 
 
 def alert_row(alert: restock.Alert, query_id: str, batch_id: int) -> list[Any]:
@@ -214,11 +221,7 @@ def decide_alerts(
 
 
 def anomaly_message(anomaly: anomalies.Anomaly) -> OutMessage:
-    reason = validate(anomaly.to_event(), "anomaly_alert")
-    if reason is not None:  # as for restock alerts: the job's own output honours its contract
-        raise ValueError(f"anomaly alert {anomaly.anomaly_id} breaks its contract: {reason}")
-    # Keyed by store like the restock alerts, so one store's anomalies stay ordered.
-    return OutMessage(message_id=anomaly.anomaly_id, key=anomaly.store_id.encode(), value=anomaly.to_json())
+    return contract_message(anomaly.to_event(), "anomaly_alert")
 
 
 def anomaly_row(anomaly: anomalies.Anomaly, query_id: str, batch_id: int) -> list[Any]:

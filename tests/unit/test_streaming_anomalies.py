@@ -151,7 +151,7 @@ def test_a_miscount_opens_an_episode_that_the_next_explained_movement_ends():
         (CLOSED, 11.0, 11.0, events[4]["event_id"]),
     ]
     assert changed[KEY] == StockState(9, events[5]["event_time"], events[5]["event_id"], "")
-    message = json.loads(opened(rows)[0].to_json())
+    message = json.loads(anomaly_message(opened(rows)[0]).value)
     assert message["event_type"] == "anomaly_alert" and message["event_id"] == rows[0].anomaly_id
     assert (message["observed"], message["expected"], message["kind"]) == (20.0, 38.0, STOCK_UNEXPLAINED)
     assert message["event_time"] == "2026-03-02T10:00:02.000Z"
