@@ -9,6 +9,7 @@ the test overlay: other ports and another state folder, so tests never touch a r
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +38,11 @@ DEFAULTS: dict[str, str] = {
     # PLAINTEXT or SSL: SSL serves the client listener with a certificate of the local CA (RETAIL_TLS_DIR)
     # and every client verifies it (retail_platform/kafka_security.py).
     "RETAIL_KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
+    # Replicas of every platform topic, and how many must have a write before it is acknowledged
+    # (producers send with acks=all): 1/1 on one broker; 3/2 on a three-broker cluster survives one
+    # broker's loss without losing an acknowledged event. `up` refuses a cluster with fewer brokers.
+    "RETAIL_KAFKA_REPLICATION_FACTOR": "1",
+    "RETAIL_KAFKA_MIN_INSYNC_REPLICAS": "1",
     "RETAIL_CLICKHOUSE_URL": "http://127.0.0.1:8123",
     "RETAIL_CLICKHOUSE_USER": "retail",
     "RETAIL_CLICKHOUSE_PASSWORD": "retail",
@@ -54,10 +60,20 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_S3_ACCESS_KEY": "",
     "RETAIL_S3_SECRET_KEY": "",
     "RETAIL_SPARK_MASTER": "local[2]",
+    # With a spark://127.0.0.1:PORT master, `up` runs that standalone master and this many workers of
+    # the given cores and memory; every Spark application is capped at RETAIL_SPARK_CORES_MAX cores so
+    # the always-on stream leaves cores to the daily jobs (0: no cap, Spark's default takes them all).
+    "RETAIL_SPARK_WORKERS": "2",
+    "RETAIL_SPARK_WORKER_CORES": "1",
+    "RETAIL_SPARK_WORKER_MEMORY": "3g",
+    "RETAIL_SPARK_CORES_MAX": "0",
     "RETAIL_AIRFLOW_URL": "http://127.0.0.1:8080",
     "RETAIL_AIRFLOW_USER": "admin",
     "RETAIL_AIRFLOW_PASSWORD": "admin",
     "RETAIL_AIRFLOW_PARALLELISM": "4",
+    # Airflow's metadata database (SQLAlchemy URL): SQLite in the state folder on one machine;
+    # postgresql+psycopg2://... on a loopback host makes `up` run a private PostgreSQL cluster there.
+    "RETAIL_AIRFLOW_DATABASE_URL": "sqlite:///{state}/airflow/airflow.db",
     # Event-time bounds (events/time_bounds.py): what the stream and the daily load accept.
     "RETAIL_EVENT_MAX_FUTURE_SECONDS": "3600",
     "RETAIL_EVENT_TIME_FLOOR": "2000-01-01",
@@ -112,6 +128,26 @@ TEST_OVERLAY: dict[str, str] = {
 }
 
 
+# The cluster profile on one machine (RETAIL_PROFILE=cluster): the same engines as a cluster runs
+# (three Kafka brokers, a Spark standalone master with two workers, Airflow on PostgreSQL), on ports
+# and a state folder of their own so it can run beside the local stack and the tests. Any variable
+# set in the environment still wins.
+CLUSTER_OVERLAY: dict[str, str] = {
+    "RETAIL_STATE_DIR": "{repo}/.state/cluster",
+    "RETAIL_KAFKA_BOOTSTRAP": "127.0.0.1:29092,127.0.0.1:29094,127.0.0.1:29096",
+    "RETAIL_KAFKA_CONTROLLER_PORT": "29193",
+    "RETAIL_KAFKA_REPLICATION_FACTOR": "3",
+    "RETAIL_KAFKA_MIN_INSYNC_REPLICAS": "2",
+    "RETAIL_CLICKHOUSE_URL": "http://127.0.0.1:28123",
+    "RETAIL_SPARK_MASTER": "spark://127.0.0.1:27077",
+    "RETAIL_SPARK_CORES_MAX": "1",
+    "RETAIL_AIRFLOW_URL": "http://127.0.0.1:28080",
+    "RETAIL_AIRFLOW_DATABASE_URL": "postgresql+psycopg2://airflow:airflow@127.0.0.1:25432/airflow",
+    "RETAIL_API_URL": "http://127.0.0.1:28000",
+    "RETAIL_SUPERSET_URL": "http://127.0.0.1:28088",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     profile: str
@@ -134,6 +170,13 @@ class Settings:
     airflow_user: str
     airflow_password: str
     airflow_parallelism: int
+    kafka_replication_factor: int = 1
+    kafka_min_insync_replicas: int = 1
+    spark_workers: int = 2
+    spark_worker_cores: int = 1
+    spark_worker_memory: str = "3g"
+    spark_cores_max: int = 0
+    airflow_database_url: str = ""
     event_max_future_seconds: int = 3600
     event_time_floor: date = date(2000, 1, 1)
     stream_max_event_age_days: int = REALTIME_RETENTION_DAYS
@@ -175,6 +218,29 @@ class Settings:
     @property
     def kafka_port(self) -> int:
         return int(self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def kafka_nodes(self) -> list[tuple[str, int]]:
+        """The brokers of RETAIL_KAFKA_BOOTSTRAP as (host, port): on loopback, the nodes `up` runs."""
+        return [
+            (part.rsplit(":", 1)[0].strip(), int(part.rsplit(":", 1)[1])) for part in self.kafka_bootstrap.split(",")
+        ]
+
+    @property
+    def spark_standalone(self) -> tuple[str, int] | None:
+        """(host, port) of a spark:// master on loopback, which `up` runs with its workers; else None."""
+        parsed = urlparse(self.spark_master)
+        if parsed.scheme != "spark" or parsed.hostname not in ("127.0.0.1", "localhost"):
+            return None
+        return parsed.hostname, parsed.port or 7077
+
+    @property
+    def airflow_postgres(self) -> tuple[str, int] | None:
+        """(host, port) of a PostgreSQL metadata database on loopback, which `up` runs; else None."""
+        parsed = urlparse(self.airflow_database_url)
+        if not parsed.scheme.startswith("postgresql") or parsed.hostname not in ("127.0.0.1", "localhost"):
+            return None
+        return parsed.hostname, parsed.port or 5432
 
     @property
     def kafka_ssl(self) -> bool:
@@ -327,6 +393,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from an environment mapping (``os.environ`` by default) and validate them."""
     source = dict(os.environ if environ is None else environ)
     merged = dict(DEFAULTS)
+    if source.get("RETAIL_PROFILE") == "cluster":
+        if source.get("RETAIL_SETTINGS", "") == "test":
+            raise SettingsError(
+                "RETAIL_SETTINGS=test is the local profile's test overlay; the cluster profile has ports and a "
+                "state folder of its own: unset RETAIL_SETTINGS or RETAIL_PROFILE"
+            )
+        merged.update(CLUSTER_OVERLAY)
     if source.get("RETAIL_SETTINGS", "") == "test":
         merged.update(TEST_OVERLAY)
     elif source.get("RETAIL_SETTINGS", "") not in ("", "default"):
@@ -361,6 +434,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     if not bi_password:
         raise SettingsError("RETAIL_CLICKHOUSE_BI_PASSWORD is empty; set a password for the read-only BI account")
+    replicas = _bounded(values, "RETAIL_KAFKA_REPLICATION_FACTOR", 1, 32)
+    insync = _bounded(values, "RETAIL_KAFKA_MIN_INSYNC_REPLICAS", 1, 32)
+    if insync > replicas:
+        raise SettingsError(
+            f"RETAIL_KAFKA_MIN_INSYNC_REPLICAS={insync} exceeds RETAIL_KAFKA_REPLICATION_FACTOR={replicas}: no write "
+            "could ever be acknowledged; set it to at most the replication factor"
+        )
+    if not re.fullmatch(r"[1-9][0-9]*[mg]", values["RETAIL_SPARK_WORKER_MEMORY"]):
+        raise SettingsError(
+            f"RETAIL_SPARK_WORKER_MEMORY={values['RETAIL_SPARK_WORKER_MEMORY']!r}: expected a size such as 1536m or 3g"
+        )
+    airflow_db = values["RETAIL_AIRFLOW_DATABASE_URL"]
+    if not airflow_db.startswith(("sqlite:///", "postgresql+psycopg2://", "postgresql://")):
+        raise SettingsError(
+            f"RETAIL_AIRFLOW_DATABASE_URL={airflow_db!r}: expected sqlite:////path/airflow.db or "
+            "postgresql+psycopg2://user:password@host:port/database"
+        )
     lake = values["RETAIL_LAKE_URI"]
     if not lake.startswith(("file://", "s3a://", "s3://")):
         raise SettingsError(f"RETAIL_LAKE_URI={lake!r}: expected file:///path or s3a://bucket")
@@ -388,6 +478,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         airflow_user=values["RETAIL_AIRFLOW_USER"],
         airflow_password=values["RETAIL_AIRFLOW_PASSWORD"],
         airflow_parallelism=_int(values, "RETAIL_AIRFLOW_PARALLELISM"),
+        kafka_replication_factor=replicas,
+        kafka_min_insync_replicas=insync,
+        spark_workers=_bounded(values, "RETAIL_SPARK_WORKERS", 0, 16),
+        spark_worker_cores=_bounded(values, "RETAIL_SPARK_WORKER_CORES", 1, 256),
+        spark_worker_memory=values["RETAIL_SPARK_WORKER_MEMORY"],
+        spark_cores_max=_bounded(values, "RETAIL_SPARK_CORES_MAX", 0, 4096),
+        airflow_database_url=airflow_db,
         event_max_future_seconds=_bounded(values, "RETAIL_EVENT_MAX_FUTURE_SECONDS", 0, 7 * 86400),
         event_time_floor=_date(values, "RETAIL_EVENT_TIME_FLOOR"),
         # Not more than the real-time tables keep: an older event would be inserted and deleted at once.
