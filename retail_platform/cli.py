@@ -20,7 +20,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     from retail_platform.runtime import stack
 
     settings = get_settings()
-    print(f"starting the local stack (state in {settings.state_dir})")
+    print(f"starting the {settings.profile} stack (state in {settings.state_dir})")
     stack.up(settings, _only(args.only))
     return 0
 

@@ -60,7 +60,7 @@ def main(
     skip_batch: bool = False,
     history_days: int | None = None,
 ) -> int:
-    print(f"== starting the local stack (state in {settings.state_dir})")
+    print(f"== starting the {settings.profile} stack (state in {settings.state_dir})")
     stack.up(settings)
     before = reconcile.snapshot(settings)
 

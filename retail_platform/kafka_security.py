@@ -39,10 +39,10 @@ def spark_options(settings: Settings) -> dict[str, str]:
     }
 
 
-def broker_listener_properties(settings: Settings, keystore: Path) -> list[str]:
-    """The broker's listener lines: PLAINTEXT, or SSL with the PEM key store (key + chain in one file)
-    and the CA as trust store (the broker talks to itself over the same listener)."""
-    host, port, ctrl = settings.kafka_host, settings.kafka_port, settings.kafka_controller_port
+def broker_listener_properties(settings: Settings, keystore: Path, host: str, port: int, ctrl: int) -> list[str]:
+    """One broker's listener lines (client listener ``host:port``, controller listener ``host:ctrl``):
+    PLAINTEXT, or SSL with the PEM key store (key + chain in one file) and the CA as trust store (the
+    brokers talk to each other over the same listener)."""
     name = "SSL" if settings.kafka_ssl else "PLAINTEXT"
     lines = [
         f"listeners={name}://{host}:{port},CONTROLLER://{host}:{ctrl}",

@@ -31,9 +31,14 @@ def session(app_name: str, settings: Settings | None = None, **conf: str) -> Spa
         .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
         .config("spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog")
     )
-    if s.spark_master.startswith("local"):
-        # One machine: keep the driver on loopback rather than whatever the hostname resolves to.
+    if s.spark_master.startswith("local") or s.spark_standalone is not None:
+        # One machine: keep the driver on loopback rather than whatever the hostname resolves to (a
+        # standalone master on loopback has its workers there too; they call the driver back).
         builder = builder.config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+    if s.spark_cores_max:
+        # A standalone master gives an application every free core by default: the always-on stream
+        # would leave none to the daily jobs.
+        builder = builder.config("spark.cores.max", str(s.spark_cores_max))
     if s.s3_endpoint:
         builder = (
             builder.config("spark.hadoop.fs.s3a.endpoint", s.s3_endpoint)

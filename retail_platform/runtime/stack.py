@@ -1,4 +1,4 @@
-"""`up`, `down` and `status` for the local profile.
+"""`up`, `down` and `status` for the local and cluster profiles.
 
 All state (data, logs, pids) lives under the settings' state folder. Services are prepared, then
 all started at once (so their start-up overlaps on two cores), then awaited and finished
@@ -19,14 +19,24 @@ from retail_platform.runtime.api import InventoryApi
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.kafka_broker import KafkaBroker
 from retail_platform.runtime.process import ProcessSpec
+from retail_platform.runtime.spark_cluster import SparkCluster
 from retail_platform.runtime.stream import StreamJob
 from retail_platform.runtime.superset import Superset
 from retail_platform.runtime.warehouse import Warehouse
 from retail_platform.settings import Settings
 
 STATE_MARKER = "retail-platform-state"
-START_TIMEOUT = {"warehouse": 60.0, "kafka": 90.0, "airflow": 240.0, "stream": 180.0, "api": 60.0, "superset": 180.0}
-SERVICE_NAMES = ("warehouse", "kafka", "airflow", "stream", "api", "superset")
+START_TIMEOUT = {
+    "warehouse": 60.0,
+    "kafka": 120.0,
+    "spark": 120.0,
+    "airflow": 240.0,
+    "stream": 180.0,
+    "api": 60.0,
+    "superset": 180.0,
+}
+# Every service `up` knows; "spark" runs only for a spark://127.0.0.1 master (the cluster profile).
+SERVICE_NAMES = ("warehouse", "kafka", "spark", "airflow", "stream", "api", "superset")
 
 
 class Service(Protocol):
@@ -42,17 +52,24 @@ class Service(Protocol):
 
 
 def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_needs: bool = True) -> list[Service]:
-    known: dict[str, Service] = {
-        "warehouse": Warehouse(settings),
-        "kafka": KafkaBroker(settings),
-        "airflow": Airflow(settings),
-        "stream": StreamJob(settings),
-        "api": InventoryApi(settings),
-        "superset": Superset(settings),
-    }
-    unknown = set(only) - set(known)
+    known: dict[str, Service] = {"warehouse": Warehouse(settings), "kafka": KafkaBroker(settings)}
+    if settings.spark_standalone is not None:
+        known["spark"] = SparkCluster(settings)
+    known.update(
+        {
+            "airflow": Airflow(settings),
+            "stream": StreamJob(settings),
+            "api": InventoryApi(settings),
+            "superset": Superset(settings),
+        }
+    )
+    unknown = set(only) - set(SERVICE_NAMES)
     if unknown:
-        raise RuntimeStartError(f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
+        raise RuntimeStartError(
+            f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVICE_NAMES)}"
+        )
+    # A service the settings do not run here (spark with a local[*] master) is left out.
+    only = tuple(name for name in only if name in known)
     # A service brings what it needs along (`up --only stream` also starts Kafka and the warehouse).
     wanted: list[str] = []
 
@@ -86,9 +103,9 @@ def run_dir(settings: Settings) -> Path:
 
 
 def up(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, log: Callable[[str], None] = print) -> None:
-    if settings.profile != "local":
+    if settings.profile not in ("local", "cluster"):
         raise RuntimeStartError(
-            f"RETAIL_PROFILE={settings.profile}: `up` manages the local profile only; "
+            f"RETAIL_PROFILE={settings.profile}: `up` manages the local and cluster profiles; "
             "use `docker compose up -d` for the compose profile"
         )
     _check_state_folder(settings)

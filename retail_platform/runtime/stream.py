@@ -50,6 +50,8 @@ class StreamJob:
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
+        # On a standalone cluster the stream's executors run on its workers.
+        self.needs = ("warehouse", "kafka", "spark") if settings.spark_standalone else ("warehouse", "kafka")
 
     def ports(self) -> list[int]:
         return []

@@ -58,7 +58,9 @@ def test_hostile_protocol_values(value: str) -> None:
 
 def test_broker_lines_for_both_modes_name_one_listener() -> None:
     for protocol in ("PLAINTEXT", "SSL"):
-        lines = broker_listener_properties(load_settings({"RETAIL_KAFKA_SECURITY_PROTOCOL": protocol}), Path("/k"))
+        lines = broker_listener_properties(
+            load_settings({"RETAIL_KAFKA_SECURITY_PROTOCOL": protocol}), Path("/k"), "127.0.0.1", 9092, 9093
+        )
         assert sum(line.startswith("listeners=") for line in lines) == 1
 
 
