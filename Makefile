@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 RETAIL := $(PY) -m retail_platform
 
-.PHONY: help setup lock up down status demo demo-quick dashboards screenshots test test-unit test-integration lint typecheck format bench reset
+.PHONY: help setup lock up down status demo demo-quick dashboards screenshots test test-unit test-integration lint typecheck format bench reset up-cluster down-cluster status-cluster demo-cluster test-cluster
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,14 +37,33 @@ screenshots: setup  ## regenerate the README's dashboard screenshots (docs/dashb
 	@$(RETAIL) dashboards --out docs/dashboards
 
 test: setup  ## unit tests, then integration tests against real services
-	@$(PY) -m pytest tests/unit -q
-	@$(PY) -m pytest tests/integration -q --durations=25
+	@RETAIL_PROFILE=local $(PY) -m pytest tests/unit -q
+	@RETAIL_PROFILE=local $(PY) -m pytest tests/integration -q --durations=25
 
 test-unit: setup
-	@$(PY) -m pytest tests/unit -q
+	@RETAIL_PROFILE=local $(PY) -m pytest tests/unit -q
 
 test-integration: setup
-	@$(PY) -m pytest tests/integration -q --durations=25
+	@RETAIL_PROFILE=local $(PY) -m pytest tests/integration -q --durations=25
+
+# The cluster profile on this machine (three Kafka brokers, Spark standalone, Airflow on PostgreSQL):
+# the same commands with RETAIL_PROFILE=cluster; its state is in .state/cluster.
+CLUSTER := RETAIL_PROFILE=cluster
+
+up-cluster: setup  ## start the cluster profile's stack (see README, "Cluster profile")
+	@$(CLUSTER) $(RETAIL) up
+
+down-cluster:  ## stop the cluster profile's stack (data is kept)
+	@$(CLUSTER) $(RETAIL) down
+
+status-cluster:  ## show every node of the cluster profile and its health
+	@$(CLUSTER) $(RETAIL) status
+
+demo-cluster: setup  ## the demo on the cluster profile (DEMO_ARGS as for demo)
+	@$(CLUSTER) $(RETAIL) demo $(DEMO_ARGS)
+
+test-cluster: setup  ## the cluster tests: node losses during the faulted simulation, reconciled (about 10 min)
+	@$(CLUSTER) RETAIL_STATE_DIR=$(CURDIR)/.state/cluster-test $(PY) -m pytest tests/cluster -q -p no:cacheprovider --durations=10
 
 lint: setup  ## ruff
 	@.venv/bin/ruff check .

@@ -1,11 +1,13 @@
 """Every test process uses the test overlay of the settings: its own ports and state folder
-(.state/test), so tests never touch a stack started with `make up`."""
+(.state/test), so tests never touch a stack started with `make up`. The cluster tests
+(``make test-cluster``, RETAIL_PROFILE=cluster) use the cluster profile's own ports and state instead."""
 
 import os
 
 import pytest
 
-os.environ["RETAIL_SETTINGS"] = "test"
+if os.environ.get("RETAIL_PROFILE") != "cluster":
+    os.environ["RETAIL_SETTINGS"] = "test"
 
 
 # A test's markers say which services it needs, so `-m "not spark"` and the like select honestly:

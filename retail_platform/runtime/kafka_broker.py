@@ -192,10 +192,13 @@ class KafkaBroker:
         ]
 
     def processes(self, run_dir: Path) -> list[ProcessSpec]:
-        if len(self.nodes) == 1:
-            return [ProcessSpec("kafka", [*self._java(), "kafka.Kafka", str(self.config_file)], run_dir)]
         return [
-            ProcessSpec(f"kafka-{node.node_id}", [*self._java(), "kafka.Kafka", str(node.config_file)], run_dir)
+            ProcessSpec(
+                "kafka" if len(self.nodes) == 1 else f"kafka-{node.node_id}",
+                [*self._java(), "kafka.Kafka", str(node.config_file)],
+                run_dir,
+                ports=(node.port, node.controller_port),
+            )
             for node in self.nodes
         ]
 

@@ -29,6 +29,9 @@ class ProcessSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     stop_timeout: float = 30.0
+    # The ports this very process listens on, where a service runs several (one Kafka node of three):
+    # `up` then restarts a lost node while the others keep theirs.
+    ports: tuple[int, ...] = ()
 
     @property
     def pid_file(self) -> Path:

@@ -90,6 +90,7 @@ class SparkCluster:
             ],
             run_dir,
             env=env,
+            ports=(self.port, self.ui_port),
         )
         workers = [
             ProcessSpec(
@@ -111,6 +112,7 @@ class SparkCluster:
                 ],
                 run_dir,
                 env=env,
+                ports=(self.worker_ui_port(i),),
             )
             for i in range(self.s.spark_workers)
         ]

@@ -115,10 +115,8 @@ def up(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, log: Callable[
 
     # A port answered by something that is not our process is someone else's program.
     for svc in chosen:
-        specs = svc.processes(runs)
-        ours = all(process.running_pid(spec) is not None for spec in specs)
-        for port in svc.ports():
-            if not ours and process.port_open("127.0.0.1", port):
+        for port in _ports_to_claim(svc, runs):
+            if process.port_open("127.0.0.1", port):
                 raise RuntimeStartError(
                     f"port {port} needed by {svc.name} is in use by another program; stop it, "
                     "or choose other ports through the RETAIL_* settings (see README)"
@@ -150,6 +148,19 @@ def up(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, log: Callable[
             ready.add(svc.name)
             remaining.remove(svc)
             log(f"  up  {svc.name:<10} {svc.describe()}  ({time.monotonic() - t0:.1f}s)")
+
+
+def _ports_to_claim(svc: Service, runs: Path) -> set[int]:
+    """The ports `up` is about to listen on: those of the service's processes that are not running
+    (every port of the service but those its running processes declare, when a stopped one declares none)."""
+    specs = svc.processes(runs)
+    stopped = [spec for spec in specs if process.running_pid(spec) is None]
+    if not stopped:
+        return set()
+    if all(spec.ports for spec in stopped):
+        return {port for spec in stopped for port in spec.ports}
+    running = {port for spec in specs if spec not in stopped for port in spec.ports}
+    return set(svc.ports()) - running
 
 
 def down(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, log: Callable[[str], None] = print) -> None:

@@ -3,13 +3,14 @@ brokers, a Spark standalone master and workers). Starting them is tests/cluster'
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retail_platform.runtime import stack
+from retail_platform.runtime import process, stack
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.kafka_broker import KafkaBroker
 from retail_platform.runtime.spark_cluster import SparkCluster
@@ -163,3 +164,15 @@ def test_cluster_services_and_their_order():
     assert {svc.name for svc in stack.services(s, ("stream",))} >= {"warehouse", "kafka", "spark", "stream"}
     local = [svc.name for svc in stack.services(load_settings({}), ("stream",))]
     assert "spark" not in local
+
+
+def test_up_claims_only_the_ports_of_the_nodes_that_are_down(tmp_path):
+    s = load_settings({**CLUSTER, "RETAIL_STATE_DIR": str(tmp_path)})
+    broker = KafkaBroker(s)
+    runs = stack.run_dir(s)
+    assert stack._ports_to_claim(broker, runs) == set(broker.ports())
+    # Node 1 runs (its pid file names a live process: this one): its ports are its own, not a foreign program's.
+    first = broker.processes(runs)[0]
+    runs.mkdir(parents=True)
+    first.pid_file.write_text(f"{os.getpid()} {process._start_ticks(os.getpid())}")
+    assert stack._ports_to_claim(broker, runs) == set(broker.ports()) - {29092, 29193}
