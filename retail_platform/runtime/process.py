@@ -29,6 +29,8 @@ class ProcessSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     stop_timeout: float = 30.0
+    # What stop() sends first (to the process group); SIGKILL follows after stop_timeout.
+    stop_signal: signal.Signals = signal.SIGTERM
 
     @property
     def pid_file(self) -> Path:
@@ -88,12 +90,13 @@ def start(spec: ProcessSpec) -> int:
 
 
 def stop(spec: ProcessSpec) -> bool:
-    """SIGTERM the process group, wait, then SIGKILL; True when something was stopped."""
+    """The spec's stop signal (SIGTERM unless set) to the process group, wait, then SIGKILL; True
+    when something was stopped."""
     pid = running_pid(spec)
     if pid is None:
         spec.pid_file.unlink(missing_ok=True)
         return False
-    _signal_group(pid, signal.SIGTERM)
+    _signal_group(pid, spec.stop_signal)
     if poll(lambda: running_pid(spec), lambda running: running != pid, timeout=spec.stop_timeout, interval=0.2) == pid:
         _signal_group(pid, signal.SIGKILL)
         time.sleep(0.5)

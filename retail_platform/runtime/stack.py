@@ -18,6 +18,7 @@ from retail_platform.runtime.airflow import Airflow
 from retail_platform.runtime.api import InventoryApi
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.kafka_broker import KafkaBroker
+from retail_platform.runtime.postgres import Postgres
 from retail_platform.runtime.process import ProcessSpec
 from retail_platform.runtime.stream import StreamJob
 from retail_platform.runtime.superset import Superset
@@ -25,8 +26,16 @@ from retail_platform.runtime.warehouse import Warehouse
 from retail_platform.settings import Settings
 
 STATE_MARKER = "retail-platform-state"
-START_TIMEOUT = {"warehouse": 60.0, "kafka": 90.0, "airflow": 240.0, "stream": 180.0, "api": 60.0, "superset": 180.0}
-SERVICE_NAMES = ("warehouse", "kafka", "airflow", "stream", "api", "superset")
+START_TIMEOUT = {
+    "warehouse": 60.0,
+    "kafka": 90.0,
+    "postgres": 60.0,
+    "airflow": 240.0,
+    "stream": 180.0,
+    "api": 60.0,
+    "superset": 180.0,
+}
+SERVICE_NAMES = ("warehouse", "kafka", "postgres", "airflow", "stream", "api", "superset")
 
 
 class Service(Protocol):
@@ -45,6 +54,7 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
     known: dict[str, Service] = {
         "warehouse": Warehouse(settings),
         "kafka": KafkaBroker(settings),
+        "postgres": Postgres(settings),
         "airflow": Airflow(settings),
         "stream": StreamJob(settings),
         "api": InventoryApi(settings),
@@ -53,6 +63,9 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
     unknown = set(only) - set(known)
     if unknown:
         raise RuntimeStartError(f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
+    # Services the settings do not call for are left out (of up, down and status alike).
+    known = {name: svc for name, svc in known.items() if _called_for(name, settings)}
+    only = tuple(name for name in only if name in known)
     # A service brings what it needs along (`up --only stream` also starts Kafka and the warehouse).
     wanted: list[str] = []
 
@@ -67,6 +80,11 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
     for name in only:
         add(name)
     return [known[name] for name in wanted]
+
+
+def _called_for(name: str, settings: Settings) -> bool:
+    """PostgreSQL runs only as Airflow's metadata database on loopback (a postgresql URL)."""
+    return name != "postgres" or settings.airflow_postgres is not None
 
 
 def _check_state_folder(settings: Settings) -> None:
