@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 RETAIL := $(PY) -m retail_platform
 
-.PHONY: help setup lock up down status demo demo-quick dashboards screenshots test test-unit test-integration lint typecheck format bench reset
+.PHONY: help setup lock up down status demo demo-quick dashboards screenshots test test-unit test-integration test-cluster lint typecheck format bench reset
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -45,6 +45,9 @@ test-unit: setup
 
 test-integration: setup
 	@$(PY) -m pytest tests/integration -q --durations=25
+
+test-cluster: setup  ## the cluster profile's engines on this machine (Airflow on its PostgreSQL, ...); not part of `make test`
+	@$(PY) -m pytest tests/cluster -q --durations=10
 
 lint: setup  ## ruff
 	@.venv/bin/ruff check .
