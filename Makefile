@@ -62,7 +62,7 @@ status-cluster:  ## show every node of the cluster profile and its health
 demo-cluster: setup  ## the demo on the cluster profile (DEMO_ARGS as for demo)
 	@$(CLUSTER) $(RETAIL) demo $(DEMO_ARGS)
 
-test-cluster: setup  ## the cluster tests: node losses during the faulted simulation, reconciled (about 10 min)
+test-cluster: setup  ## the cluster tests (not part of `make test`): Airflow on PostgreSQL; node losses during the faulted simulation, reconciled
 	@$(CLUSTER) RETAIL_STATE_DIR=$(CURDIR)/.state/cluster-test $(PY) -m pytest tests/cluster -q -p no:cacheprovider --durations=10
 
 lint: setup  ## ruff

@@ -1,6 +1,8 @@
-"""The local profile's Airflow 3: api-server, scheduler, dag-processor and triggerer on SQLite
-with the LocalExecutor. All configuration is environment (AIRFLOW__*, AIRFLOW_CONN_*), derived
-from the platform settings, so nothing is clicked in the UI and every process agrees."""
+"""The local profile's Airflow 3: api-server, scheduler, dag-processor and triggerer with the
+LocalExecutor. Its metadata database is RETAIL_AIRFLOW_DATABASE_URL: SQLite under the state folder by
+default; a postgresql URL on loopback is the private PostgreSQL `up` starts first (runtime/postgres.py).
+All configuration is environment (AIRFLOW__*, AIRFLOW_CONN_*), derived from the platform settings,
+so nothing is clicked in the UI and every process agrees."""
 
 from __future__ import annotations
 
@@ -24,11 +26,13 @@ PLUGINS_FOLDER = REPO_ROOT / "plugins"
 
 class Airflow:
     name = "airflow"
-    needs: tuple[str, ...] = ()
+    needs: tuple[str, ...]
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
         self.home = settings.state_dir / "airflow"
+        # On PostgreSQL the database server must be up before `airflow db migrate`.
+        self.needs = ("postgres",) if settings.airflow_postgres is not None else ()
 
     def ports(self) -> list[int]:
         return [self.s.airflow_port]
@@ -99,6 +103,9 @@ class Airflow:
         if not airflow_bin.exists():
             raise RuntimeStartError(f"{airflow_bin} is missing; run `make setup`")
         self.home.mkdir(parents=True, exist_ok=True)
+        if self.s.airflow_database_url.startswith("sqlite:///"):
+            # sqlite:////abs/path/airflow.db: SQLite creates the file, not its folder.
+            Path(self.s.airflow_database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self._create_secrets()
         if self.s.airflow_tls:
             tls.ensure_local(self.s.tls_dir, "airflow", self.s.airflow_host)

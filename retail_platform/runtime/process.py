@@ -32,6 +32,8 @@ class ProcessSpec:
     # The ports this very process listens on, where a service runs several (one Kafka node of three):
     # `up` then restarts a lost node while the others keep theirs.
     ports: tuple[int, ...] = ()
+    # What stop() sends first (to the process group); SIGKILL follows after stop_timeout.
+    stop_signal: signal.Signals = signal.SIGTERM
 
     @property
     def pid_file(self) -> Path:
@@ -91,12 +93,13 @@ def start(spec: ProcessSpec) -> int:
 
 
 def stop(spec: ProcessSpec) -> bool:
-    """SIGTERM the process group, wait, then SIGKILL; True when something was stopped."""
+    """The spec's stop signal (SIGTERM unless set) to the process group, wait, then SIGKILL; True
+    when something was stopped."""
     pid = running_pid(spec)
     if pid is None:
         spec.pid_file.unlink(missing_ok=True)
         return False
-    _signal_group(pid, signal.SIGTERM)
+    _signal_group(pid, spec.stop_signal)
     if poll(lambda: running_pid(spec), lambda running: running != pid, timeout=spec.stop_timeout, interval=0.2) == pid:
         _signal_group(pid, signal.SIGKILL)
         time.sleep(0.5)

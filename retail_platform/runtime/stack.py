@@ -18,6 +18,7 @@ from retail_platform.runtime.airflow import Airflow
 from retail_platform.runtime.api import InventoryApi
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.kafka_broker import KafkaBroker
+from retail_platform.runtime.postgres import Postgres
 from retail_platform.runtime.process import ProcessSpec
 from retail_platform.runtime.spark_cluster import SparkCluster
 from retail_platform.runtime.stream import StreamJob
@@ -30,13 +31,15 @@ START_TIMEOUT = {
     "warehouse": 60.0,
     "kafka": 120.0,
     "spark": 120.0,
+    "postgres": 60.0,
     "airflow": 240.0,
     "stream": 180.0,
     "api": 60.0,
     "superset": 180.0,
 }
-# Every service `up` knows; "spark" runs only for a spark://127.0.0.1 master (the cluster profile).
-SERVICE_NAMES = ("warehouse", "kafka", "spark", "airflow", "stream", "api", "superset")
+# Every service `up` knows; "spark" runs only for a spark://127.0.0.1 master and "postgres" only for
+# Airflow's metadata database on loopback (the cluster profile's).
+SERVICE_NAMES = ("warehouse", "kafka", "spark", "postgres", "airflow", "stream", "api", "superset")
 
 
 class Service(Protocol):
@@ -57,6 +60,7 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
         known["spark"] = SparkCluster(settings)
     known.update(
         {
+            "postgres": Postgres(settings),
             "airflow": Airflow(settings),
             "stream": StreamJob(settings),
             "api": InventoryApi(settings),
@@ -68,7 +72,9 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
         raise RuntimeStartError(
             f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVICE_NAMES)}"
         )
-    # A service the settings do not run here (spark with a local[*] master) is left out.
+    # Services the settings do not call for are left out (of up, down and status alike): spark with a
+    # local[*] master, postgres with SQLite.
+    known = {name: svc for name, svc in known.items() if _called_for(name, settings)}
     only = tuple(name for name in only if name in known)
     # A service brings what it needs along (`up --only stream` also starts Kafka and the warehouse).
     wanted: list[str] = []
@@ -84,6 +90,11 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
     for name in only:
         add(name)
     return [known[name] for name in wanted]
+
+
+def _called_for(name: str, settings: Settings) -> bool:
+    """PostgreSQL runs only as Airflow's metadata database on loopback (a postgresql URL)."""
+    return name != "postgres" or settings.airflow_postgres is not None
 
 
 def _check_state_folder(settings: Settings) -> None:

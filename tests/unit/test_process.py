@@ -1,5 +1,6 @@
 """Process management against real child processes (no services involved)."""
 
+import signal
 import sys
 import time
 
@@ -47,3 +48,20 @@ def test_wait_until_reports_an_early_exit_with_the_log(tmp_path):
         assert "exited while starting" in str(exc) and "boom: bad config" in str(exc)
     else:
         raise AssertionError("wait_until should have failed")
+
+
+def test_stop_sends_the_specs_own_signal(tmp_path):
+    # A server whose clean shutdown is SIGINT (PostgreSQL's "fast" shutdown) and which ignores SIGTERM.
+    started, done = tmp_path / "started", tmp_path / "clean-exit"
+    code = (
+        "import pathlib, signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"signal.signal(signal.SIGINT, lambda *a: (pathlib.Path({str(done)!r}).write_text('1'), sys.exit(0))); "
+        f"pathlib.Path({str(started)!r}).write_text('1'); time.sleep(60)"
+    )
+    spec = ProcessSpec("int-stopper", [sys.executable, "-c", code], tmp_path / "run", stop_timeout=20)
+    spec.stop_signal = signal.SIGINT
+    process.start(spec)
+    process.wait_until(spec, started.exists, timeout=20, what="ready")
+    assert process.stop(spec)
+    assert done.read_text() == "1"
+    assert process.running_pid(spec) is None
