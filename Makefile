@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 RETAIL := $(PY) -m retail_platform
 
-.PHONY: help setup lock up down status demo demo-quick dashboards screenshots test test-unit test-integration lint typecheck format bench reset up-cluster down-cluster status-cluster demo-cluster test-cluster
+.PHONY: help setup lock up down status demo demo-quick dashboards screenshots test test-unit test-integration lint typecheck format bench reset setup-cluster up-cluster down-cluster status-cluster demo-cluster test-cluster
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -47,10 +47,13 @@ test-integration: setup
 	@RETAIL_PROFILE=local $(PY) -m pytest tests/integration -q --durations=25
 
 # The cluster profile on this machine (three Kafka brokers, Spark standalone, Airflow on PostgreSQL):
-# the same commands with RETAIL_PROFILE=cluster; its state is in .state/cluster.
+# the same commands with RETAIL_PROFILE=cluster; its state is in .state/cluster, its lake in S3.
 CLUSTER := RETAIL_PROFILE=cluster
 
-up-cluster: setup  ## start the cluster profile's stack (see README, "Cluster profile")
+setup-cluster:  ## setup plus the cluster profile's extras: the S3A jars and the S3 gateway (versitygw)
+	@infra/setup.sh --cluster
+
+up-cluster: setup-cluster  ## start the cluster profile's stack (see README, "Cluster profile")
 	@$(CLUSTER) $(RETAIL) up
 
 down-cluster:  ## stop the cluster profile's stack (data is kept)
@@ -59,10 +62,10 @@ down-cluster:  ## stop the cluster profile's stack (data is kept)
 status-cluster:  ## show every node of the cluster profile and its health
 	@$(CLUSTER) $(RETAIL) status
 
-demo-cluster: setup  ## the demo on the cluster profile (DEMO_ARGS as for demo)
+demo-cluster: setup-cluster  ## the demo on the cluster profile (DEMO_ARGS as for demo)
 	@$(CLUSTER) $(RETAIL) demo $(DEMO_ARGS)
 
-test-cluster: setup  ## the cluster tests (not part of `make test`): Airflow on PostgreSQL; node losses during the faulted simulation, reconciled
+test-cluster: setup-cluster  ## the cluster tests (not part of `make test`): Airflow on PostgreSQL; node losses during the faulted simulation, reconciled
 	@$(CLUSTER) RETAIL_STATE_DIR=$(CURDIR)/.state/cluster-test $(PY) -m pytest tests/cluster -q -p no:cacheprovider --durations=10
 
 lint: setup  ## ruff

@@ -21,11 +21,15 @@ class PlatformSparkSubmitOperator(SparkSubmitOperator):
 
     def execute(self, context: Any) -> None:
         from retail_platform.settings import get_settings
-        from retail_platform.spark import connector_jars, submit_env
+        from retail_platform.spark import connector_jars, lake_conf, lake_jars, submit_env
 
         settings = get_settings()
         # Connectors (Delta, Kafka) must be on the driver's classpath when its JVM starts: --jars.
         self.jars = ",".join(connector_jars(settings))
+        # A lake on S3: the S3A jars on the driver's class path, its settings for the job.
+        if lake_jars(settings):
+            self.driver_class_path = ":".join(lake_jars(settings))
+            self.conf = {**lake_conf(settings), **(self.conf or {})}
         # PATH with the virtualenv first (pyspark's spark-submit, its Python), SPARK_HOME, loopback.
         self.env_vars = {**submit_env(settings), **(self.env_vars or {})}
         return super().execute(context)

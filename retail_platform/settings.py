@@ -59,6 +59,8 @@ DEFAULTS: dict[str, str] = {
     "RETAIL_S3_ENDPOINT": "",
     "RETAIL_S3_ACCESS_KEY": "",
     "RETAIL_S3_SECRET_KEY": "",
+    # The region S3A signs its requests for (a single-region store refuses others with HTTP 400).
+    "RETAIL_S3_REGION": "us-east-1",
     "RETAIL_SPARK_MASTER": "local[2]",
     # With a spark://127.0.0.1:PORT master, `up` runs that standalone master and this many workers of
     # the given cores and memory; every Spark application is capped at RETAIL_SPARK_CORES_MAX cores so
@@ -141,6 +143,11 @@ CLUSTER_OVERLAY: dict[str, str] = {
     "RETAIL_CLICKHOUSE_URL": "http://127.0.0.1:28123",
     "RETAIL_SPARK_MASTER": "spark://127.0.0.1:27077",
     "RETAIL_SPARK_CORES_MAX": "1",
+    # The lake on S3: a loopback endpoint makes `up` run an S3 gateway with its data in the state folder.
+    "RETAIL_LAKE_URI": "s3a://retail-lake",
+    "RETAIL_S3_ENDPOINT": "http://127.0.0.1:29000",
+    "RETAIL_S3_ACCESS_KEY": "retail",
+    "RETAIL_S3_SECRET_KEY": "retail-secret",
     "RETAIL_AIRFLOW_URL": "http://127.0.0.1:28080",
     "RETAIL_AIRFLOW_DATABASE_URL": "postgresql+psycopg2://airflow:airflow@127.0.0.1:25432/airflow",
     "RETAIL_API_URL": "http://127.0.0.1:28000",
@@ -171,6 +178,7 @@ class Settings:
     airflow_password: str
     airflow_parallelism: int
     kafka_replication_factor: int = 1
+    s3_region: str = "us-east-1"
     kafka_min_insync_replicas: int = 1
     spark_workers: int = 2
     spark_worker_cores: int = 1
@@ -303,6 +311,28 @@ class Settings:
     @property
     def kafka_jars(self) -> Path:
         return self.deps_dir / "jars" / "kafka-broker"
+
+    @property
+    def s3a_jars(self) -> Path:
+        return self.deps_dir / "jars" / "s3a"
+
+    @property
+    def versitygw_bin(self) -> Path:
+        """The S3 gateway `up` runs for a lake on a loopback S3 endpoint (`make setup-cluster`)."""
+        return self.deps_dir / "bin" / "versitygw"
+
+    @property
+    def s3_local(self) -> tuple[str, int] | None:
+        """(host, port) of a loopback S3 endpoint serving an S3 lake, which `up` runs; else None."""
+        parsed = urlparse(self.s3_endpoint)
+        if self.lake_is_local or parsed.hostname not in ("127.0.0.1", "localhost"):
+            return None
+        return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
+
+    @property
+    def lake_bucket(self) -> str:
+        """The bucket of an S3 lake (s3a://bucket/prefix)."""
+        return urlparse(self.lake_uri).netloc
 
     @property
     def spark_jars(self) -> Path:
@@ -456,6 +486,15 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(f"RETAIL_LAKE_URI={lake!r}: expected file:///path or s3a://bucket")
     if lake.startswith(("s3a://", "s3://")) and not values["RETAIL_S3_ENDPOINT"]:
         raise SettingsError("RETAIL_LAKE_URI is an S3 URI but RETAIL_S3_ENDPOINT is empty; set the S3 endpoint URL")
+    if lake.startswith(("s3a://", "s3://")):
+        _url(values, "RETAIL_S3_ENDPOINT")
+        if not urlparse(lake).netloc:
+            raise SettingsError(f"RETAIL_LAKE_URI={lake!r} names no bucket; write it as s3a://bucket[/prefix]")
+        for name in ("RETAIL_S3_ACCESS_KEY", "RETAIL_S3_SECRET_KEY", "RETAIL_S3_REGION"):
+            if not values[name]:
+                raise SettingsError(
+                    f"RETAIL_LAKE_URI is on S3 but {name} is empty; set it for the object store at RETAIL_S3_ENDPOINT"
+                )
 
     return Settings(
         profile=values["RETAIL_PROFILE"],
@@ -473,6 +512,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         s3_endpoint=values["RETAIL_S3_ENDPOINT"],
         s3_access_key=values["RETAIL_S3_ACCESS_KEY"],
         s3_secret_key=values["RETAIL_S3_SECRET_KEY"],
+        s3_region=values["RETAIL_S3_REGION"],
         spark_master=values["RETAIL_SPARK_MASTER"],
         airflow_url=values["RETAIL_AIRFLOW_URL"].rstrip("/"),
         airflow_user=values["RETAIL_AIRFLOW_USER"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import urlparse
 
 from retail_platform.settings import Settings
 from retail_platform.streaming.bronze import SOURCES
@@ -22,19 +21,10 @@ def bronze_day_present(settings: Settings, day: date, event_types: tuple[str, ..
     if settings.lake_is_local:
         root = settings.lake_path
         return any(any((root / p).glob("*.parquet")) for p in prefixes if (root / p).is_dir())
-    from minio import Minio
+    from retail_platform import lake_store
 
-    endpoint = urlparse(settings.s3_endpoint)
-    client = Minio(
-        endpoint.netloc or endpoint.path,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key,
-        secure=endpoint.scheme == "https",
+    return any(
+        name.endswith(".parquet")
+        for prefix in prefixes
+        for name in lake_store.list_keys(settings, lake_store.key(settings, prefix))
     )
-    lake = urlparse(settings.lake_uri)
-    base = lake.path.strip("/")
-    for prefix in prefixes:
-        full = f"{base}/{prefix}" if base else prefix
-        if any(o.object_name.endswith(".parquet") for o in client.list_objects(lake.netloc, prefix=full)):
-            return True
-    return False

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from retail_platform import lake
+from retail_platform import lake, lake_store
 from retail_platform.runtime import process
 from retail_platform.runtime.airflow import Airflow
 from retail_platform.runtime.api import InventoryApi
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.kafka_broker import KafkaBroker
+from retail_platform.runtime.object_store import ObjectStore
 from retail_platform.runtime.postgres import Postgres
 from retail_platform.runtime.process import ProcessSpec
 from retail_platform.runtime.spark_cluster import SparkCluster
@@ -32,14 +33,16 @@ START_TIMEOUT = {
     "kafka": 120.0,
     "spark": 120.0,
     "postgres": 60.0,
+    "s3": 60.0,
     "airflow": 240.0,
     "stream": 180.0,
     "api": 60.0,
     "superset": 180.0,
 }
-# Every service `up` knows; "spark" runs only for a spark://127.0.0.1 master and "postgres" only for
-# Airflow's metadata database on loopback (the cluster profile's).
-SERVICE_NAMES = ("warehouse", "kafka", "spark", "postgres", "airflow", "stream", "api", "superset")
+# Every service `up` knows; "s3" runs only for an S3 lake on a loopback endpoint, "spark" only for a
+# spark://127.0.0.1 master and "postgres" only for Airflow's metadata database on loopback (the
+# cluster profile's).
+SERVICE_NAMES = ("warehouse", "kafka", "s3", "spark", "postgres", "airflow", "stream", "api", "superset")
 
 
 class Service(Protocol):
@@ -56,6 +59,8 @@ class Service(Protocol):
 
 def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_needs: bool = True) -> list[Service]:
     known: dict[str, Service] = {"warehouse": Warehouse(settings), "kafka": KafkaBroker(settings)}
+    if settings.s3_local is not None:
+        known["s3"] = ObjectStore(settings)
     if settings.spark_standalone is not None:
         known["spark"] = SparkCluster(settings)
     known.update(
@@ -73,7 +78,7 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
             f"unknown service(s) {', '.join(sorted(unknown))}; choose from {', '.join(SERVICE_NAMES)}"
         )
     # Services the settings do not call for are left out (of up, down and status alike): spark with a
-    # local[*] master, postgres with SQLite.
+    # local[*] master, postgres with SQLite, s3 with a file:// lake.
     known = {name: svc for name, svc in known.items() if _called_for(name, settings)}
     only = tuple(name for name in only if name in known)
     # A service brings what it needs along (`up --only stream` also starts Kafka and the warehouse).
@@ -120,7 +125,15 @@ def up(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, log: Callable[
             "use `docker compose up -d` for the compose profile"
         )
     _check_state_folder(settings)
-    lake.ensure_local_layout(settings)
+    if settings.lake_is_local:
+        lake.ensure_local_layout(settings)
+    elif settings.s3_local is None:
+        # A lake on an object store `up` does not run: it must answer, with the bucket, before anything
+        # starts writing there.
+        try:
+            lake_store.check_bucket(settings)
+        except lake_store.LakeStoreError as exc:
+            raise RuntimeStartError(str(exc)) from exc
     chosen = services(settings, only)
     runs = run_dir(settings)
 

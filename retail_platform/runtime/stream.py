@@ -50,8 +50,14 @@ class StreamJob:
 
     def __init__(self, settings: Settings) -> None:
         self.s = settings
-        # On a standalone cluster the stream's executors run on its workers.
-        self.needs = ("warehouse", "kafka", "spark") if settings.spark_standalone else ("warehouse", "kafka")
+        # On a standalone cluster the stream's executors run on its workers; an S3 lake on this machine
+        # must be up before the stream writes its checkpoints and bronze there.
+        self.needs = (
+            "warehouse",
+            "kafka",
+            *(("s3",) if settings.s3_local else ()),
+            *(("spark",) if settings.spark_standalone else ()),
+        )
 
     def ports(self) -> list[int]:
         return []

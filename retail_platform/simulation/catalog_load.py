@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -123,8 +124,23 @@ def load_warehouse(catalog: Catalog, settings: Settings | None = None, client: C
             c.close()
 
 
+def publish_landing(catalog: Catalog, settings: Settings) -> str:
+    """The catalogue's landing files in the lake, wherever it is; returns where. On S3 the files are
+    written aside, then uploaded with the manifest last (a reader that finds the manifest finds the
+    files it names)."""
+    if settings.lake_is_local:
+        return str(write_landing(catalog, settings))
+    from retail_platform import lake_store
+
+    with tempfile.TemporaryDirectory(prefix="retail-catalog-") as tmp:
+        folder = write_landing(catalog, settings, Path(tmp))
+        names = sorted(p.name for p in folder.iterdir() if not p.name.startswith("."))
+        for name in sorted(names, key=lambda n: n == "_manifest.json"):
+            lake_store.put(settings, lake_store.key(settings, *LANDING_ZONE, name), (folder / name).read_bytes())
+    return "/".join([settings.lake_uri, *LANDING_ZONE])
+
+
 def load_catalog(catalog: Catalog, settings: Settings | None = None) -> dict[str, Any]:
     """Landing files and warehouse rows: what ``--load-catalog`` does before producing."""
     s = settings or get_settings()
-    folder = write_landing(catalog, s)
-    return {"landing": str(folder), "warehouse": load_warehouse(catalog, s)}
+    return {"landing": publish_landing(catalog, s), "warehouse": load_warehouse(catalog, s)}

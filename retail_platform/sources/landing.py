@@ -39,8 +39,15 @@ FILE_ERRORS = (MappingError, FileFormatError, SourceError)
 
 
 def landing_dir(settings: Settings, kind: str) -> Path:
-    """The local folder of ``lake.uri(settings, "landing", kind)`` (file:// lakes)."""
-    return settings.lake_path / "landing" / kind
+    """The local folder holding ``lake.uri(settings, "landing", kind)``: the lake's own on a file://
+    lake; on S3 a copy fetched now into the state folder (the readers take files: Excel, SQLite)."""
+    if settings.lake_is_local:
+        return settings.lake_path / "landing" / kind
+    from retail_platform import lake_store
+
+    return lake_store.fetch(
+        settings, lake_store.key(settings, "landing", kind), settings.state_dir / "landing-cache" / kind
+    )
 
 
 def data_files(folder: Path) -> list[Path]:

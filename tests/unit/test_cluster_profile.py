@@ -10,9 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from retail_platform import lake_store, spark
 from retail_platform.runtime import process, stack
 from retail_platform.runtime.errors import RuntimeStartError
 from retail_platform.runtime.kafka_broker import KafkaBroker
+from retail_platform.runtime.object_store import ObjectStore
 from retail_platform.runtime.spark_cluster import SparkCluster
 from retail_platform.settings import REPO_ROOT, SettingsError, load_settings
 
@@ -176,3 +178,70 @@ def test_up_claims_only_the_ports_of_the_nodes_that_are_down(tmp_path):
     runs.mkdir(parents=True)
     first.pid_file.write_text(f"{os.getpid()} {process._start_ticks(os.getpid())}")
     assert stack._ports_to_claim(broker, runs) == set(broker.ports()) - {29092, 29193}
+
+
+def test_the_cluster_lake_is_on_a_local_s3_gateway():
+    s = load_settings(CLUSTER)
+    assert (s.lake_uri, s.lake_bucket, s.s3_local) == ("s3a://retail-lake", "retail-lake", ("127.0.0.1", 29000))
+    names = [svc.name for svc in stack.services(s)]
+    assert names.index("s3") < names.index("stream")
+    assert "s3" in next(svc for svc in stack.services(s) if svc.name == "stream").needs
+    assert "s3" not in [svc.name for svc in stack.services(load_settings({}))]
+    # A lake on a remote store is used, not run.
+    remote = load_settings({**CLUSTER, "RETAIL_S3_ENDPOINT": "https://s3.example.internal"})
+    assert remote.s3_local is None and "s3" not in [svc.name for svc in stack.services(remote)]
+
+
+def test_the_gateway_gets_its_credentials_from_the_environment_not_the_command_line():
+    s = load_settings({**CLUSTER, "RETAIL_S3_SECRET_KEY": "a-secret"})
+    (spec,) = ObjectStore(s).processes(Path("/tmp/run"))
+    assert "a-secret" not in " ".join(spec.argv)
+    assert spec.env["ROOT_SECRET_ACCESS_KEY"] == "a-secret" and spec.env["ROOT_ACCESS_KEY_ID"] == "retail"
+    assert spec.argv[-2:] == ["posix", str(s.state_dir / "s3")] and spec.ports == (29000,)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"RETAIL_LAKE_URI": "s3a://", "RETAIL_S3_ENDPOINT": "http://127.0.0.1:9000"}, "names no bucket"),
+        ({"RETAIL_LAKE_URI": "s3a://b", "RETAIL_S3_ENDPOINT": "127.0.0.1:9000"}, "RETAIL_S3_ENDPOINT"),
+        (
+            {"RETAIL_LAKE_URI": "s3a://b", "RETAIL_S3_ENDPOINT": "http://127.0.0.1:9000", "RETAIL_S3_ACCESS_KEY": "k"},
+            "RETAIL_S3_SECRET_KEY is empty",
+        ),
+    ],
+)
+def test_bad_s3_lake_settings_name_the_setting(env, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(env)
+
+
+def test_spark_reaches_an_s3_lake_through_s3a_on_the_class_path(tmp_path):
+    jars = tmp_path / "jars" / "s3a"
+    s = load_settings({**CLUSTER, "RETAIL_DEPS_DIR": str(tmp_path)})
+    with pytest.raises(RuntimeError, match="make setup-cluster"):
+        spark.lake_jars(s)
+    jars.mkdir(parents=True)
+    (tmp_path / "jars" / "spark-connectors").mkdir()
+    for name in ("s3a/hadoop-aws-3.5.0.jar", "s3a/bundle-2.35.4.jar", "spark-connectors/delta-spark.jar"):
+        (tmp_path / "jars" / name).write_bytes(b"")
+    classpath = f"{jars}/bundle-2.35.4.jar:{jars}/hadoop-aws-3.5.0.jar"
+    conf = spark.lake_conf(s)
+    assert conf["spark.executor.extraClassPath"] == classpath
+    assert conf["spark.hadoop.fs.s3a.endpoint"] == "http://127.0.0.1:29000"
+    assert conf["spark.hadoop.fs.s3a.endpoint.region"] == "us-east-1"
+    assert conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
+    assert conf["spark.hadoop.fs.s3a.path.style.access"] == "true"
+    # The driver's JVM gets them when it starts (spark.driver.extraClassPath set later is too late).
+    args = spark.submit_args(s)
+    assert args[args.index("--driver-class-path") + 1] == classpath
+    assert (
+        "--driver-class-path" not in spark.submit_args(load_settings({})) and spark.lake_conf(load_settings({})) == {}
+    )
+
+
+def test_lake_keys_follow_the_lake_uri_prefix():
+    plain = load_settings(CLUSTER)
+    nested = load_settings({**CLUSTER, "RETAIL_LAKE_URI": "s3a://bucket/chain/lake/"})
+    assert lake_store.key(plain, "landing", "catalog", "stores.jsonl") == "landing/catalog/stores.jsonl"
+    assert lake_store.key(nested, "raw-data/sales/") == "chain/lake/raw-data/sales"
