@@ -86,6 +86,28 @@ def _faulted_run(
     assert outcome.ok, "\n" + outcome.render()
 
 
+def _bronze_stream_rows(settings: Settings) -> tuple[int, int]:
+    """(rows the stream appended to bronze, distinct Kafka records among them) over every event type."""
+    from retail_platform.spark import job_session
+    from retail_platform.streaming.bronze import SOURCES, table_path
+
+    spark = job_session("cluster_test_bronze", settings)
+    rows = distinct = 0
+    for event_type in SOURCES:
+        if event_type == "restock_alert":  # the stream's own alerts, not consumed records
+            continue
+        try:
+            frame = spark.read.format("delta").load(table_path(settings, event_type))
+        except Exception as exc:  # a table the run never wrote
+            if "DELTA_MISSING_DELTA_TABLE" in str(exc) or "is not a Delta table" in str(exc):
+                continue
+            raise
+        streamed = frame.where("kafka_topic IS NOT NULL")
+        rows += streamed.count()
+        distinct += streamed.select("kafka_topic", "kafka_partition", "kafka_offset").distinct().count()
+    return rows, distinct
+
+
 def _replicas_in_sync(settings: Settings) -> dict[str, int]:
     """The smallest in-sync replica count of each platform topic's partitions."""
     admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, **client_options(settings))
@@ -114,6 +136,29 @@ def test_a_killed_broker_loses_and_duplicates_nothing_and_rejoins(settings: Sett
     assert min(caught_up.values()) == 3, caught_up
     # While it was down, the partitions it held had shrunk to the two others (the kill was real).
     assert min(record["in_sync_while_down"].values()) == 2, record["in_sync_while_down"]
+
+
+def test_a_restarted_object_store_loses_and_duplicates_nothing_in_the_lake(
+    settings: Settings, record: dict[str, Any]
+) -> None:
+    """The S3 gateway killed while the stream appends bronze every batch: the batch fails and the
+    stream with it (Spark stops a query whose batch raised); `up` brings both back and the stream
+    replays the batch from its checkpoint on S3. Delta's transaction ids make the replayed appends
+    exactly-once: every record the stream accepted is in bronze once."""
+    from retail_platform.runtime.object_store import ObjectStore
+
+    (victim,) = ObjectStore(settings).processes(stack.run_dir(settings))
+    record["killed"] = victim.name
+
+    def recover() -> None:
+        stack.up(settings, ("stream",))  # the gateway, then the stream if it stopped
+
+    _faulted_run(settings, lambda: _kill(victim), recover, record)
+    after = reconcile.snapshot(settings)
+    rows, distinct = _bronze_stream_rows(settings)
+    record["bronze"] = {"stream_rows": rows, "distinct_records": distinct, "accepted_by_the_stream": after.accepted}
+    assert rows == distinct, f"{rows - distinct} records appended to bronze more than once"
+    assert rows == after.accepted, f"bronze holds {rows} streamed rows, the stream accepted {after.accepted}"
 
 
 def test_a_killed_spark_worker_loses_and_duplicates_nothing(settings: Settings, record: dict[str, Any]) -> None:

@@ -294,3 +294,37 @@ def test_superset_init_provisions_with_code_that_exists():
     assert "/opt/retail/infra/superset/provision.py" in command
     assert _mounts("superset-init")["infra/superset"] == "/opt/retail/infra/superset"
     assert SERVICES["superset"]["depends_on"]["superset-init"]["condition"] == "service_completed_successfully"
+
+
+def _compose_settings():
+    env = _env("spark-master")
+    return load_settings({k: v for k, v in env.items() if k in DEFAULTS or k == "RETAIL_SETTINGS"})
+
+
+def test_kafka_replication_fits_the_brokers_compose_runs():
+    """What the cluster profile enforces at `up` (no more replicas than brokers; internal topics as many
+    as the brokers allow), checked here since compose cannot be started."""
+    settings = _compose_settings()
+    brokers = [name for name, svc in SERVICES.items() if str(svc.get("image", "")).startswith("apache/kafka:")]
+    assert settings.kafka_replication_factor <= len(brokers)
+    assert settings.kafka_min_insync_replicas <= settings.kafka_replication_factor
+    for broker in brokers:
+        env = _env(broker)
+        assert int(env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"]) == len(brokers)
+        assert int(env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"]) == min(settings.kafka_min_insync_replicas, len(brokers))
+    assert settings.kafka_bootstrap.count(",") + 1 == len(brokers)
+
+
+def test_spark_services_run_the_classes_the_cluster_profile_runs():
+    from retail_platform.runtime.spark_cluster import MASTER_CLASS, WORKER_CLASS
+
+    settings = _compose_settings()
+    master, worker = SERVICES["spark-master"]["command"], SERVICES["spark-worker"]["command"]
+    assert master[0].endswith("/spark-class") and master[1] == MASTER_CLASS
+    assert worker[0].endswith("/spark-class") and worker[1:3] == [WORKER_CLASS, settings.spark_master]
+
+
+def test_airflow_uses_the_database_url_of_the_settings():
+    settings = _compose_settings()
+    for service in PLATFORM_SERVICES - {"spark-master", "spark-worker", "superset-init"}:
+        assert _env(service)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == settings.airflow_database_url, service
