@@ -74,8 +74,11 @@ else
 fi
 
 # --- JVM artifacts -----------------------------------------------------------------------------
-for module in kafka-broker spark-connectors; do
-  pom="infra/maven/$module/pom.xml"
+# resolve_jars MODULE: the jars of infra/maven/MODULE/pom.xml into .deps/jars/MODULE (again only when
+# the pom changed).
+resolve_jars() {
+  local module=$1 pom="infra/maven/$1/pom.xml"
+  local stamp
   stamp="$DEPS/stamps/$module-$(hash_of "$pom")"
   if [ ! -f "$stamp" ]; then
     echo "setup: resolving $module jars with Maven"
@@ -88,28 +91,19 @@ for module in kafka-broker spark-connectors; do
   else
     echo "setup: $module jars up to date"
   fi
-done
+}
+resolve_jars kafka-broker
+resolve_jars spark-connectors
+
 # --- the cluster profile's extras (`make setup-cluster`) ---------------------------------------
 # The S3A jars for a lake on S3 and Versity's S3 gateway (versitygw, Apache-2.0), built from its Go
 # module at a pinned version into .deps/bin (about 3 CPU-minutes the first time).
 VERSITYGW_VERSION=v1.8.0
 if [ "${1:-}" = "--cluster" ]; then
-  pom=infra/maven/s3a/pom.xml
-  stamp="$DEPS/stamps/s3a-$(hash_of "$pom")"
-  if [ ! -f "$stamp" ]; then
-    echo "setup: resolving the S3A jars with Maven (about 700 MB the first time)"
-    rm -rf "$DEPS/jars/s3a"
-    mvn -q -B -Dstyle.color=never -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
-      -DoutputDirectory="$DEPS/jars/s3a" \
-      || fail "Maven could not resolve $pom; check that Maven Central is reachable."
-    rm -f "$DEPS"/stamps/s3a-*
-    touch "$stamp"
-  else
-    echo "setup: S3A jars up to date"
-  fi
+  resolve_jars s3a  # about 700 MB the first time (the AWS SDK bundle)
   gw_stamp="$DEPS/stamps/versitygw-$VERSITYGW_VERSION"
   if [ ! -f "$gw_stamp" ] || [ ! -x "$DEPS/bin/versitygw" ]; then
-    command -v go >/dev/null || fail "Go is missing: install Go 1.24 or newer to build the S3 gateway (Debian: golang)."
+    command -v go >/dev/null || fail "Go is missing: install Go 1.25 or newer to build the S3 gateway (versitygw's go.mod asks for it)."
     echo "setup: building versitygw $VERSITYGW_VERSION with Go (a few minutes the first time)"
     mkdir -p "$DEPS/bin"
     (cd /tmp && GOBIN="$DEPS/bin" go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION") \
