@@ -73,6 +73,20 @@ else
   echo "setup: chromium present"
 fi
 
+# --- PostgreSQL's server programs (Airflow's metadata database on the cluster profile, its tests) ---
+# Debian's package; the platform runs its own private cluster (retail_platform/runtime/postgres.py).
+if [ ! -x /usr/lib/postgresql/15/bin/postgres ] && ! command -v postgres >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian's postgresql (server programs)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
+      || fail "apt-get could not install postgresql; install PostgreSQL 15 (Debian: apt-get install postgresql)."
+  else
+    fail "PostgreSQL's server programs are missing: install PostgreSQL 15 (Debian: sudo apt-get install postgresql)."
+  fi
+else
+  echo "setup: PostgreSQL present"
+fi
+
 # --- JVM artifacts -----------------------------------------------------------------------------
 # resolve_jars MODULE: the jars of infra/maven/MODULE/pom.xml into .deps/jars/MODULE (again only when
 # the pom changed).
