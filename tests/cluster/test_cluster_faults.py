@@ -99,7 +99,9 @@ def _bronze_stream_rows(settings: Settings) -> tuple[int, int]:
         try:
             frame = spark.read.format("delta").load(table_path(settings, event_type))
         except Exception as exc:  # a table the run never wrote
-            if "DELTA_MISSING_DELTA_TABLE" in str(exc) or "is not a Delta table" in str(exc):
+            if any(
+                marker in str(exc) for marker in ("PATH_NOT_FOUND", "DELTA_MISSING_DELTA_TABLE", "not a Delta table")
+            ):
                 continue
             raise
         streamed = frame.where("kafka_topic IS NOT NULL")
