@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 RETAIL := $(PY) -m retail_platform
 
-.PHONY: help setup lock up down status demo demo-quick dashboards screenshots test test-unit test-integration lint typecheck format bench reset setup-cluster up-cluster down-cluster status-cluster demo-cluster test-cluster
+.PHONY: help setup lock up down status demo demo-quick dashboards screenshots test test-unit test-integration lint typecheck format bench reset setup-cluster up-cluster down-cluster bench-cluster status-cluster demo-cluster test-cluster
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -88,6 +88,9 @@ bench: setup  ## benchmarks, one after the other (an hour or more); JSON results
 	@$(PY) -m bench.speed_layer
 	@$(PY) -m bench.inventory_api
 	@$(PY) -m bench.dashboards
+
+bench-cluster: setup-cluster  ## the cluster profile's benchmark: the lake on S3 against the local file system
+	@$(PY) -m bench.lake_costs
 
 reset: down  ## delete all local state (data, logs) after stopping
 	@rm -rf .state

@@ -63,9 +63,10 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
         known["s3"] = ObjectStore(settings)
     if settings.spark_standalone is not None:
         known["spark"] = SparkCluster(settings)
+    if settings.airflow_postgres is not None:
+        known["postgres"] = Postgres(settings)
     known.update(
         {
-            "postgres": Postgres(settings),
             "airflow": Airflow(settings),
             "stream": StreamJob(settings),
             "api": InventoryApi(settings),
@@ -79,7 +80,6 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
         )
     # Services the settings do not call for are left out (of up, down and status alike): spark with a
     # local[*] master, postgres with SQLite, s3 with a file:// lake.
-    known = {name: svc for name, svc in known.items() if _called_for(name, settings)}
     only = tuple(name for name in only if name in known)
     # A service brings what it needs along (`up --only stream` also starts Kafka and the warehouse).
     wanted: list[str] = []
@@ -95,11 +95,6 @@ def services(settings: Settings, only: tuple[str, ...] = SERVICE_NAMES, with_nee
     for name in only:
         add(name)
     return [known[name] for name in wanted]
-
-
-def _called_for(name: str, settings: Settings) -> bool:
-    """PostgreSQL runs only as Airflow's metadata database on loopback (a postgresql URL)."""
-    return name != "postgres" or settings.airflow_postgres is not None
 
 
 def _check_state_folder(settings: Settings) -> None:
