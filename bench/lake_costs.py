@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import sys
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         spark.stop()
     finally:
         stack.down(settings, only=("s3",), log=print)
+        shutil.rmtree(base, ignore_errors=True)
     result = {
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "load_average_at_start": load_at_start},
