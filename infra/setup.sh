@@ -59,32 +59,25 @@ else
   echo "setup: Superset environment up to date"
 fi
 
-# --- Chromium (the dashboards' browser tests and screenshots) ----------------------------------
-# Debian's package, driven by Playwright; no browser is ever downloaded by Playwright itself.
-if [ ! -x /usr/bin/chromium ]; then
+# --- Debian packages: Chromium (the dashboards' browser tests and screenshots) and PostgreSQL's
+# server programs (Airflow's metadata database on the cluster profile, and its tests) --------------
+# apt_install PACKAGE: through apt-get when run as root, else stop with the command to run.
+apt_install() {
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing Debian's chromium (about 80 s)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-      || fail "apt-get could not install chromium; install it (Debian: apt-get install chromium)."
+    echo "setup: installing Debian's $1 (a minute or two)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >/dev/null \
+      || fail "apt-get could not install $1; install it (Debian: apt-get install $1)."
   else
-    fail "/usr/bin/chromium is missing: install Debian's chromium package (sudo apt-get install chromium)."
+    fail "Debian's $1 package is missing: install it (sudo apt-get install $1)."
   fi
-else
-  echo "setup: chromium present"
-fi
-
-# --- PostgreSQL's server programs (Airflow's metadata database on the cluster profile, its tests) ---
-# Debian's package; the platform runs its own private cluster (retail_platform/runtime/postgres.py).
-if [ ! -x /usr/lib/postgresql/15/bin/postgres ] && ! command -v postgres >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing Debian's postgresql (server programs)"
-    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null \
-      || fail "apt-get could not install postgresql; install PostgreSQL 15 (Debian: apt-get install postgresql)."
-  else
-    fail "PostgreSQL's server programs are missing: install PostgreSQL 15 (Debian: sudo apt-get install postgresql)."
-  fi
-else
+}
+# Chromium is driven by Playwright; no browser is ever downloaded by Playwright itself.
+if [ -x /usr/bin/chromium ]; then echo "setup: chromium present"; else apt_install chromium; fi
+# The platform runs its own private PostgreSQL cluster (retail_platform/runtime/postgres.py).
+if [ -x /usr/lib/postgresql/15/bin/postgres ] || command -v postgres >/dev/null; then
   echo "setup: PostgreSQL present"
+else
+  apt_install postgresql
 fi
 
 # --- JVM artifacts -----------------------------------------------------------------------------
