@@ -1,6 +1,7 @@
-"""The cluster tests' record: `make test-cluster` writes each test's outcome, duration and the facts
-it measured (``record`` fixture) to bench/results/cluster_tests.json, which is committed: these tests
-take longer than CI's budget leaves, so the latest run's result is kept beside the code it ran on."""
+"""The cluster tests' record: `make test-cluster` writes each test's outcome, duration, the facts it
+measured (``record`` fixture) and the run (commit, time, load) to bench/results/cluster_tests.json,
+which is committed: these tests take longer than CI's budget leaves, so each test's latest result is
+kept beside the code it ran on."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Each test run updates its own entry (with the commit and time of that run); the entries of tests
+    not run this time are kept, so a partial run (``-k``) does not lose the others' latest result."""
     if not _outcomes:
         return
     commit = subprocess.run(
@@ -50,10 +53,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     dirty = bool(
         subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=REPO_ROOT).stdout.strip()
     )
-    result = {
+    run = {
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "commit": commit + ("+changes" if dirty else ""),
         "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
-        "tests": {nodeid: {**entry, "facts": _facts.get(nodeid, {})} for nodeid, entry in _outcomes.items()},
     }
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    previous = json.loads(RESULTS.read_text())["tests"] if RESULTS.exists() else {}
+    tests = {
+        **previous,
+        **{nodeid: {**entry, "facts": _facts.get(nodeid, {}), "run": run} for nodeid, entry in _outcomes.items()},
+    }
+    RESULTS.write_text(json.dumps({"tests": tests}, indent=2) + "\n")
