@@ -20,6 +20,9 @@ from urllib.parse import urlparse
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 PROFILES = ("local", "compose", "cluster")
+# Host names of this machine: a service at one of them (a spark:// master, Airflow's PostgreSQL, the
+# lake's S3 endpoint) is one `up` runs; anywhere else it is used as it is.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
 class SettingsError(ValueError):
@@ -238,7 +241,7 @@ class Settings:
     def spark_standalone(self) -> tuple[str, int] | None:
         """(host, port) of a spark:// master on loopback, which `up` runs with its workers; else None."""
         parsed = urlparse(self.spark_master)
-        if parsed.scheme != "spark" or parsed.hostname not in ("127.0.0.1", "localhost"):
+        if parsed.scheme != "spark" or parsed.hostname not in LOOPBACK_HOSTS:
             return None
         return parsed.hostname, parsed.port or 7077
 
@@ -246,7 +249,7 @@ class Settings:
     def airflow_postgres(self) -> tuple[str, int] | None:
         """(host, port) of a PostgreSQL metadata database on loopback, which `up` runs; else None."""
         parsed = urlparse(self.airflow_database_url)
-        if not parsed.scheme.startswith("postgresql") or parsed.hostname not in ("127.0.0.1", "localhost"):
+        if not parsed.scheme.startswith("postgresql") or parsed.hostname not in LOOPBACK_HOSTS:
             return None
         return parsed.hostname, parsed.port or 5432
 
@@ -325,7 +328,7 @@ class Settings:
     def s3_local(self) -> tuple[str, int] | None:
         """(host, port) of a loopback S3 endpoint serving an S3 lake, which `up` runs; else None."""
         parsed = urlparse(self.s3_endpoint)
-        if self.lake_is_local or parsed.hostname not in ("127.0.0.1", "localhost"):
+        if self.lake_is_local or parsed.hostname not in LOOPBACK_HOSTS:
             return None
         return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
 
